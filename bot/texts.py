@@ -1,0 +1,197 @@
+"""Every user-facing text of the bot and the terminal chat, as Telegram HTML.
+
+Dynamic strings are escaped with `esc` here and nowhere else; `to_plain` turns a message into
+terminal text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.answers import Answer
+
+BOT_NAME = "Partner Guide"
+MAX_MESSAGE = 4096
+SPLIT_AT = 4000  # headroom below Telegram's 4096 characters
+
+
+def esc(value: object) -> str:
+    """Escape a dynamic value for Telegram HTML."""
+    return html.escape(str(value), quote=False)
+
+
+def to_plain(message: str) -> str:
+    """Telegram HTML -> terminal text."""
+    text = re.sub(r"<br\s*/?>", "\n", message)
+    text = re.sub(r"</?(b|i|u|s|code|pre|blockquote|a)(\s[^>]*)?>", "", text)
+    return html.unescape(text)
+
+
+WELCOME = (
+    f"<b>{BOT_NAME}</b> answers questions on choosing and managing partners from UN guidance, "
+    "and always cites the paragraph it rests on.\n\n"
+    "• Ask a question in plain words, e.g. <i>How should we screen a company before a "
+    "partnership?</i>\n"
+    "• Follow up with a short question such as <i>and for NGOs?</i>\n"
+    "• /checklist runs a guided partner-selection checklist\n"
+    "• /sources lists the documents I know\n"
+    "• /help shows all commands"
+)
+HELP = (
+    "<b>How to use me</b>\n"
+    "Type a question and I answer with quotes from the guidance, each with its citation. "
+    "Tap <b>Show passage</b> to read a cited paragraph in full, and 👍 / 👎 to rate the answer.\n"
+    "If the guidance does not cover your question I say so and show the closest passages.\n\n"
+    "<b>Commands</b>\n"
+    "/start – welcome\n/help – this text\n/sources – documents in the knowledge base\n"
+    "/checklist – run a partner-selection checklist\n/cancel – stop what is in progress"
+)
+ADMIN_HELP = (
+    "\n\n<b>Admin</b>\n/stats – usage, unanswered questions, feedback\n"
+    "/reindex – rebuild the index from the knowledge files\n"
+    "/users – who may use the bot\n/allow &lt;user id&gt; [staff|trainer|admin]\n"
+    "/revoke &lt;user id&gt;"
+)
+TRAINER_HELP = "\n\n<b>Trainers</b>\n/cohort &lt;tag&gt; – answers and ratings across a cohort"
+
+EMPTY_QUESTION = "Your message is empty. Please type a question, for example: <i>What is due diligence?</i>"
+NO_WORDS = (
+    "I could not find any words in your message. Please type your question in words, for "
+    "example: <i>Which partners need a capacity assessment?</i>"
+)
+TRUNCATED = (
+    "<i>Your message is {length:,} characters long; I searched with its first {limit:,} "
+    "characters. A shorter question gives a better answer.</i>\n\n"
+)
+NOT_COVERED = (
+    "The guidance in my knowledge base does not cover this question, so I cannot answer it "
+    "reliably. Please ask your partnerships focal point.\n\n<b>Closest passages</b> (they may "
+    "not answer your question):"
+)
+OTHER_LANGUAGE = (
+    "The guidance I search is in English and I could not find a reliable answer to your "
+    "question. Please ask in English.\n\n<b>Closest passages</b>:"
+)
+FOLLOW_UP_NOTE = "<i>(Read together with your previous question: {previous})</i>\n\n"
+SOURCES_HEADING = "<b>Sources</b>"
+SHOW_PASSAGE = "Show passage {n}"
+HELPFUL = "👍"
+NOT_HELPFUL = "👎"
+FEEDBACK_THANKS = "Thank you for the feedback."
+FEEDBACK_ASK_COMMENT = (
+    "Thank you. What was wrong or missing? Reply with a short comment, or send /cancel to skip."
+)
+FEEDBACK_COMMENT_SAVED = "Thank you, your comment was saved for the team that maintains the guidance."
+STALE_BUTTON = "That button belongs to an old or another message and no longer works. Please ask again."
+UNSUPPORTED = (
+    "I can only read text messages, so I cannot use this {kind}. Please type your question."
+)
+NOT_ALLOWED = (
+    "Sorry, you are not on the list of users of this bot yet. Please send your user id "
+    "<code>{user_id}</code> to an administrator and ask for access."
+)
+NOT_ALLOWED_WITH_CODE = NOT_ALLOWED + " If you have a join code, send <code>/join CODE</code>."
+ADMIN_ONLY = "Sorry, /{command} is for administrators only."
+TRAINER_ONLY = "Sorry, /{command} is for trainers and administrators only."
+UNKNOWN_COMMAND = "I do not know the command /{command}. Send /help to see what I can do."
+CANCELLED = "Cancelled. Ask a question or send /help."
+NOTHING_TO_CANCEL = "There is nothing to cancel. Ask a question or send /help."
+INDEX_MISSING = (
+    "The knowledge index is not ready yet, so I cannot answer questions. An administrator "
+    "needs to build it (<code>partnerbot index</code>)."
+)
+INDEX_BROKEN = "The knowledge index cannot be used right now: {reason}"
+LOG_FAILED_ADMIN = "⚠️ The session log could not be written: {reason}. Answers are still sent."
+SOURCES_EMPTY = "The knowledge base has no documents yet."
+
+
+def answer_message(answer: Answer, *, previous: str | None = None) -> str:
+    """The full answer: quotes with citations, then a numbered Sources list."""
+    if answer.reason == "empty":
+        return EMPTY_QUESTION
+    if answer.reason == "no_words":
+        return NO_WORDS
+    parts: list[str] = []
+    if answer.truncated:
+        from bot.answers import MAX_QUERY_CHARS
+
+        parts.append(TRUNCATED.format(length=len(answer.question), limit=MAX_QUERY_CHARS))
+    if answer.follow_up and previous:
+        parts.append(FOLLOW_UP_NOTE.format(previous=esc(previous)))
+    if answer.grounded:
+        for n, quote in enumerate(answer.quotes, start=1):
+            text = " ".join(quote.sentences)
+            parts.append(f"“{esc(text)}” <b>[{n}]</b> ({esc(quote.hit.chunk.citation)})\n\n")
+        parts.append(sources_list([q.hit.chunk for q in answer.quotes]))
+        return "".join(parts).rstrip()
+    parts.append(OTHER_LANGUAGE if answer.reason == "other_language" else NOT_COVERED)
+    for n, hit in enumerate(answer.closest, start=1):
+        excerpt = hit.chunk.text if len(hit.chunk.text) < 240 else hit.chunk.text[:237] + "…"
+        parts.append(f"\n{n}. {esc(hit.chunk.citation)}: {esc(excerpt)}")
+    return "".join(parts).rstrip()
+
+
+def sources_list(chunks: list) -> str:
+    lines = [SOURCES_HEADING]
+    for n, chunk in enumerate(chunks, start=1):
+        doc = chunk.title if not chunk.symbol else f"{chunk.symbol} — {chunk.title}"
+        lines.append(f"[{n}] {esc(doc)}, {esc(chunk.locator)}")
+    return "\n".join(lines)
+
+
+def passage_message(chunk: object) -> str:
+    """One cited passage in full."""
+    title = getattr(chunk, "title", "")
+    symbol = getattr(chunk, "symbol", None)
+    locator = getattr(chunk, "locator", "")
+    text = getattr(chunk, "text", "")
+    head = f"{symbol} — {title}" if symbol else title
+    return f"<b>{esc(head)}</b>\n<i>{esc(locator)}</i>\n\n{esc(text)}"
+
+
+def sources_message(documents: list[dict[str, object]]) -> str:
+    if not documents:
+        return SOURCES_EMPTY
+    lines = ["<b>Documents in the knowledge base</b>"]
+    for doc in documents:
+        symbol = f"{doc['symbol']} — " if doc.get("symbol") else ""
+        lines.append(f"• {esc(symbol)}{esc(doc['title'])} ({esc(doc['organization'])}, "
+                     f"{esc(doc['date'])}; {doc['passages']} passages)")
+    return "\n".join(lines)
+
+
+def split_message(message: str, limit: int = SPLIT_AT) -> list[str]:
+    """Split at paragraph, then line, then sentence boundaries; never inside an HTML tag."""
+    if len(message) <= limit:
+        return [message]
+    pieces: list[str] = []
+    rest = message
+    while len(rest) > limit:
+        cut = -1
+        for sep in ("\n\n", "\n", ". ", " "):
+            cut = rest.rfind(sep, 0, limit)
+            if cut > limit // 4:
+                cut += len(sep)
+                break
+        if cut <= 0:
+            cut = limit
+        while rest.rfind("<", 0, cut) > rest.rfind(">", 0, cut):  # inside a tag
+            cut = rest.rfind("<", 0, cut)
+        open_tags = _open_tags(rest[:cut])
+        head = rest[:cut].rstrip() + "".join(f"</{t}>" for t in reversed(open_tags))
+        pieces.append(head)
+        rest = "".join(f"<{t}>" for t in open_tags) + rest[cut:].lstrip()
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+def _open_tags(fragment: str) -> list[str]:
+    stack: list[str] = []
+    for closing, name in re.findall(r"<(/?)([a-z]+)[^>]*>", fragment):
+        if closing and stack and stack[-1] == name:
+            stack.pop()
+        elif not closing:
+            stack.append(name)
+    return stack

@@ -1,0 +1,65 @@
+"""Dense search with faiss inner product over normalised vectors; the only faiss importer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HNSW_ABOVE = 50_000  # flat (exact) search below this many passages, HNSW above
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 128
+
+
+class DenseIndex:
+    """Exact (flat) or HNSW inner-product index; which one is recorded in `kind`."""
+
+    def __init__(self, index: Any, kind: str) -> None:
+        self._index = index
+        self.kind = kind
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, hnsw_above: int = HNSW_ABOVE) -> DenseIndex:
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) > hnsw_above:
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+            kind = "hnsw"
+        else:
+            index, kind = faiss.IndexFlatIP(dim), "flat"
+        if len(vectors):
+            index.add(vectors)
+        return cls(index, kind)
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> DenseIndex:
+        import faiss
+
+        index = faiss.read_index(str(path))
+        if isinstance(index, faiss.IndexHNSWFlat):
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+            return cls(index, "hnsw")
+        return cls(index, "flat")
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(passage position, cosine similarity) best first."""
+        if self.size == 0:
+            return []
+        k = min(k, self.size)
+        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

@@ -1,0 +1,76 @@
+"""Keyword search: BM25 (bm25s) over stemmed English tokens; the only bm25s importer."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+STOPWORDS = frozenset("""
+a an and are as at be been but by can could did do does for from had has have how i if in into
+is it its me my of on or our should so than that the their them then there these they this to
+us was we were what when where which who whom why will with would you your about any also
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase words minus stopwords, stemmed; hyphenated words also give their parts."""
+    words: list[str] = []
+    for word in _TOKEN.findall(text.lower()):
+        parts = [word, *word.split("-")] if "-" in word else [word]
+        words.extend(p.replace("'", "") for p in parts if p and p not in STOPWORDS)
+    return list(_stemmer().stemWords(words))
+
+
+class KeywordIndex:
+    """A BM25 index over passages, saved to and loaded from a directory."""
+
+    def __init__(self, retriever: Any, size: int) -> None:
+        self._retriever = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index([tokenize(t) or [""] for t in texts], show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, directory: Path) -> None:
+        self._retriever.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> KeywordIndex:
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(directory), show_progress=False, mmap=False)
+        return cls(retriever, size)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(passage position, BM25 score) best first, only passages sharing a word."""
+        tokens = tokenize(query)
+        if not tokens or self.size == 0:
+            return []
+        k = min(k, self.size)
+        docs, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def scores_for(self, query: str, positions: np.ndarray) -> np.ndarray:
+        """BM25 scores of given passages (0 where no word is shared)."""
+        tokens = tokenize(query)
+        if not tokens:
+            return np.zeros(len(positions), dtype=np.float32)
+        all_scores = self._retriever.get_scores(tokens)
+        return np.asarray(all_scores, dtype=np.float32)[positions]

@@ -1,0 +1,213 @@
+"""The versioned index directory: build beside the live version, verify, switch atomically.
+
+Layout under the index directory:
+    CURRENT                 name of the live version (replaced atomically)
+    versions/<name>/        manifest.json, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+    versions/.tmp-<name>/   a build in progress (never served; removed by the next build)
+    build.lock              held while a build runs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunks import Chunk
+from index.dense import DenseIndex
+from index.errors import IndexCorrupt, IndexMissing, IndexModelMismatch
+from index.keyword import KeywordIndex
+
+FORMAT = 1
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedIndex:
+    """One index version in memory."""
+
+    version: str
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    dense: DenseIndex
+    keyword: KeywordIndex
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest["model_id"])
+
+    def find(self, source: str, locator: str) -> Chunk | None:
+        """The passage with this document id and locator, if indexed."""
+        for chunk in self.chunks:
+            if chunk.source == source and chunk.locator == locator:
+                return chunk
+        return None
+
+    def by_id(self, chunk_id: str) -> Chunk | None:
+        for chunk in self.chunks:
+            if chunk.id == chunk_id:
+                return chunk
+        return None
+
+
+def versions_dir(index_dir: Path) -> Path:
+    return index_dir / "versions"
+
+
+def current_version(index_dir: Path) -> str | None:
+    """The live version's name, or None before the first build."""
+    try:
+        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def list_versions(index_dir: Path) -> list[str]:
+    """Finished versions, newest first (names sort by build time)."""
+    root = versions_dir(index_dir)
+    if not root.is_dir():
+        return []
+    names = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(names, reverse=True)
+
+
+def switch_to(index_dir: Path, version: str) -> None:
+    """Make `version` live with one atomic rename."""
+    tmp = index_dir / "CURRENT.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / "CURRENT")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "manifest.json")
+
+
+def write_version(
+    directory: Path,
+    *,
+    version: str,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    model_id: str,
+    dim: int,
+    documents: list[dict[str, Any]],
+    built_at: str,
+    hnsw_above: int,
+) -> None:
+    """Write every file of one version; the manifest (with checksums) goes last."""
+    directory.mkdir(parents=True)
+    with open(directory / "chunks.jsonl", "w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            row = {"id": chunk.id, "source": chunk.source, "title": chunk.title,
+                   "symbol": chunk.symbol, "locator": chunk.locator,
+                   "headings": list(chunk.headings), "text": chunk.text}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    np.save(directory / "vectors.npy", vectors.astype(np.float32))
+    dense = DenseIndex.build(vectors, hnsw_above=hnsw_above)
+    dense.save(directory / "dense.faiss")
+    KeywordIndex.build([c.embed_text for c in chunks]).save(directory / "bm25")
+    manifest = {
+        "format": FORMAT, "version": version, "model_id": model_id, "dim": dim,
+        "built_at": built_at, "dense": dense.kind, "count": len(chunks),
+        "documents": documents, "chunk_ids": [c.id for c in chunks],
+        "checksums": {str(p.relative_to(directory)): _sha256(p) for p in _files(directory)},
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of one version; raises IndexCorrupt when missing or unreadable."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{directory.name}: manifest.json unreadable ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexCorrupt(f"{directory.name}: manifest.json has an unknown format")
+    return manifest
+
+
+def load_version(directory: Path) -> LoadedIndex:
+    """Load one version after checking every file against the manifest's checksums."""
+    manifest = read_manifest(directory)
+    for name, expected in manifest["checksums"].items():
+        path = directory / name
+        if not path.is_file():
+            raise IndexCorrupt(f"{directory.name}: {name} is missing")
+        if _sha256(path) != expected:
+            raise IndexCorrupt(f"{directory.name}: {name} is damaged (checksum mismatch)")
+    try:
+        with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
+            chunks = [_chunk(json.loads(line)) for line in handle if line.strip()]
+        dense = DenseIndex.load(directory / "dense.faiss")
+        keyword = KeywordIndex.load(directory / "bm25", len(chunks))
+    except Exception as exc:  # any library error on a damaged file means the same thing
+        raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
+    if len(chunks) != manifest["count"] or dense.size != len(chunks):
+        raise IndexCorrupt(f"{directory.name}: passage count does not match the manifest")
+    return LoadedIndex(directory.name, manifest, chunks, dense, keyword)
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    return Chunk(row["id"], row["source"], row["title"], row["symbol"], row["locator"],
+                 tuple(row["headings"]), row["text"])
+
+
+def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
+    """The live version, or the newest intact older one when the live one is damaged.
+
+    Raises IndexMissing before the first build, IndexModelMismatch when the index was built
+    with another model, IndexCorrupt when no version can be read.
+    """
+    live = current_version(index_dir)
+    names = list_versions(index_dir)
+    if live is None and not names:
+        raise IndexMissing(f"No index has been built yet in {index_dir}.\n\nTry: partnerbot index")
+    order = ([live] if live else []) + [n for n in names if n != live]
+    problems: list[str] = []
+    for name in order:
+        directory = versions_dir(index_dir) / name
+        try:
+            manifest = read_manifest(directory)
+            if manifest["model_id"] != model_id:
+                raise IndexModelMismatch(
+                    f"The index (version {name}) was built with the model "
+                    f"'{manifest['model_id']}', but the settings name '{model_id}'. Vectors of "
+                    "two models cannot be mixed.\n\nTry: partnerbot index   (re-embeds every "
+                    "passage with the configured model)"
+                )
+            loaded = load_version(directory)
+        except IndexCorrupt as exc:
+            problems.append(str(exc))
+            log.warning("index version unusable: %s", exc)
+            continue
+        loaded.warnings = [f"Index version {p} — not served." for p in problems]
+        if name != live and live is not None:
+            loaded.warnings.append(f"Serving the previous version {name} instead of {live}.")
+        return loaded
+    raise IndexCorrupt(
+        "No index version can be read:\n" + "\n".join(problems) + "\n\nTry: partnerbot index"
+    )
+
+
+def remove_version(index_dir: Path, name: str) -> None:
+    shutil.rmtree(versions_dir(index_dir) / name, ignore_errors=True)
