@@ -195,3 +195,8 @@ def _open_tags(fragment: str) -> list[str]:
         elif not closing:
             stack.append(name)
     return stack
+INTERNAL_ERROR = (
+    "Sorry, something went wrong while handling your message. It has been kept, and the "
+    "team has been told. Please try again in a moment."
+)
+EDITED = "I answer new messages only. Please send your corrected question as a new message."

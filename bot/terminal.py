@@ -1,0 +1,67 @@
+"""The terminal chat: the dialogue engine on standard input and output."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from pathlib import Path
+
+from bot import texts
+from bot.dialogue import Button, Command, Dialogue, Event, Press, Reply, Text, User
+
+_COMMAND = re.compile(r"^/([A-Za-z_]+)(?:\s+(.*))?$", re.DOTALL)
+_BUTTON = re.compile(r"^/(\d{1,2})$")
+
+
+def parse(line: str, buttons: list[Button]) -> Event:
+    """`/3` presses the third button shown last; `/cmd args` is a command; else text."""
+    pressed = _BUTTON.match(line.strip())
+    if pressed and 1 <= int(pressed.group(1)) <= len(buttons):
+        return Press(buttons[int(pressed.group(1)) - 1].data)
+    command = _COMMAND.match(line.strip())
+    if command:
+        return Command(command.group(1).lower(), (command.group(2) or "").strip())
+    return Text(line)
+
+
+def render(replies: list[Reply], exports: Path) -> tuple[str, list[Button]]:
+    """Replies as terminal text, with their buttons numbered /1, /2, ..."""
+    out: list[str] = []
+    buttons: list[Button] = []
+    for reply in replies:
+        if reply.notice and not reply.html:
+            out.append(f"({reply.notice})")
+        if reply.html:
+            out.append(texts.to_plain(reply.html))
+        if reply.attachment is not None:
+            exports.mkdir(parents=True, exist_ok=True)
+            path = exports / reply.attachment.filename
+            path.write_bytes(reply.attachment.content)
+            out.append(f"[file saved: {path}]")
+        labels = []
+        for row in reply.buttons:
+            for button in row:
+                buttons.append(button)
+                labels.append(f"/{len(buttons)} {button.label}")
+        if labels:
+            out.append("   ".join(labels))
+    return "\n\n".join(out), buttons
+
+
+def run_terminal_chat(dialogue: Dialogue, exports: Path) -> None:
+    """Read lines until end of input or /quit; print each reply."""
+    user = User(id=0, chat_id=0, username=getpass.getuser(), first_name="terminal")
+    dialogue.searcher.load()
+    print(texts.to_plain(texts.WELCOME) + "\n\n(Type /quit to leave.)")
+    buttons: list[Button] = []
+    while True:
+        try:
+            line = input("\nyou> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if line.strip() in ("/quit", "/exit"):
+            return
+        text, shown = render(dialogue.handle(user, parse(line, buttons)), exports)
+        buttons = shown or buttons
+        print("\n" + text)

@@ -1,0 +1,269 @@
+"""Telegram edge: Update -> dialogue event -> replies. The only module importing `telegram`.
+
+All wiring is in `build_application`; there is one error handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import texts
+from bot.dialogue import Command, Dialogue, Event, Press, Reply, Text, Unsupported, User
+
+log = logging.getLogger(__name__)
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
+STAFF_COMMANDS = [("start", "Welcome and what I can do"), ("help", "How to use me"),
+                  ("sources", "Documents in the knowledge base"),
+                  ("checklist", "Run a partner-selection checklist"),
+                  ("cancel", "Stop what is in progress")]
+ADMIN_COMMANDS = [("stats", "Usage, unanswered questions, feedback"),
+                  ("reindex", "Rebuild the knowledge index"), ("users", "Who may use the bot"),
+                  ("allow", "Allow a user: /allow <id> [role]"), ("revoke", "Revoke a user"),
+                  ("cohort", "Answers and ratings of a training cohort")]
+MESSAGE_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio", "document",
+                 "location", "contact", "poll", "dice", "animation", "venue")
+
+
+class RedactToken(logging.Filter):
+    """Keeps the bot token out of every log line (httpx logs request URLs)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def protect_token(token: str) -> None:
+    """Install the redaction filter on every handler of the root logger."""
+    redact = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _dialogue(context: ContextTypes.DEFAULT_TYPE) -> Dialogue:
+    return context.application.bot_data["dialogue"]  # type: ignore[no-any-return]
+
+
+def _user(update: Update) -> User | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    return User(id=user.id, chat_id=chat.id, username=user.username,
+                first_name=user.first_name, language=user.language_code, chat_type=chat.type)
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
+                                  for b in row] for row in reply.buttons])
+
+
+async def _send_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, html: str,
+                     markup: InlineKeyboardMarkup | None) -> None:
+    pieces = texts.split_message(html)
+    for n, piece in enumerate(pieces):
+        keyboard = markup if n == len(pieces) - 1 else None
+        try:
+            await context.bot.send_message(chat_id, piece, parse_mode=ParseMode.HTML,
+                                           reply_markup=keyboard)
+        except BadRequest as exc:
+            if "parse entities" not in str(exc).lower():
+                raise
+            log.warning("HTML rejected, sending plain text: %s", exc)
+            await context.bot.send_message(chat_id, texts.to_plain(piece), reply_markup=keyboard)
+
+
+async def deliver(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply]) -> None:
+    """Send replies in order; a Bot API error on one reply is logged and the rest go on."""
+    for reply in replies:
+        target = reply.to if reply.to is not None else chat_id
+        try:
+            if reply.html:
+                await _send_text(context, target, reply.html, _keyboard(reply))
+            if reply.attachment is not None:
+                await context.bot.send_document(
+                    target, InputFile(reply.attachment.content, filename=reply.attachment.filename),
+                    caption=reply.attachment.caption or None)
+        except TelegramError as exc:
+            log.error("sending to chat %s failed: %s", target, exc)
+
+
+async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
+    user = _user(update)
+    if user is None:
+        return
+    dialogue = _dialogue(context)
+    loop = asyncio.get_running_loop()
+
+    def notify(reply: Reply) -> None:
+        asyncio.run_coroutine_threadsafe(deliver(context, user.chat_id, [reply]), loop).result()
+
+    replies = await asyncio.to_thread(dialogue.handle, user, event, notify)
+    await deliver(context, user.chat_id, replies)
+
+
+def _addressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The text meant for the bot, or None in a group when the bot is not addressed."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return None
+    text = message.text
+    if message.chat.type == ChatType.PRIVATE:
+        return text
+    mention = f"@{context.bot.username}"
+    replied = message.reply_to_message
+    if mention.lower() in text.lower():
+        return re.sub(re.escape(mention), "", text, flags=re.IGNORECASE).strip()
+    if replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id:
+        return text
+    return None
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A /command, also `/cmd@bot` in groups."""
+    message = update.effective_message
+    match = _COMMAND.match(message.text or "") if message else None
+    if match is None:
+        return
+    name, target, args = match.group(1), match.group(2), (match.group(3) or "").strip()
+    if target and target.lower() != (context.bot.username or "").lower():
+        return
+    await _run(update, context, Command(name.lower(), args))
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text is a question (or a checklist answer); in groups only when addressed."""
+    text = _addressed(update, context)
+    if text is None:
+        await _log_only(update, context, "group_text")
+        return
+    if update.effective_chat is not None:
+        await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
+    await _run(update, context, Text(text))
+
+
+async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button press: always answered, then handled."""
+    query = update.callback_query
+    if query is None:
+        return
+    user = _user(update)
+    if user is None or query.message is None:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    replies = await asyncio.to_thread(_dialogue(context).handle, user, Press(query.data or ""))
+    notice = next((r.notice for r in replies if r.notice), None)
+    try:
+        await query.answer(notice)
+    except TelegramError as exc:  # an old query can no longer be answered
+        log.info("callback query not answered: %s", exc)
+    await deliver(context, user.chat_id, [r for r in replies if r.html or r.attachment])
+
+
+async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Photos, stickers, voice, ...: logged with their type, and a polite reply in private."""
+    message = update.effective_message
+    if update.edited_message is not None:
+        kind = "edited_message"
+    else:
+        kind = next((k for k in MESSAGE_KINDS if message is not None and getattr(message, k)),
+                    "other")
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        await _log_only(update, context, kind)
+        return
+    await _run(update, context, Unsupported(kind, update.to_dict()))
+
+
+async def _log_only(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+    user = _user(update)
+    dialogue = _dialogue(context)
+    await asyncio.to_thread(
+        dialogue.sessions.log_incoming, user_id=user.id if user else None,
+        chat_id=user.chat_id if user else None, chat_type=user.chat_type if user else None,
+        kind=kind, text=None, update_id=update.update_id, raw=update.to_dict(), front="telegram")
+
+
+async def on_any_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Updates no other handler takes (channel posts, member changes, ...): logged only."""
+    if isinstance(update, Update) and not (update.message or update.callback_query
+                                           or update.edited_message):
+        await _log_only(update, context, "update")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one error handler: log with the traceback; tell the user the message was kept."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, texts.INTERNAL_ERROR)
+        except TelegramError:
+            log.error("could not tell the user about the error")
+
+
+async def post_init(application: Application) -> None:
+    """Load the index and model, then set the command menus (admins get more)."""
+    dialogue: Dialogue = application.bot_data["dialogue"]
+    try:
+        await asyncio.to_thread(dialogue.searcher.load)
+    except Exception as exc:  # the bot still starts and tells users the index is missing
+        log.error("index not loaded at start: %s", exc)
+    staff = [BotCommand(n, d) for n, d in STAFF_COMMANDS]
+    await application.bot.set_my_commands(staff, scope=BotCommandScopeDefault())
+    admin = staff + [BotCommand(n, d) for n, d in ADMIN_COMMANDS]
+    for admin_id in sorted(dialogue.settings.admin_ids):
+        try:
+            await application.bot.set_my_commands(admin, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # the admin has not opened a chat with the bot yet
+            log.warning("admin menu for %s not set: %s", admin_id, exc)
+
+
+def build_application(dialogue: Dialogue, token: str, *, rate_limit: bool = True) -> Application:
+    """The python-telegram-bot Application with every handler wired."""
+    settings = dialogue.settings
+    builder: Any = (ApplicationBuilder().token(token).base_url(settings.telegram_api_url)
+                    .base_file_url(settings.file_url()).concurrent_updates(True)
+                    .post_init(post_init))
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application: Application = builder.build()
+    application.bot_data["dialogue"] = dialogue
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND,
+                                           on_command))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, on_text))
+    application.add_handler(CallbackQueryHandler(on_press))
+    application.add_handler(MessageHandler(filters.ALL, on_other_message))
+    application.add_handler(TypeHandler(Update, on_any_update), group=1)
+    application.add_error_handler(on_error)
+    return application
