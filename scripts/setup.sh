@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine: .venv (torch 2.13.0 CPU first, then the project with a
+# torch==2.13.0 constraint), the ONNX export of the model, and the index when there is none.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "Creating $VENV ..."
+  "$PYTHON" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  echo "Installing torch 2.13.0 (CPU) ..."
+  "$VENV/bin/pip" install -q "torch==2.13.0"
+fi
+stamp="$VENV/.partnerbot-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "Installing the project and its dependencies ..."
+  echo "torch==2.13.0" > "$VENV/constraints.txt"
+  "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+
+DATA_DIR=${PARTNERBOT_DATA_DIR:-var}
+MODEL=${PARTNERBOT_MODEL:-all-MiniLM-L6-v2}
+ONNX_DIR="$DATA_DIR/models/${MODEL//\//__}"
+if [ "$MODEL" = "all-MiniLM-L6-v2" ] && [ ! -f "$ONNX_DIR/meta.json" ]; then
+  echo "Exporting the model to ONNX (once) ..."
+  "$VENV/bin/python" -m index.onnx_export --model "$MODEL" "$ONNX_DIR"
+fi
+if [ ! -f "$DATA_DIR/index/CURRENT" ]; then
+  echo "Building the index (once) ..."
+  "$VENV/bin/partnerbot" index
+fi
