@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from index.keyword import tokenize
-from index.search import Hit, SearchResult, Searcher
+from index.search import Hit, Searcher, SearchResult
 
 MAX_QUERY_CHARS = 1000  # longer messages are searched with their first 1,000 characters
 MAX_PASSAGES = 3
@@ -27,12 +27,20 @@ _PRONOUN_START = re.compile(
     r"^(does|do|is|are|can|should|must|why|how)\s+(it|they|that|this|those|these)\b",
     re.IGNORECASE,
 )
-_FRENCH = set("le la les des est et pour une un du que qui avec dans sur ce cette nous vous "
-              "quels quelles quel quelle comment partenaires".split())
-_SPANISH = set("el los las es y para una un del que con en por cómo cuál cuáles qué "
-               "socios debe deben".split())
-_ENGLISH = set("the is are and for what how do does should with a an of to in on which who "
-               "partner partners".split())
+_FRENCH = frozenset(
+    "le la les des est et pour une un du que qui avec dans sur ce cette nous vous quels "
+    "quelles quel quelle comment partenaires"
+    .split()
+)
+_SPANISH = frozenset(
+    "el los las es y para una un del que con en por cómo cuál cuáles qué socios debe deben"
+    .split()
+)
+_ENGLISH = frozenset(
+    "the is are and for what how do does should with a an of to in on which who partner "
+    "partners"
+    .split()
+)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import click
@@ -61,7 +60,8 @@ def _questions(question: str | None) -> Iterator[str]:
 
 @cli.command()
 @click.option("--status", "show_status", is_flag=True, help="List the kept index versions.")
-@click.option("--rollback", "do_rollback", is_flag=True, help="Switch back to the previous version.")
+@click.option("--rollback", "do_rollback", is_flag=True,
+              help="Switch back to the previous version.")
 @click.pass_context
 def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
     """Build or update the index from knowledge/docs.

@@ -55,7 +55,9 @@ ADMIN_HELP = (
 )
 TRAINER_HELP = "\n\n<b>Trainers</b>\n/cohort &lt;tag&gt; – answers and ratings across a cohort"
 
-EMPTY_QUESTION = "Your message is empty. Please type a question, for example: <i>What is due diligence?</i>"
+EMPTY_QUESTION = (
+    "Your message is empty. Please type a question, for example: <i>What is due diligence?</i>"
+)
 NO_WORDS = (
     "I could not find any words in your message. Please type your question in words, for "
     "example: <i>Which partners need a capacity assessment?</i>"
@@ -82,8 +84,12 @@ FEEDBACK_THANKS = "Thank you for the feedback."
 FEEDBACK_ASK_COMMENT = (
     "Thank you. What was wrong or missing? Reply with a short comment, or send /cancel to skip."
 )
-FEEDBACK_COMMENT_SAVED = "Thank you, your comment was saved for the team that maintains the guidance."
-STALE_BUTTON = "That button belongs to an old or another message and no longer works. Please ask again."
+FEEDBACK_COMMENT_SAVED = (
+    "Thank you, your comment was saved for the team that maintains the guidance."
+)
+STALE_BUTTON = (
+    "That button belongs to an old or another message and no longer works. Please ask again."
+)
 UNSUPPORTED = (
     "I can only read text messages, so I cannot use this {kind}. Please type your question."
 )

@@ -119,9 +119,8 @@ def build_index(
         say(f"Embedding {len(todo)} new or changed passages ...")
         fresh = embedder.embed_documents([c.embed_text for c in todo]) if todo else None
         fresh_by_id = {c.id: fresh[i] for i, c in enumerate(todo)} if fresh is not None else {}
-        vectors = np.stack([old.get(c.id, fresh_by_id.get(c.id)) for c in chunks]).astype(
-            np.float32
-        )
+        rows = [old[c.id] if c.id in old else fresh_by_id[c.id] for c in chunks]
+        vectors = np.stack(rows).astype(np.float32)
         version = new_version_name()
         _cleanup_unfinished(index_dir)
         tmp = versions_dir(index_dir) / f".tmp-{version}"

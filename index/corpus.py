@@ -38,7 +38,7 @@ def _front_matter(text: str, name: str) -> tuple[dict[str, object], str, list[st
     """Split `---` front matter from the body; problems come as `file:line: field: message`."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
-        return {}, text, [f"{name}:1: front matter: missing (the file must start with a '---' line)"]
+        return {}, text, [f"{name}:1: front matter: missing (the file must start with '---')"]
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
@@ -93,7 +93,7 @@ def read_document(path: Path) -> Document:
     symbol_text = str(symbol).strip() if symbol else None
     chunks = split_document(body, source=path.stem, title=title, symbol=symbol_text)
     if not chunks:
-        raise KnowledgeFileError([f"{name}:1: body: the document has no text after its front matter"])
+        raise KnowledgeFileError([f"{name}:1: body: no text after the front matter"])
     return Document(
         source=path.stem, path=path, title=title, symbol=symbol_text,
         organization=str(meta["organization"]), date=str(meta["date"]), kind=str(meta["kind"]),
@@ -105,7 +105,7 @@ def read_document(path: Path) -> Document:
 def read_corpus(docs_dir: Path) -> list[Document]:
     """Every `*.md` in the directory, in name order; all problems reported together."""
     if not docs_dir.is_dir():
-        raise KnowledgeFileError([f"{docs_dir}: directory: not found (knowledge documents go here)"])
+        raise KnowledgeFileError([f"{docs_dir}: directory: not found (documents go here)"])
     documents: list[Document] = []
     problems: list[str] = []
     for path in sorted(docs_dir.glob("*.md")):

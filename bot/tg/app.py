@@ -146,8 +146,8 @@ def _addressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None
     replied = message.reply_to_message
     if mention.lower() in text.lower():
         return re.sub(re.escape(mention), "", text, flags=re.IGNORECASE).strip()
-    if replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id:
-        return text
+    if replied is not None and replied.from_user is not None:
+        return text if replied.from_user.id == context.bot.id else None
     return None
 
 
