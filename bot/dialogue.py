@@ -81,7 +81,8 @@ class Attachment:
 class Reply:
     """A message to send (Telegram HTML), with buttons rows and an optional file.
 
-    `notice` is a short text for the button press itself; `to` sends to another chat.
+    `notice` is a short text for the button press itself; `to` sends to another chat;
+    `edit` replaces the message whose button was pressed instead of sending a new one.
     """
 
     html: str = ""
@@ -89,6 +90,7 @@ class Reply:
     attachment: Attachment | None = None
     notice: str | None = None
     to: int | None = None
+    edit: bool = False
 
 
 Notify = Callable[[Reply], None]
@@ -104,6 +106,7 @@ class Dialogue:
     front: str = "telegram"
     local_role: str | None = None  # the terminal chat's operator gets this role
     extensions: dict[str, Callable[..., list[Reply]]] = field(default_factory=dict)
+    command_roles: dict[str, str] = field(default_factory=dict)  # "/stats" -> "admin"
     _awaiting_comment: dict[int, int] = field(default_factory=dict)
 
     # ---- entry point -------------------------------------------------------------------
@@ -219,7 +222,7 @@ class Dialogue:
         handler = self.extensions.get(f"/{name}")
         if handler is None:
             return [Reply(texts.UNKNOWN_COMMAND.format(command=texts.esc(name)))]
-        needed = getattr(handler, "role", "staff")
+        needed = self.command_roles.get(name, "staff")
         if ROLES.index(role) < ROLES.index(needed):
             template = texts.ADMIN_ONLY if needed == "admin" else texts.TRAINER_ONLY
             return [Reply(template.format(command=texts.esc(name)))]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.checklist_flow import ChecklistFlow
 from bot.dialogue import Dialogue
 
 
 def install(dialogue: Dialogue) -> None:
     """Register every optional flow with the dialogue."""
-    return None
+    ChecklistFlow(dialogue.settings.checklists_dir).install(dialogue)

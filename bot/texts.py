@@ -206,3 +206,101 @@ INTERNAL_ERROR = (
     "team has been told. Please try again in a moment."
 )
 EDITED = "I answer new messages only. Please send your corrected question as a new message."
+
+# ---- checklists ------------------------------------------------------------------------
+CHECKLIST_MENU = "<b>Checklists</b>\nChoose one to start. Each question cites the rule it rests on."
+CHECKLIST_NONE = "No checklist is available right now."
+CHECKLIST_BROKEN = "\n\n⚠️ {count} checklist file(s) could not be loaded, e.g. <code>{first}</code>"
+CHECKLIST_ACTIVE = "\n\nYou have a run of <b>{title}</b> in progress."
+CHECKLIST_UNKNOWN = "There is no checklist '{id}'. Send /checklist to see the available ones."
+CHECKLIST_UNUSABLE = "The checklist '{id}' cannot be used because its file is broken: <code>{reason}</code>"
+CHECKLIST_CONFLICT = (
+    "You already have a run of <b>{title}</b> in progress. Resume it, or abandon it and start "
+    "the new one?"
+)
+CHECKLIST_START = "<b>{title}</b> (version {version})\n{description}"
+TRAINING_MODE = "\n\n<i>Training mode: after each answer you see why it matters, with its source.</i>"
+RESUME = "▶️ Resume"
+ABANDON_AND_START = "Abandon it and start the new one"
+WHY = "Why?"
+NOTE = "📝 Note"
+SKIP = "Skip"
+BACK = "⬅️ Back"
+CANCEL = "✖️ Cancel"
+DONE = "Done ✔"
+NOTE_ASK = "Send your note for this question as a message."
+NOTE_SAVED = "Note saved."
+RUN_NOT_ACTIVE = "This checklist run is finished or was cancelled. Send /checklist to start again."
+RUN_ABANDONED_MSG = "Checklist run cancelled. Send /checklist to start again."
+OLD_QUESTION = "That button is from an earlier question; here is the current one."
+USE_BUTTONS = "\nPlease tap one of the buttons below (or type the option's number)."
+WHY_HEADING = "<b>Why this question matters</b>\n{help}"
+CITE_MISSING = "<i>{cite}: this passage is no longer in the knowledge base.</i>"
+TRAINING_FEEDBACK = "🎓 {body}\n<i>Source: {cites}</i>"
+REPORT_CAPTION = "Checklist report"
+COHORT_USAGE = "Send /cohort followed by the cohort tag from the training link, e.g. /cohort geneva-2026."
+
+
+def question_message(title: str, section: str, number: int, total: int, question: object) -> str:
+    """One checklist question with its help text and the form of answer expected."""
+    q: object = question
+    lines = [f"<i>{esc(title)} — {esc(section)} — question {number} of about {total}</i>",
+             "", f"<b>{esc(getattr(q, 'text', ''))}</b>"]
+    help_text = getattr(q, "help", None)
+    if help_text:
+        lines.append(f"<i>{esc(help_text)}</i>")
+    kind = getattr(q, "type", "")
+    if kind == "number":
+        bounds = [f"at least {getattr(q, 'min'):g}" if getattr(q, "min", None) is not None else "",
+                  f"at most {getattr(q, 'max'):g}" if getattr(q, "max", None) is not None else ""]
+        unit = f" ({esc(getattr(q, 'unit'))})" if getattr(q, "unit", None) else ""
+        limits = " and ".join(b for b in bounds if b)
+        lines.append(f"\nType a number{unit}" + (f", {limits}." if limits else "."))
+    elif kind == "text":
+        lines.append("\nType your answer.")
+    elif kind == "multi":
+        lines.append("\nTick all that apply, then tap Done.")
+    return "\n".join(lines)
+
+
+def outcome_message(checklist: object, outcome: object, cite: object, answers: list[str]) -> str:
+    """The end of a run: rating, why, required actions with citations, and the answers."""
+    o: object = outcome
+    label = cite  # callable Cite -> str
+    lines = [f"<b>Result: {esc(getattr(o, 'rating_label'))}</b>"]
+    if getattr(o, "gate_id", None) is None:
+        lines.append(f"Score {getattr(o, 'percent'):.0f}% (not applicable and skipped "
+                     "questions are left out)")
+    lines += ["", "<b>Why</b>"]
+    for rule in getattr(o, "fired"):
+        cites = "; ".join(label(c) for c in rule.cites)  # type: ignore[operator]
+        lines.append(f"• {esc(rule.message)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
+    lines += ["", "<b>Required actions</b>"]
+    actions = getattr(o, "actions")
+    if not actions:
+        lines.append("• None.")
+    for action in actions:
+        cites = "; ".join(label(c) for c in action.cites)  # type: ignore[operator]
+        lines.append(f"• {esc(action.text)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
+    lines += ["", "<b>Your answers</b>"]
+    for answer, text in zip(getattr(o, "answers"), answers, strict=True):
+        question = getattr(checklist, "question")(answer.question_id)
+        qtext = question.text if question else answer.question_id
+        lines.append(f"• {esc(qtext)} — <b>{esc(text)}</b>")
+    lines.append("\nThe full report is attached (Markdown and CSV).")
+    return "\n".join(lines)
+
+
+def cohort_message(tag: str, summary: dict[str, object]) -> str:
+    """Runs, ratings and answer counts across one training cohort."""
+    runs_count = summary["runs"]
+    if not runs_count:
+        return f"No runs yet for the cohort <b>{esc(tag)}</b>."
+    status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())  # type: ignore[attr-defined]
+    ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"  # type: ignore[attr-defined]
+    lines = [f"<b>Cohort {esc(tag)}</b>: {runs_count} runs ({esc(status)})",
+             f"Ratings: {esc(ratings)}", "", "<b>Answers</b>"]
+    for (checklist_id, question), counts in summary["answers"].items():  # type: ignore[attr-defined]
+        spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
+        lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")
+    return "\n".join(lines)

@@ -1,0 +1,221 @@
+"""Schema of the session log, as numbered migrations applied once each.
+
+A migration is a function ``mNNN_what(db)``; its number is its schema version. ``migrate`` applies
+the ones not yet recorded in ``_migrations``, each in its own ``BEGIN IMMEDIATE`` transaction
+together with its record, so a failed migration leaves no trace and two processes opening the
+same file cannot both apply it. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+Migration = Callable[[Database], None]
+
+
+def _run(db: Database, sql: str) -> None:
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def m001_create_core(db: Database) -> None:
+    """Users and roles, every message in and out, answers with their passages, feedback, audit."""
+    _run(
+        db,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT,
+            first_name TEXT,
+            language TEXT,
+            role TEXT CHECK (role IN ('staff', 'trainer', 'admin')),
+            role_source TEXT CHECK (role_source IN ('settings', 'admin')),
+            first_seen TEXT,
+            last_seen TEXT
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            front TEXT NOT NULL,
+            user_id INTEGER,
+            chat_id INTEGER,
+            chat_type TEXT,
+            kind TEXT NOT NULL,
+            text TEXT,
+            update_id INTEGER,
+            raw TEXT,
+            reply_to INTEGER,
+            latency_ms REAL
+        );
+        CREATE INDEX messages_at ON messages (at);
+        CREATE INDEX messages_user ON messages (user_id);
+        CREATE INDEX messages_chat ON messages (chat_id);
+        CREATE TABLE answers (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            message_id INTEGER,
+            user_id INTEGER,
+            chat_id INTEGER,
+            question TEXT,
+            query TEXT,
+            answer TEXT,
+            grounded INTEGER NOT NULL,
+            index_version TEXT NOT NULL,
+            top_score REAL
+        );
+        CREATE INDEX answers_at ON answers (at);
+        CREATE INDEX answers_chat_user ON answers (chat_id, user_id);
+        CREATE INDEX answers_user ON answers (user_id);
+        CREATE TABLE answer_passages (
+            answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+            rank INTEGER NOT NULL,
+            chunk_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (answer_id, rank)
+        );
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL,
+            value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+            comment TEXT,
+            at TEXT NOT NULL,
+            UNIQUE (answer_id, user_id)
+        );
+        CREATE INDEX feedback_user ON feedback (user_id);
+        CREATE INDEX feedback_at ON feedback (at);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX audit_at ON audit (at)
+        """,
+    )
+
+
+def m002_add_checklist_runs(db: Database) -> None:
+    """Checklist runs (snapshot and state as JSON) and the append-only history of their answers."""
+    _run(
+        db,
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER,
+            checklist_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            snapshot TEXT NOT NULL,
+            state TEXT NOT NULL,
+            status TEXT NOT NULL,
+            training INTEGER NOT NULL,
+            cohort TEXT,
+            rating TEXT,
+            score REAL,
+            fired_rules TEXT,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX runs_user_status ON runs (user_id, status);
+        CREATE INDEX runs_started ON runs (started_at);
+        CREATE INDEX runs_checklist ON runs (checklist_id);
+        CREATE INDEX runs_cohort ON runs (cohort);
+        CREATE TABLE run_answers (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            question_id TEXT NOT NULL,
+            value TEXT,
+            note TEXT,
+            skipped INTEGER NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX run_answers_run ON run_answers (run_id);
+        CREATE INDEX run_answers_at ON run_answers (at)
+        """,
+    )
+
+
+def m003_add_access_requests(db: Database) -> None:
+    """Requests to join (the join-code flow), resolved by an admin."""
+    _run(
+        db,
+        """
+        CREATE TABLE access_requests (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            note TEXT,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+            role TEXT,
+            requested_at TEXT NOT NULL,
+            resolved_at TEXT,
+            resolved_by TEXT
+        );
+        CREATE INDEX access_requests_status ON access_requests (status);
+        CREATE INDEX access_requests_user ON access_requests (user_id)
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests]
+
+
+def number(migration: Migration) -> int:
+    """The schema version a migration brings the database to: 3 for ``m003_...``."""
+    name = migration.__name__
+    if not (name[0] == "m" and name[1:4].isdigit() and name[4] == "_"):
+        raise ValueError(f"Migration names look like m001_what, got {name!r}")
+    return int(name[1:4])
+
+
+def applied(db: Database) -> dict[int, str]:
+    """Version -> name of every migration recorded in ``_migrations`` (empty for a new file)."""
+    if not db["_migrations"].exists():
+        return {}
+    return {row["id"]: row["name"] for row in db.query("SELECT id, name FROM _migrations")}
+
+
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the pending migrations in order and return their names.
+
+    The connection must not be inside a transaction.
+    """
+    done = applied(db)
+    pending = [m for m in migrations if number(m) not in done]
+    if not pending:
+        return []
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations"
+        " (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    names = []
+    for migration in pending:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked again inside the transaction: another process may have just applied it.
+            if not db.execute(
+                "SELECT 1 FROM _migrations WHERE id = ?", [number(migration)]
+            ).fetchone():
+                migration(db)
+                db.execute(
+                    "INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                    [
+                        number(migration),
+                        migration.__name__,
+                        datetime.now(UTC).isoformat(timespec="microseconds"),
+                    ],
+                )
+                names.append(migration.__name__)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    return names
