@@ -109,7 +109,8 @@ class ChecklistFlow:
         loaded = self.load(dialogue)
         checklist = loaded.checklists.get(checklist_id)
         if checklist is None:
-            broken = [e for e in loaded.errors if e.startswith(f"{checklist_id}.yaml")]
+            broken = [e for e in loaded.errors
+                      if Path(e.split(":", 1)[0]).name == f"{checklist_id}.yaml"]
             if broken:
                 return [Reply(texts.CHECKLIST_UNUSABLE.format(
                     id=texts.esc(checklist_id), reason=texts.esc(broken[0])))]

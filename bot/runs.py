@@ -158,7 +158,7 @@ def _eval(cond: Condition, values: dict[str, AnswerValue], pending: frozenset[st
         return isinstance(value, tuple) and operand in value
     if test == "in":
         return bool(value in operand)
-    return {"is": value == operand, "is_not": value != operand, "answered": True}[test]
+    return bool({"is": value == operand, "is_not": value != operand, "answered": True}[test])
 
 
 def _view(checklist: Checklist, answers: tuple[Answer, ...]) -> _View:

@@ -1,0 +1,295 @@
+"""The dialogue engine with real SQLite and a real index (hashing embedder for speed)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from bot import texts
+from bot.dialogue import Button, Command, Dialogue, Press, Reply, Text, Unsupported, User
+from bot.extensions import install
+from bot.sessions import SessionLog
+from bot.settings import Settings
+from index.build import build_index
+from index.embedders import HashingEmbedder
+from index.search import Searcher
+
+from .conftest import ROOT
+
+ADMIN, STAFF, TRAINER, STRANGER = 1, 2, 3, 99
+
+
+@pytest.fixture(scope="module")
+def hashed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("hashed") / "index"
+    build_index(ROOT / "knowledge" / "docs", index_dir, HashingEmbedder())
+    return index_dir
+
+
+@pytest.fixture()
+def knowledge(tmp_path: Path) -> Path:
+    target = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", target)
+    return target
+
+
+def make(tmp_path: Path, hashed_index: Path, knowledge: Path) -> Dialogue:
+    settings = Settings(data_dir=tmp_path / "var", knowledge_dir=knowledge, threshold=0.2,
+                        admins=str(ADMIN), allowed_users=f"{STAFF},{TRAINER}")
+    sessions = SessionLog(settings.db_path)
+    sessions.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)
+    sessions.set_role(TRAINER, "trainer", by="test")
+    dialogue = Dialogue(settings=settings, searcher=Searcher(hashed_index, HashingEmbedder()),
+                        sessions=sessions)
+    install(dialogue)
+    return dialogue
+
+
+@pytest.fixture()
+def dialogue(tmp_path: Path, hashed_index: Path, knowledge: Path) -> Dialogue:
+    return make(tmp_path, hashed_index, knowledge)
+
+
+def user(uid: int = STAFF) -> User:
+    return User(id=uid, chat_id=uid, username=f"u{uid}", first_name="Test")
+
+
+def db(dialogue: Dialogue) -> sqlite_utils.Database:
+    return sqlite_utils.Database(dialogue.settings.db_path)
+
+
+def buttons(replies: list[Reply]) -> list[Button]:
+    return [b for r in replies for row in r.buttons for b in row]
+
+
+def press(dialogue: Dialogue, label_start: str, replies: list[Reply], uid: int = STAFF
+          ) -> list[Reply]:
+    button = next(b for b in buttons(replies) if b.label.startswith(label_start))
+    return dialogue.handle(user(uid), Press(button.data))
+
+
+def test_question_is_answered_cited_and_logged(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(), Text("Should implementing partners use the UN Partner Portal?"))
+    assert len(replies) == 1
+    assert "Sources" in replies[0].html and "A/77/257" in replies[0].html
+    data = [b.data for b in buttons(replies)]
+    assert data[0].startswith("p:") and data[-1].endswith(":-1")
+    rows = db(dialogue)
+    answer = next(iter(rows["answers"].rows))
+    assert answer["grounded"] == 1 and answer["index_version"]
+    assert rows["answer_passages"].count == len([d for d in data if d.startswith("p:")])
+    kinds = [r["direction"] if "direction" in r else r.get("kind") for r in rows["messages"].rows]
+    assert kinds  # incoming and outgoing are both there
+    assert rows.execute("select count(*) from messages").fetchone()[0] == 2
+
+
+def test_passage_button_shows_the_full_passage(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(), Text("What is the UN Partner Portal used for?"))
+    shown = press(dialogue, "Show passage 1", replies)
+    chunk_id = buttons(replies)[0].data[2:]
+    chunk = dialogue.searcher.index.by_id(chunk_id)
+    assert chunk is not None and texts.esc(chunk.text) in shown[0].html
+
+
+def test_negative_feedback_asks_for_a_comment_and_keeps_it(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(), Text("How are partners screened?"))
+    asked = press(dialogue, texts.NOT_HELPFUL, replies)
+    assert asked[0].html == texts.FEEDBACK_ASK_COMMENT
+    saved = dialogue.handle(user(), Text("It missed the Global Compact point"))
+    assert saved[0].html == texts.FEEDBACK_COMMENT_SAVED
+    row = next(iter(db(dialogue)["feedback"].rows))
+    assert (row["value"], row["comment"]) == (-1, "It missed the Global Compact point")
+
+
+@pytest.mark.parametrize("data", ["", "zzz", "f:999:1", "f:abc:1", "f:1:7", "p:nope",
+                                  "c:1:q:a0", "c:x", "s:no-such-checklist", "n:5", "x" * 64])
+def test_forged_or_stale_buttons_get_a_clear_message(dialogue: Dialogue, data: str) -> None:
+    replies = dialogue.handle(user(), Press(data))
+    assert replies[0].html in (texts.STALE_BUTTON,
+                               texts.CHECKLIST_UNKNOWN.format(id="no-such-checklist"))
+
+
+def test_feedback_on_another_users_answer_is_refused(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(STAFF), Text("How are partners screened?"))
+    stolen = press(dialogue, texts.HELPFUL, replies, uid=TRAINER)
+    assert stolen[0].html == texts.STALE_BUTTON
+    assert db(dialogue)["feedback"].count == 0
+
+
+def test_unknown_user_gets_their_id_and_is_logged(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(STRANGER), Text("hello"))
+    assert f"<code>{STRANGER}</code>" in replies[0].html
+    assert db(dialogue).execute("select count(*) from messages where user_id = ?",
+                                [STRANGER]).fetchone()[0] == 2
+
+
+def test_role_checks_happen_on_the_server(dialogue: Dialogue) -> None:
+    assert dialogue.handle(user(STAFF), Command("cohort", "x"))[0].html == (
+        texts.TRAINER_ONLY.format(command="cohort"))
+    assert "No runs yet" in dialogue.handle(user(TRAINER), Command("cohort", "x"))[0].html
+
+
+def test_non_text_messages_are_logged_with_their_type(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(), Unsupported("photo", {"photo": [{"file_id": "a"}]}))
+    assert replies[0].html == texts.UNSUPPORTED.format(kind="photo")
+    edited = dialogue.handle(user(), Unsupported("edited_message"))
+    assert edited[0].html == texts.EDITED
+    kinds = [r["kind"] for r in db(dialogue)["messages"].rows_where("kind != 'reply'")]
+    assert "photo" in kinds and "edited_message" in kinds
+
+
+def test_follow_up_is_searched_with_the_previous_question(dialogue: Dialogue) -> None:
+    dialogue.handle(user(), Text("What training should staff get on implementing partners?"))
+    replies = dialogue.handle(user(), Text("and on fraud?"))
+    assert "Read together with your previous question" in replies[0].html
+    last = db(dialogue).execute("select query from answers order by id desc").fetchone()[0]
+    assert last.startswith("What training should staff get") and last.endswith("and on fraud?")
+
+
+def test_a_locked_database_still_answers_and_alerts_admins(dialogue: Dialogue) -> None:
+    dialogue.sessions.timeout = 0.1
+    dialogue.handle(user(), Text("warm up"))  # creates the file and schema
+    dialogue.sessions.close()
+    dialogue.sessions.timeout = 0.1
+    blocker = sqlite3.connect(dialogue.settings.db_path)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        replies = dialogue.handle(user(), Text("How are partners screened?"))
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert "Sources" in replies[0].html or "Closest passages" in replies[0].html
+    alerts = [r for r in replies if r.to == ADMIN]
+    assert alerts and "could not be written" in alerts[0].html
+
+
+# ---- checklists ---------------------------------------------------------------------------
+
+
+def answer_everything(dialogue: Dialogue, replies: list[Reply], uid: int = STAFF,
+                      limit: int = 40) -> list[Reply]:
+    """Answer each question with its first option (ticking one for multi), numbers with 10."""
+    for _ in range(limit):
+        if any("Result:" in r.html for r in replies):
+            return replies
+        question = replies[-1]
+        data = [b.data for b in buttons([question])]
+        options = [d for d in data if d.rsplit(":", 1)[1].startswith(("a", "m"))]
+        options = [d for d in options if d.rsplit(":", 1)[1][1:].isdigit()]
+        if options and options[0].endswith(":m0"):
+            dialogue.handle(user(uid), Press(options[0]))
+            replies = dialogue.handle(user(uid), Press(next(d for d in data
+                                                            if d.endswith(":done"))))
+        elif options:
+            pick = options[1] if "ruled out" in buttons([question])[0].label else options[0]
+            replies = dialogue.handle(user(uid), Press(pick))
+        elif "Type a number" in question.html:
+            replies = dialogue.handle(user(uid), Text("10"))
+        else:
+            replies = dialogue.handle(user(uid), Text("A free-text note for the file."))
+    raise AssertionError("the checklist did not finish")
+
+
+def test_a_checklist_completes_through_buttons_with_a_report(dialogue: Dialogue) -> None:
+    menu = dialogue.handle(user(), Command("checklist"))
+    started = press(dialogue, "Selecting an implementing partner", menu)
+    assert "question 1 of about" in started[-1].html
+    final = answer_everything(dialogue, started)
+    result = next(r for r in final if "Result:" in r.html)
+    assert "Required actions" in result.html and "A/77/257" in result.html
+    files = [r.attachment.filename for r in final if r.attachment]
+    assert files == [f"implementing-partner-selection-run-{n}.{ext}" for n in (1, 1)
+                     for ext in ("md",)][:1] + ["implementing-partner-selection-run-1.csv"]
+    run = next(iter(db(dialogue)["runs"].rows))
+    assert run["status"] == "completed" and run["rating"] and run["version"] == "1.0"
+    assert db(dialogue)["run_answers"].count >= 10
+
+
+def test_gate_stops_the_run_early(dialogue: Dialogue) -> None:
+    started = dialogue.handle(user(), Command("start", "checklist-implementing-partner-selection"))
+    final = press(dialogue, "Yes, the partner is ruled out", started)
+    assert "Result: Excluded" in final[0].html
+    assert "Score" not in final[0].html
+
+
+def test_run_survives_a_restart_and_keeps_its_version(tmp_path: Path, hashed_index: Path,
+                                                      knowledge: Path) -> None:
+    first = make(tmp_path, hashed_index, knowledge)
+    started = first.handle(user(), Command("start", "checklist-implementing-partner-selection"))
+    second_question = press(first, "No", started)
+    assert "standard operating procedures" in second_question[-1].html
+    path = knowledge / "checklists" / "implementing-partner-selection.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "standard operating procedures?", "SOPs (edited)?"), encoding="utf-8")
+    restarted = make(tmp_path, hashed_index, knowledge)  # a new process on the same database
+    menu = restarted.handle(user(), Command("checklist"))
+    resumed = press(restarted, texts.RESUME, menu)
+    assert "standard operating procedures" in resumed[-1].html  # the version it started with
+    stale = restarted.handle(user(), Press(buttons(started)[0].data))
+    assert stale[0].notice == texts.OLD_QUESTION
+
+
+def test_bad_answers_in_a_run(dialogue: Dialogue) -> None:
+    started = dialogue.handle(user(), Command("start", "checklist-implementing-partner-selection"))
+    typed = dialogue.handle(user(), Text("maybe"))
+    assert "Please tap one of the buttons" in typed[0].html
+    assert "rule this partner out" in typed[-1].html  # the question is asked again
+    press(dialogue, "No", started)
+    replies = dialogue.handle(user(), Text("yes"))  # typed option value is accepted
+    replies = press(dialogue, "A local", replies)
+    too_small = dialogue.handle(user(), Text("-5"))
+    assert "at least 0" in too_small[0].html
+    not_number = dialogue.handle(user(), Text("lots"))
+    assert "not a number" in not_number[0].html
+
+
+def test_another_users_run_buttons_are_refused(dialogue: Dialogue) -> None:
+    started = dialogue.handle(user(STAFF), Command("start",
+                                                   "checklist-implementing-partner-selection"))
+    other = dialogue.handle(user(TRAINER), Press(buttons(started)[0].data))
+    assert other[0].html == texts.STALE_BUTTON
+
+
+def test_second_run_asks_before_abandoning_the_first(dialogue: Dialogue) -> None:
+    dialogue.handle(user(), Command("start", "checklist-implementing-partner-selection"))
+    conflict = dialogue.handle(user(), Command("start", "checklist-partnership-design"))
+    assert "already have a run" in conflict[0].html
+    started = press(dialogue, texts.ABANDON_AND_START, conflict)
+    assert "Designing and managing a partnership" in started[0].html
+    statuses = [r["status"] for r in db(dialogue)["runs"].rows]
+    assert statuses == ["abandoned", "in_progress"]
+
+
+def test_training_mode_explains_each_answer_and_tags_the_cohort(dialogue: Dialogue) -> None:
+    started = dialogue.handle(user(TRAINER), Command(
+        "start", "training-implementing-partner-selection_geneva-2026"))
+    assert "Training mode" in started[0].html
+    after = press(dialogue, "No", started, uid=TRAINER)
+    after = press(dialogue, "Yes", after, uid=TRAINER)
+    assert after[0].html.startswith("🎓") and "Source:" in after[0].html
+    run = next(iter(db(dialogue)["runs"].rows))
+    assert (run["training"], run["cohort"]) == (1, "geneva-2026")
+    summary = dialogue.handle(user(TRAINER), Command("cohort", "geneva-2026"))
+    assert "1 runs" in summary[0].html and "standard operating procedures" in summary[0].html
+
+
+def test_broken_checklist_is_reported_and_the_others_work(dialogue: Dialogue,
+                                                          knowledge: Path) -> None:
+    (knowledge / "checklists" / "broken.yaml").write_text("id: broken\nversion: 1\nbogus: x\n",
+                                                         encoding="utf-8")
+    menu = dialogue.handle(user(), Command("checklist"))
+    assert "could not be loaded" in menu[0].html and "broken.yaml" in menu[0].html
+    assert len(buttons(menu)) == 3
+    refused = dialogue.handle(user(), Command("start", "checklist-broken"))
+    assert "its file is broken" in refused[0].html
+
+
+def test_cancel_abandons_the_run(dialogue: Dialogue) -> None:
+    dialogue.handle(user(), Command("start", "checklist-partnership-design"))
+    assert dialogue.handle(user(), Command("cancel"))[0].html == texts.CANCELLED
+    assert next(iter(db(dialogue)["runs"].rows))["status"] == "abandoned"
+    assert dialogue.handle(user(), Command("cancel"))[0].html == texts.NOTHING_TO_CANCEL
