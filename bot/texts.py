@@ -304,3 +304,28 @@ def cohort_message(tag: str, summary: dict[str, object]) -> str:
         spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
         lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")
     return "\n".join(lines)
+
+# ---- admins ------------------------------------------------------------------------------
+CHART_CAPTION = "Questions per day: answered and declined"
+REINDEX_STARTED = "Re-indexing: the bot keeps answering from the current index meanwhile."
+REINDEX_FAILED = "Re-indexing failed; the current index keeps serving.\n<code>{reason}</code>"
+REINDEX_DONE = (
+    "Re-index finished ({state}): {added} added, {unchanged} unchanged, {removed} removed "
+    "in {seconds:.1f} s. Version <code>{version}</code>."
+)
+REINDEX_CHECKLISTS = "\n\n⚠️ Checklist problems after re-indexing:\n<code>{problems}</code>"
+ALLOW_USAGE = "Send /allow followed by a user id and optionally a role: staff, trainer or admin."
+REVOKE_USAGE = "Send /revoke followed by a user id, e.g. /revoke 123456789."
+REVOKE_SELF = "You cannot revoke your own access."
+ALLOWED = "User <code>{user_id}</code> may now use the bot as {role}."
+YOU_ARE_ALLOWED = "You now have access to Partner Guide ({role}). Send /help to begin."
+REVOKED = "User <code>{user_id}</code> no longer has access."
+NOT_A_USER = "User <code>{user_id}</code> had no access."
+JOIN_WRONG_CODE = "That join code is not right. Ask an administrator for the current code."
+JOIN_SENT = "Thank you. Your request was sent to the administrators; you will get a message here."
+JOIN_REQUEST = "User <code>{user_id}</code> {name} asks for access with the join code."
+APPROVE = "✅ Approve"
+DENY = "✖️ Deny"
+JOIN_ALREADY = "This request was already handled."
+JOIN_DENIED_ADMIN = "Request of user <code>{user_id}</code> denied."
+JOIN_DENIED = "Your request for access was not approved. Please contact an administrator."
