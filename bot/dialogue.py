@@ -108,6 +108,7 @@ class Dialogue:
     extensions: dict[str, Callable[..., list[Reply]]] = field(default_factory=dict)
     command_roles: dict[str, str] = field(default_factory=dict)  # "/stats" -> "admin"
     _awaiting_comment: dict[int, int] = field(default_factory=dict)
+    _retention_applied: float = 0.0
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class Dialogue:
         """Log the event, answer it, log the replies; never raises on user input."""
         started = time.perf_counter()
         failures: list[str] = []
+        self._apply_retention(failures)
         message_id = self._safe(failures, self._log_incoming, user, event)
         try:
             replies = self._route(user, event, message_id, failures, notify)
@@ -139,6 +141,14 @@ class Dialogue:
             log.error("session log write failed: %s", exc)
             failures.append(str(exc))
             return None
+
+    def _apply_retention(self, failures: list[str]) -> None:
+        """Blank texts older than the retention period, at most once a day."""
+        days = self.settings.retention_days
+        if days is None or time.monotonic() - self._retention_applied < 86_400:
+            return
+        self._retention_applied = time.monotonic()
+        self._safe(failures, self.sessions.apply_retention, days)
 
     def _admin_alerts(self, reason: str) -> list[Reply]:
         alert = texts.LOG_FAILED_ADMIN.format(reason=texts.esc(reason))

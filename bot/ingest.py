@@ -48,12 +48,15 @@ _PAGE_NUMBER = re.compile(
     r"^(?:page\s+)?[-\u2013\u2014]?\s*\d{1,4}\s*[-\u2013\u2014]?(?:\s*(?:/|of)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
-_PAGE_ROMAN = re.compile(r"^[ivxlc]{1,6}$")
+_JOB_NUMBER = re.compile(r"^(?:GE\.)?\d{2}-\d{5}\b|^\*\d{7,8}\*$")  # UN print job numbers
+_PAGE_ROMAN = re.compile(r"^(?=[ivxl])(?:xl|l?x{0,3})(?:ix|iv|v?i{0,3})$")
 _TOC_LINE = re.compile(
     r"(?:\.\s?){4,}\s*\d+$|\u2026{2,}\s*\d+$|\s\d{1,3}[\u2013-]\d{1,3}\s+\d{1,3}$"
 )
 _UN_SYMBOL = re.compile(r"^[A-Z]{1,10}(?:/[A-Z0-9][A-Za-z0-9.\-]*){2,}$")
 _FOOTNOTE_LINE = re.compile(r"^(\d{1,3})\s+(\S.*)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_MASTHEAD = re.compile(r"distr\.|^original:|session$|^(?:agenda )?item \d", re.IGNORECASE)
 _FOOTNOTE_REF = re.compile(r"\[\^(\d+)\]")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _TERMINAL = (".", "!", "?", ":", ";", ")", '"', "\u201d", "\u2019")
@@ -69,7 +72,7 @@ _JUNK_TITLES = re.compile(
 _GENERIC_HEADINGS = frozenset(
     {"united nations", "general assembly", "security council", "economic and social council",
      "contents", "table of contents", "summary", "executive summary", "abstract", "introduction",
-     "foreword", "preface", "annex", "annexes"}
+     "foreword", "preface", "annex", "annexes", "page", "paragraphs page"}
 )
 _HTML_DROP = ("script", "style", "nav", "header", "footer", "noscript", "iframe", "form",
               "template", "svg", "button", "select", "textarea", "input", "object", "embed")
@@ -378,9 +381,13 @@ def _decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
 def _pdf(data: bytes, name: str) -> _Extracted:
     """Text per page via pypdf, then the plain-text layout rules."""
     from pypdf import PasswordType, PdfReader
+    from pypdf.errors import DependencyError
 
     corrupt = (f"{name} could not be read as a PDF (the file is damaged or not really a PDF). "
                "Open it in a PDF viewer and save or print it to a new PDF, then add that copy.")
+    needs_crypto = (f"{name} is encrypted with AES, which this installation cannot decrypt (the "
+                    "'cryptography' package is missing). Save or print an unprotected copy and "
+                    "add that, or ask the administrator to install pypdf[crypto].")
     try:
         reader = PdfReader(io.BytesIO(data))
         encrypted = reader.is_encrypted
@@ -389,6 +396,8 @@ def _pdf(data: bytes, name: str) -> _Extracted:
     if encrypted:
         try:
             opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+        except DependencyError as exc:
+            raise IngestError(needs_crypto) from exc
         except Exception:
             opened = False
         if not opened:
@@ -401,9 +410,13 @@ def _pdf(data: bytes, name: str) -> _Extracted:
         for number, page in enumerate(reader.pages, start=1):
             try:
                 pages.append(page.extract_text() or "")
+            except DependencyError:
+                raise
             except Exception:
                 pages.append("")
                 failed.append(number)
+    except DependencyError as exc:
+        raise IngestError(needs_crypto) from exc
     except Exception as exc:
         raise IngestError(corrupt) from exc
     if not pages or len(failed) == len(pages):
@@ -455,7 +468,8 @@ def _ranges(numbers: list[int]) -> str:
 
 def _text_blocks(pages: list[str], *, pdf: bool) -> tuple[list[_Block], str | None]:
     """Lines of text pages -> blocks; page furniture and footnotes are handled on paged input."""
-    page_lines = [[" ".join(line.split()) for line in page.split("\n")] for page in pages]
+    page_lines = [[" ".join(_CONTROL.sub(" ", line).split()) for line in page.split("\n")]
+                  for page in pages]
     symbol = None
     notes: dict[str, list[str]] = {}
     if pdf or len(page_lines) > 1:
@@ -526,7 +540,7 @@ def _strip_furniture(pages: list[list[str]]) -> tuple[list[list[str]], list[str]
 
     def furniture(line: str) -> bool:
         return bool(_PAGE_NUMBER.match(line) or _PAGE_ROMAN.match(line) or line in repeated
-                    or _norm_furniture(line) in numbered)
+                    or _JOB_NUMBER.match(line) or _norm_furniture(line) in numbered)
 
     removed: list[str] = []
     result: list[list[str]] = []
@@ -687,7 +701,8 @@ class _LineParser:
 
     def feed(self, line: str, after: str) -> None:
         prev = self.current[-1] if self.current else None
-        standalone = prev is None or prev.endswith(_TERMINAL) or self.mode == "lines"
+        standalone = (prev is None or prev.endswith(_TERMINAL) or self.mode == "lines"
+                      or self.short(prev))
         numbered = _LINE_NUMBERED.match(line)
         if numbered and (standalone or int(numbered.group(1)) == self.last_number + 1):
             self.close()
@@ -709,7 +724,7 @@ class _LineParser:
                 line = "- " + _DASH_BULLET.sub("", line)
             self.current.append(line)
             return
-        if self.current and not self.ends_paragraph(prev):
+        if self.current and not self.ends_paragraph(prev, line):
             self.current.append(line)
             return
         self.close()
@@ -717,12 +732,17 @@ class _LineParser:
         if self.mode == "lines":
             self.close()
 
-    def ends_paragraph(self, prev: str | None) -> bool:
+    def short(self, line: str) -> bool:
+        """A wrapped line well short of the usual width: its paragraph (or heading) ended."""
+        return (self.mode == "wrapped" and len(line) < 0.7 * self.typical
+                and not line.endswith(("-", "\u00ad")))
+
+    def ends_paragraph(self, prev: str | None, line: str) -> bool:
         if prev is None or self.mode == "blank":
             return False
         if self.mode == "lines":
             return True
-        return prev.endswith(_TERMINAL) and len(prev) < 0.7 * self.typical
+        return self.short(prev) and (prev.endswith(_TERMINAL) or not line[:1].islower())
 
     def heading_level(self, line: str, after: str) -> int | None:
         """Raw heading level (1 Roman section, 2 lettered section, deeper for the rest)."""
@@ -755,7 +775,8 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _W_NS = {"w": _W[1:-1]}
 _DOCX_CONTAINERS = frozenset(
     _W + tag for tag in
-    ("hyperlink", "ins", "smartTag", "fldSimple", "customXml", "sdt", "sdtContent", "bdo", "dir")
+    ("hyperlink", "ins", "moveTo", "smartTag", "fldSimple", "customXml", "sdt", "sdtContent",
+     "bdo", "dir")
 )
 _DOCX_SKIP_NOTES = ("separator", "continuationSeparator", "continuationNotice")
 
@@ -777,8 +798,12 @@ def _docx(data: bytes, name: str) -> _Extracted:
         raise IngestError(f"{name} could not be opened as a Word document (the file is damaged "
                           "or not a .docx). Open it in Word and save it again as .docx, or add a "
                           "PDF version.") from exc
-    reader = _DocxReader(document)
-    blocks = reader.read()
+    try:
+        reader = _DocxReader(document)
+        blocks = reader.read()
+    except Exception as exc:  # malformed parts inside an otherwise valid package
+        raise IngestError(f"{name} could not be read as a Word document ({exc}). Open it in Word "
+                          "and save it again as .docx, or add a PDF version.") from exc
     if not any(ch.isalnum() for block in blocks for ch in block.text):
         raise IngestError(f"{name} has no text (it may hold only images, such as a scan). Run it "
                           "through OCR first, or add a text version.")
@@ -1036,6 +1061,8 @@ def _html(data: bytes, name: str) -> _Extracted:
 
     soup = BeautifulSoup(data, "html.parser")
     title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
+    first_h1 = next((tag for tag in soup.find_all("h1") if isinstance(tag, Tag)), None)
+    h1 = " ".join(first_h1.get_text(" ").split()) if first_h1 is not None else ""
     page_date = None
     for meta in soup.find_all("meta"):
         key = str(meta.get("name") or meta.get("property") or meta.get("itemprop") or "")
@@ -1060,8 +1087,6 @@ def _html(data: bytes, name: str) -> _Extracted:
         raise IngestError(f"{name} has no visible text after removing scripts, styles, "
                           "navigation and forms. If the page builds its text with JavaScript, save "
                           "it from the browser as PDF and add that instead.")
-    first_h1 = next((tag for tag in soup.find_all("h1") if isinstance(tag, Tag)), None)
-    h1 = " ".join(first_h1.get_text(" ").split()) if first_h1 is not None else ""
     if h1 and _title_key(h1) in _title_key(title):  # "Guide | Site name" -> "Guide"
         title = h1
     extracted = _Extracted(walker.blocks, title=title or h1 or None)
@@ -1260,7 +1285,8 @@ def _pick_title(extracted: _Extracted, body: str, path: Path, warnings: list[str
     for candidate in candidates:
         candidate = " ".join(candidate.split())
         if (_title_key(candidate) not in _GENERIC_HEADINGS and not _MARKER.match(candidate)
-                and not _RECOMMENDATION.match(candidate) and len(candidate) >= 3):
+                and not _MASTHEAD.search(candidate)
+                and not _RECOMMENDATION.match(candidate) and len(candidate.split()) >= 2):
             warnings.append(f"title taken from the first heading ('{candidate}'); pass --title "
                             "to change it.")
             return candidate

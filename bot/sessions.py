@@ -665,11 +665,12 @@ class SessionLog:
             return sum(_export_table(db, out, name, fmt, since) for name in names)
 
     def export_all(
-        self, directory: Path, *, fmt: str = "csv", since: date | None = None
+        self, directory: Path | str, *, fmt: str = "csv", since: date | None = None
     ) -> dict[str, int]:
         """Write one file per table (``messages.csv`` ...) from one snapshot; rows per table."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"Unknown export format {fmt!r}; expected csv or jsonl")
+        directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         counts = {}
         with self._snapshot() as db:
