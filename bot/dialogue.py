@@ -108,7 +108,7 @@ class Dialogue:
     extensions: dict[str, Callable[..., list[Reply]]] = field(default_factory=dict)
     command_roles: dict[str, str] = field(default_factory=dict)  # "/stats" -> "admin"
     _awaiting_comment: dict[int, int] = field(default_factory=dict)
-    _retention_applied: float = 0.0
+    _retention_applied: float | None = None
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -145,7 +145,8 @@ class Dialogue:
     def _apply_retention(self, failures: list[str]) -> None:
         """Blank texts older than the retention period, at most once a day."""
         days = self.settings.retention_days
-        if days is None or time.monotonic() - self._retention_applied < 86_400:
+        last = self._retention_applied
+        if days is None or (last is not None and time.monotonic() - last < 86_400):
             return
         self._retention_applied = time.monotonic()
         self._safe(failures, self.sessions.apply_retention, days)

@@ -53,7 +53,9 @@ class SentenceTransformerEmbedder:
         if self._model is not None:
             return
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(
             resolve_model_path(self.model_id), device="cpu", local_files_only=True
         )
