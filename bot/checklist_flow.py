@@ -311,7 +311,8 @@ class ChecklistFlow:
             option = question.option(str(value)) if value is not None else None
             if option is not None and option.rationale:
                 risk = f" ({option.risk} risk)" if option.risk else ""
-                lines.append(f"<b>{texts.esc(option.label)}</b>{risk}: {texts.esc(option.rationale)}")
+                lines.append(f"<b>{texts.esc(option.label)}</b>{risk}: "
+                             f"{texts.esc(option.rationale)}")
         cites = "; ".join(self.cite_label(dialogue, c) for c in question.cites)
         if not lines:
             lines.append(texts.esc(question.help or ""))

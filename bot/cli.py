@@ -410,20 +410,19 @@ def runs_export(ctx: click.Context, cohort: str, fmt: str, output: Path | None) 
 
     settings = _settings(ctx)
     rows = cohort_rows(SessionLog(settings.db_path), cohort)
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    try:
+    import contextlib
+    import csv
+
+    with contextlib.ExitStack() as stack:
+        handle = (stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+                  if output else sys.stdout)
         if fmt == "jsonl":
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
-            import csv
-
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["run_id"])
             writer.writeheader()
             writer.writerows(rows)
-    finally:
-        if output:
-            handle.close()
     if output:
         click.echo(f"{len(rows)} rows written to {output}", err=True)
 
@@ -468,10 +467,12 @@ def stats(ctx: click.Context, since: str | None, plot: Path | None) -> None:
     figures = _sessions(settings).stats(since=_date(since))
     try:
         index = load_live(settings.index_dir, settings.model)
-        citation = lambda c: (index.by_id(c).citation if index.by_id(c) else c)  # noqa: E731
+        def citation(chunk_id: str) -> str:
+            chunk = index.by_id(chunk_id)
+            return chunk.citation if chunk is not None else chunk_id
+        click.echo(stats_text(figures, citation=citation))
     except IndexProblem:
-        citation = None
-    click.echo(stats_text(figures, citation=citation))
+        click.echo(stats_text(figures))
     if plot is not None:
         plot.write_bytes(chart_png(figures))
         click.echo(f"\nChart written to {plot}")
@@ -553,7 +554,8 @@ def users_revoke(ctx: click.Context, user_id: int) -> None:
     Example: partnerbot users revoke 123456789
     """
     done = _sessions(_settings(ctx)).revoke(user_id, by=_actor())
-    click.echo(f"User {user_id} no longer has access." if done else f"User {user_id} had no access.")
+    click.echo(f"User {user_id} no longer has access." if done
+               else f"User {user_id} had no access.")
 
 
 @users.command("approve")

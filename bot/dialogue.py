@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot import texts
 from bot.answers import answer_question
@@ -105,7 +106,7 @@ class Dialogue:
     sessions: SessionLog
     front: str = "telegram"
     local_role: str | None = None  # the terminal chat's operator gets this role
-    extensions: dict[str, Callable[..., list[Reply]]] = field(default_factory=dict)
+    extensions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     command_roles: dict[str, str] = field(default_factory=dict)  # "/stats" -> "admin"
     _awaiting_comment: dict[int, int] = field(default_factory=dict)
     _retention_applied: float | None = None

@@ -58,7 +58,8 @@ def markdown_report(checklist: Checklist, outcome: Outcome, *, cite: CiteLabel,
     for action in outcome.actions:
         cites = "; ".join(cite(c) for c in action.cites)
         lines.append(f"- {action.text}" + (f" ({cites})" if cites else ""))
-    lines += ["", "## Answers", "", "| # | Question | Answer | Note | Time |", "|---|---|---|---|---|"]
+    lines += ["", "## Answers", "", "| # | Question | Answer | Note | Time |",
+              "|---|---|---|---|---|"]
     for n, answer in enumerate(outcome.answers, start=1):
         question = checklist.question(answer.question_id)
         text = question.text if question else answer.question_id

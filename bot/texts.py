@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+from typing import Any
 
 from bot.answers import Answer
+from bot.checklists import Checklist, Cite, Question
+from bot.runs import Outcome
 
 BOT_NAME = "Partner Guide"
 MAX_MESSAGE = 4096
@@ -208,18 +212,26 @@ INTERNAL_ERROR = (
 EDITED = "I answer new messages only. Please send your corrected question as a new message."
 
 # ---- checklists ------------------------------------------------------------------------
-CHECKLIST_MENU = "<b>Checklists</b>\nChoose one to start. Each question cites the rule it rests on."
+CHECKLIST_MENU = (
+    "<b>Checklists</b>\nChoose one to start. Each question cites the rule it rests on."
+)
 CHECKLIST_NONE = "No checklist is available right now."
-CHECKLIST_BROKEN = "\n\n⚠️ {count} checklist file(s) could not be loaded, e.g. <code>{first}</code>"
+CHECKLIST_BROKEN = (
+    "\n\n⚠️ {count} checklist file(s) could not be loaded, e.g. <code>{first}</code>"
+)
 CHECKLIST_ACTIVE = "\n\nYou have a run of <b>{title}</b> in progress."
 CHECKLIST_UNKNOWN = "There is no checklist '{id}'. Send /checklist to see the available ones."
-CHECKLIST_UNUSABLE = "The checklist '{id}' cannot be used because its file is broken: <code>{reason}</code>"
+CHECKLIST_UNUSABLE = (
+    "The checklist '{id}' cannot be used because its file is broken: <code>{reason}</code>"
+)
 CHECKLIST_CONFLICT = (
     "You already have a run of <b>{title}</b> in progress. Resume it, or abandon it and start "
     "the new one?"
 )
 CHECKLIST_START = "<b>{title}</b> (version {version})\n{description}"
-TRAINING_MODE = "\n\n<i>Training mode: after each answer you see why it matters, with its source.</i>"
+TRAINING_MODE = (
+    "\n\n<i>Training mode: after each answer you see why it matters, with its source.</i>"
+)
 RESUME = "▶️ Resume"
 ABANDON_AND_START = "Abandon it and start the new one"
 WHY = "Why?"
@@ -230,7 +242,9 @@ CANCEL = "✖️ Cancel"
 DONE = "Done ✔"
 NOTE_ASK = "Send your note for this question as a message."
 NOTE_SAVED = "Note saved."
-RUN_NOT_ACTIVE = "This checklist run is finished or was cancelled. Send /checklist to start again."
+RUN_NOT_ACTIVE = (
+    "This checklist run is finished or was cancelled. Send /checklist to start again."
+)
 RUN_ABANDONED_MSG = "Checklist run cancelled. Send /checklist to start again."
 OLD_QUESTION = "That button is from an earlier question; here is the current one."
 USE_BUTTONS = "\nPlease tap one of the buttons below (or type the option's number)."
@@ -238,69 +252,67 @@ WHY_HEADING = "<b>Why this question matters</b>\n{help}"
 CITE_MISSING = "<i>{cite}: this passage is no longer in the knowledge base.</i>"
 TRAINING_FEEDBACK = "🎓 {body}\n<i>Source: {cites}</i>"
 REPORT_CAPTION = "Checklist report"
-COHORT_USAGE = "Send /cohort followed by the cohort tag from the training link, e.g. /cohort geneva-2026."
+COHORT_USAGE = (
+    "Send /cohort followed by the cohort tag from the training link, e.g. /cohort geneva-2026."
+)
 
 
-def question_message(title: str, section: str, number: int, total: int, question: object) -> str:
+def question_message(title: str, section: str, number: int, total: int,
+                     question: Question) -> str:
     """One checklist question with its help text and the form of answer expected."""
-    q: object = question
     lines = [f"<i>{esc(title)} — {esc(section)} — question {number} of about {total}</i>",
-             "", f"<b>{esc(getattr(q, 'text', ''))}</b>"]
-    help_text = getattr(q, "help", None)
-    if help_text:
-        lines.append(f"<i>{esc(help_text)}</i>")
-    kind = getattr(q, "type", "")
-    if kind == "number":
-        bounds = [f"at least {getattr(q, 'min'):g}" if getattr(q, "min", None) is not None else "",
-                  f"at most {getattr(q, 'max'):g}" if getattr(q, "max", None) is not None else ""]
-        unit = f" ({esc(getattr(q, 'unit'))})" if getattr(q, "unit", None) else ""
+             "", f"<b>{esc(question.text)}</b>"]
+    if question.help:
+        lines.append(f"<i>{esc(question.help)}</i>")
+    if question.type == "number":
+        bounds = [f"at least {question.min:g}" if question.min is not None else "",
+                  f"at most {question.max:g}" if question.max is not None else ""]
+        unit = f" ({esc(question.unit)})" if question.unit else ""
         limits = " and ".join(b for b in bounds if b)
         lines.append(f"\nType a number{unit}" + (f", {limits}." if limits else "."))
-    elif kind == "text":
+    elif question.type == "text":
         lines.append("\nType your answer.")
-    elif kind == "multi":
+    elif question.type == "multi":
         lines.append("\nTick all that apply, then tap Done.")
     return "\n".join(lines)
 
 
-def outcome_message(checklist: object, outcome: object, cite: object, answers: list[str]) -> str:
+def outcome_message(checklist: Checklist, outcome: Outcome, cite: Callable[[Cite], str],
+                    answers: list[str]) -> str:
     """The end of a run: rating, why, required actions with citations, and the answers."""
-    o: object = outcome
-    label = cite  # callable Cite -> str
-    lines = [f"<b>Result: {esc(getattr(o, 'rating_label'))}</b>"]
-    if getattr(o, "gate_id", None) is None:
-        lines.append(f"Score {getattr(o, 'percent'):.0f}% (not applicable and skipped "
-                     "questions are left out)")
+    lines = [f"<b>Result: {esc(outcome.rating_label)}</b>"]
+    if outcome.gate_id is None:
+        lines.append(f"Score {outcome.percent:.0f}% (not applicable and skipped questions are "
+                     "left out)")
     lines += ["", "<b>Why</b>"]
-    for rule in getattr(o, "fired"):
-        cites = "; ".join(label(c) for c in rule.cites)  # type: ignore[operator]
+    for rule in outcome.fired:
+        cites = "; ".join(cite(c) for c in rule.cites)
         lines.append(f"• {esc(rule.message)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
     lines += ["", "<b>Required actions</b>"]
-    actions = getattr(o, "actions")
-    if not actions:
+    if not outcome.actions:
         lines.append("• None.")
-    for action in actions:
-        cites = "; ".join(label(c) for c in action.cites)  # type: ignore[operator]
+    for action in outcome.actions:
+        cites = "; ".join(cite(c) for c in action.cites)
         lines.append(f"• {esc(action.text)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
     lines += ["", "<b>Your answers</b>"]
-    for answer, text in zip(getattr(o, "answers"), answers, strict=True):
-        question = getattr(checklist, "question")(answer.question_id)
+    for answer, text in zip(outcome.answers, answers, strict=True):
+        question = checklist.question(answer.question_id)
         qtext = question.text if question else answer.question_id
         lines.append(f"• {esc(qtext)} — <b>{esc(text)}</b>")
     lines.append("\nThe full report is attached (Markdown and CSV).")
     return "\n".join(lines)
 
 
-def cohort_message(tag: str, summary: dict[str, object]) -> str:
+def cohort_message(tag: str, summary: dict[str, Any]) -> str:
     """Runs, ratings and answer counts across one training cohort."""
     runs_count = summary["runs"]
     if not runs_count:
         return f"No runs yet for the cohort <b>{esc(tag)}</b>."
-    status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())  # type: ignore[attr-defined]
-    ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"  # type: ignore[attr-defined]
+    status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())
+    ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"
     lines = [f"<b>Cohort {esc(tag)}</b>: {runs_count} runs ({esc(status)})",
              f"Ratings: {esc(ratings)}", "", "<b>Answers</b>"]
-    for (checklist_id, question), counts in summary["answers"].items():  # type: ignore[attr-defined]
+    for (checklist_id, question), counts in summary["answers"].items():
         spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
         lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")
     return "\n".join(lines)
@@ -314,7 +326,9 @@ REINDEX_DONE = (
     "in {seconds:.1f} s. Version <code>{version}</code>."
 )
 REINDEX_CHECKLISTS = "\n\n⚠️ Checklist problems after re-indexing:\n<code>{problems}</code>"
-ALLOW_USAGE = "Send /allow followed by a user id and optionally a role: staff, trainer or admin."
+ALLOW_USAGE = (
+    "Send /allow followed by a user id and optionally a role: staff, trainer or admin."
+)
 REVOKE_USAGE = "Send /revoke followed by a user id, e.g. /revoke 123456789."
 REVOKE_SELF = "You cannot revoke your own access."
 ALLOWED = "User <code>{user_id}</code> may now use the bot as {role}."
@@ -322,7 +336,9 @@ YOU_ARE_ALLOWED = "You now have access to Partner Guide ({role}). Send /help to 
 REVOKED = "User <code>{user_id}</code> no longer has access."
 NOT_A_USER = "User <code>{user_id}</code> had no access."
 JOIN_WRONG_CODE = "That join code is not right. Ask an administrator for the current code."
-JOIN_SENT = "Thank you. Your request was sent to the administrators; you will get a message here."
+JOIN_SENT = (
+    "Thank you. Your request was sent to the administrators; you will get a message here."
+)
 JOIN_REQUEST = "User <code>{user_id}</code> {name} asks for access with the join code."
 APPROVE = "✅ Approve"
 DENY = "✖️ Deny"

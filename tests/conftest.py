@@ -61,3 +61,17 @@ def real_data_dir(tmp_path: Path, real_index_dir: Path) -> Path:
     data = tmp_path / "var"
     shutil.copytree(real_index_dir, data / "index")
     return data
+
+
+@pytest.fixture(scope="session")
+def hashed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("hashed") / "index"
+    build_index(ROOT / "knowledge" / "docs", index_dir, HashingEmbedder())
+    return index_dir
+
+
+@pytest.fixture()
+def knowledge(tmp_path: Path) -> Path:
+    target = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", target)
+    return target

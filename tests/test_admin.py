@@ -28,9 +28,6 @@ def admin_dialogue(tmp_path: Path, hashed_index: Path, knowledge: Path) -> Dialo
     return dialogue
 
 
-from .test_dialogue import hashed_index, knowledge  # noqa: E402,F401  (fixtures)
-
-
 @pytest.mark.parametrize("command", ADMIN_COMMANDS)
 @pytest.mark.parametrize("uid", [STAFF, TRAINER])
 def test_admin_commands_are_refused_to_others(admin_dialogue: Dialogue, command: str,

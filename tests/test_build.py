@@ -147,7 +147,7 @@ def test_broken_knowledge_file_fails_the_build_and_keeps_serving(docs_dir: Path,
     index_dir = tmp_path / "index"
     live = build_index(docs_dir, index_dir, HashingEmbedder()).version
     (docs_dir / "broken.md").write_text("---\ntitle: x\n---\ntext\n", encoding="utf-8")
-    with pytest.raises(KnowledgeFileError, match="broken.md:3: organization: missing"):
+    with pytest.raises(KnowledgeFileError, match=r"broken\.md:3: organization: missing"):
         build_index(docs_dir, index_dir, HashingEmbedder())
     assert current_version(index_dir) == live
 
@@ -164,7 +164,7 @@ def test_write_failure_keeps_the_live_version(docs_dir: Path, tmp_path: Path,
     monkeypatch.setattr("numpy.save", disk_full)
     from index.errors import IndexBuildError
 
-    with pytest.raises(IndexBuildError, match="No space left on device.*keeps serving"):
+    with pytest.raises(IndexBuildError, match=r"No space left on device.*keeps serving"):
         build_index(docs_dir, index_dir, HashingEmbedder())
     assert current_version(index_dir) == live
     assert not list(versions_dir(index_dir).glob(".tmp-*"))

@@ -80,7 +80,8 @@ def test_embed_text_carries_title_and_heading_path() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("jiu-implementing-partners", ["para 1", "Recommendation 1", "para 8", "Recommendation 10"]),
+        ("jiu-implementing-partners",
+         ["para 1", "Recommendation 1", "para 8", "Recommendation 10"]),
         ("jiu-results-based-management", ["Summary ¶1", "Recommendation 7", "para 16"]),
         ("towards-global-partnerships", ["para 1", "para 55", "para 66", "Box 1 ¶1"]),
         ("unece-private-sector-evaluation", [f"Recommendation {n}" for n in range(1, 9)]),
@@ -122,5 +123,5 @@ def test_missing_front_matter_and_empty_directory(tmp_path: Path) -> None:
         read_corpus(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(KnowledgeFileError, match="no \\*.md documents"):
+    with pytest.raises(KnowledgeFileError, match=r"no \*\.md documents"):
         read_corpus(empty)
