@@ -14,26 +14,24 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from bot.checklists import RISK_LEVEL, Checklist, Cite, Condition, Gate, Option, Question, Rating
-
-# --- user-facing texts (to be moved to bot/texts.py) ------------------------------------------
-RUN_FINISHED = "This run is finished. Start a new run to answer again."
-RUN_ABANDONED = "This run was abandoned. Start a new run instead."
-CHOOSE_ONE = "Please choose one of: {options}."
-CHOOSE_SOME = "Please choose one or more of: {options}. Separate them with commas."
-NO_SUCH_OPTION = "There is no option '{token}'. Send one of: {options}."
-NO_OPTION_NUMBER = "There is no option {number}. Send a number from 1 to {count}."
-NOT_A_NUMBER = "That is not a number. Send a number such as 1500 or 1,500.5."
-TOO_SMALL = "The number must be at least {min}. Send a larger number."
-TOO_LARGE = "The number must be at most {max}. Send a smaller number."
-EMPTY_TEXT = "The answer is empty. Send a short text answer."
-NOT_SKIPPABLE = "This question cannot be skipped. Send an answer instead."
-NOTHING_TO_UNDO = "There is no earlier answer to go back to."
-EMPTY_NOTE = "The note is empty. Send the note text."
-NOTHING_TO_NOTE = "There is no question to attach a note to yet."
-RULE_BAND = "Score {percent}% is in the {low}-{high}% band: {label}."
-RULE_KEY = ("Key question \"{question}\" was answered \"{answer}\" ({risk} risk), so the rating "
-            "is raised from {before} to {after}.")
-# ----------------------------------------------------------------------------------------------
+from bot.texts import (  # user-facing messages live in bot/texts.py
+    CHOOSE_ONE,
+    CHOOSE_SOME,
+    EMPTY_NOTE,
+    EMPTY_TEXT,
+    NO_OPTION_NUMBER,
+    NO_SUCH_OPTION,
+    NOT_A_NUMBER,
+    NOT_SKIPPABLE,
+    NOTHING_TO_NOTE,
+    NOTHING_TO_UNDO,
+    RULE_BAND,
+    RULE_KEY,
+    RUN_ABANDONED,
+    RUN_FINISHED,
+    TOO_LARGE,
+    TOO_SMALL,
+)
 
 Status = Literal["in_progress", "completed", "abandoned"]
 STATUSES: tuple[Status, ...] = ("in_progress", "completed", "abandoned")

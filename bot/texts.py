@@ -9,11 +9,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer
-from bot.checklists import Checklist, Cite, Question
-from bot.runs import Outcome
+
+if TYPE_CHECKING:
+    from bot.checklists import Checklist, Cite, Question
+    from bot.runs import Outcome
 
 BOT_NAME = "Partner Guide"
 MAX_MESSAGE = 4096
@@ -212,6 +214,24 @@ INTERNAL_ERROR = (
 EDITED = "I answer new messages only. Please send your corrected question as a new message."
 
 # ---- checklists ------------------------------------------------------------------------
+# The run engine's messages (bot/runs.py).
+RUN_FINISHED = "This run is finished. Start a new run to answer again."
+RUN_ABANDONED = "This run was abandoned. Start a new run instead."
+CHOOSE_ONE = "Please choose one of: {options}."
+CHOOSE_SOME = "Please choose one or more of: {options}. Separate them with commas."
+NO_SUCH_OPTION = "There is no option '{token}'. Send one of: {options}."
+NO_OPTION_NUMBER = "There is no option {number}. Send a number from 1 to {count}."
+NOT_A_NUMBER = "That is not a number. Send a number such as 1500 or 1,500.5."
+TOO_SMALL = "The number must be at least {min}. Send a larger number."
+TOO_LARGE = "The number must be at most {max}. Send a smaller number."
+EMPTY_TEXT = "The answer is empty. Send a short text answer."
+NOT_SKIPPABLE = "This question cannot be skipped. Send an answer instead."
+NOTHING_TO_UNDO = "There is no earlier answer to go back to."
+EMPTY_NOTE = "The note is empty. Send the note text."
+NOTHING_TO_NOTE = "There is no question to attach a note to yet."
+RULE_BAND = "Score {percent}% is in the {low}-{high}% band: {label}."
+RULE_KEY = ("Key question \"{question}\" was answered \"{answer}\" ({risk} risk), so the rating "
+            "is raised from {before} to {after}.")
 CHECKLIST_MENU = (
     "<b>Checklists</b>\nChoose one to start. Each question cites the rule it rests on."
 )
