@@ -27,7 +27,7 @@ fi
 DATA_DIR=${PARTNERBOT_DATA_DIR:-var}
 MODEL=${PARTNERBOT_MODEL:-all-MiniLM-L6-v2}
 ONNX_DIR="$DATA_DIR/models/${MODEL//\//__}"
-if [ "$MODEL" = "all-MiniLM-L6-v2" ] && [ ! -f "$ONNX_DIR/meta.json" ]; then
+if [ "$MODEL" = "all-MiniLM-L6-v2" ] && [ ! -f "$ONNX_DIR/export.json" ]; then
   echo "Exporting the model to ONNX (once) ..."
   "$VENV/bin/python" -m index.onnx_export --model "$MODEL" "$ONNX_DIR"
 fi
