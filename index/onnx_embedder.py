@@ -137,7 +137,7 @@ class OnnxEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query, shape (dim,)."""
-        return self.embed_documents([text])[0]
+        return np.asarray(self.embed_documents([text])[0])
 
     def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
         """Pad one batch, run the transformer, mean-pool over the mask and L2-normalise."""
@@ -155,7 +155,7 @@ class OnnxEmbedder:
         summed = np.einsum("bsd,bs->bd", hidden, weights)
         mean = summed / np.clip(weights.sum(axis=1, keepdims=True), 1e-9, None)
         norms = np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
-        return (mean / norms).astype(np.float32, copy=False)
+        return np.asarray(mean / norms, dtype=np.float32)
 
 
 def export_problem(model: str, onnx_dir: Path) -> str | None:

@@ -110,11 +110,11 @@ def _export_into(model: str, directory: Path) -> dict[str, Any]:
     from tokenizers import Tokenizer
 
     checksum = source_checksum(model)
-    st = SentenceTransformer(resolve_model_path(model), device="cpu", local_files_only=True)
+    st: Any = SentenceTransformer(resolve_model_path(model), device="cpu", local_files_only=True)
     _check_supported(st)
     max_seq_length = int(st.max_seq_length)
     dim = int(st.get_embedding_dimension())
-    bert = st[0].auto_model
+    bert: Any = st[0].auto_model
     # Eager attention traces into plain ops; the SDPA path has tracer-time branches.
     bert.set_attn_implementation("eager")
     bert.eval()
@@ -142,8 +142,8 @@ def _export_into(model: str, directory: Path) -> dict[str, Any]:
     wrapper = LastHiddenState(bert).eval()
 
     # The example batch must contain padding, so a mask-dependent branch is traced with a mask.
-    example = _features(tokenizer, pad_id,
-                        ["Partner selection", "How is a partner's capacity assessed before signing?"])
+    example = _features(
+        tokenizer, pad_id, ["Partner selection", "How is a partner's capacity assessed first?"])
     dynamic = {name: {0: "batch", 1: "sequence"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # legacy-exporter and tracer warnings; verified below
@@ -234,7 +234,8 @@ def _verify(wrapper: Any, onnx_path: Path, tokenizer: Any, pad_id: int) -> float
     def pooled(hidden: np.ndarray) -> np.ndarray:
         mask = batch["attention_mask"][..., None].astype(np.float32)
         summed = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-        return summed / np.clip(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12, None)
+        norms = np.clip(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12, None)
+        return np.asarray(summed / norms, dtype=np.float32)
 
     worst = float(np.abs(pooled(got) - pooled(want)).max())
     if not worst < _VERIFY_TOLERANCE:
@@ -260,7 +261,8 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: export a model to OUT_DIR and print what was written and how long it took."""
-    parser = argparse.ArgumentParser(prog="python -m index.onnx_export", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m index.onnx_export",
+                                     description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     args = parser.parse_args(argv)

@@ -61,13 +61,6 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference() -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
-    embedder.load()
-    return embedder
-
-
-@pytest.fixture(scope="module")
 def onnx(export_dir: Path) -> OnnxEmbedder:
     embedder = OnnxEmbedder(export_dir, DEFAULT_MODEL, batch_size=8)  # several sorted batches
     embedder.load()
@@ -90,8 +83,8 @@ def test_texts_cover_truncation(onnx: OnnxEmbedder) -> None:
 
 
 def test_matches_sentence_transformers(onnx_vectors: np.ndarray,
-                                       reference: SentenceTransformerEmbedder) -> None:
-    want = reference.embed_documents(TEXTS)
+                                       real_embedder: SentenceTransformerEmbedder) -> None:
+    want = real_embedder.embed_documents(TEXTS)  # the reference path, from conftest
     got = onnx_vectors
     assert got.shape == want.shape == (len(TEXTS), 384)
     assert got.dtype == np.float32
