@@ -1,7 +1,8 @@
 """Extractive answers: the most relevant sentences of the best passages, each cited.
 
 No language model: the answer quotes the guidance. Whether the guidance covers a question is
-decided from the best dense similarity against a threshold calibrated on the dev set.
+decided from the search's confidence (best dense similarity blended with how much of the
+question the top passages print) against a threshold calibrated on the dev set.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from index.keyword import tokenize
+from index.queries import expand_acronyms
 from index.search import Hit, Searcher, SearchResult
 
 MAX_QUERY_CHARS = 1000  # longer messages are searched with their first 1,000 characters
@@ -129,20 +131,33 @@ def best_sentences(text: str, query: str, limit: int = MAX_SENTENCES) -> list[st
     return [sentences[p] for _, _, p in sorted(chosen, key=lambda item: item[2])]
 
 
+QUOTE_COSINE_MARGIN = 0.12  # further passages are quoted when this close to the best cosine
+
+
+def grounding_score(result: SearchResult) -> float:
+    """What the grounding decision compares with the threshold: the search's confidence (best
+    cosine blended with term coverage, see index/search.py), or the best cosine for a result
+    that carries no confidence."""
+    return result.confidence if result.confidence is not None else result.top_dense
+
+
 def compose(question: str, result: SearchResult, *, threshold: float, follow_up: bool = False,
             truncated: bool = False) -> Answer:
     """Build the answer from search hits: quotes when grounded, else the closest passages."""
     hits = result.hits
-    common = dict(question=question, query=result.query, version=result.version,
-                  top_score=result.top_dense, truncated=truncated, follow_up=follow_up)
-    if not hits or result.top_dense < threshold:
+    score = grounding_score(result)
+    if not hits or score < threshold:
         reason = "other_language" if language_of(question) != "en" else "not_covered"
-        return Answer(grounded=False, reason=reason, closest=hits[:MAX_PASSAGES], **common)
-    floor = max(threshold, result.top_dense - 0.12)
-    chosen = [hits[0]] + [h for h in hits[1:] if (h.dense or 0.0) >= floor]
-    quotes = [Quote(h, best_sentences(h.chunk.text, result.query))
-              for h in chosen[:MAX_PASSAGES]]
-    return Answer(grounded=True, reason="answered", quotes=quotes, **common)
+        return Answer(question=question, query=result.query, grounded=False, reason=reason,
+                      closest=hits[:MAX_PASSAGES], version=result.version, top_score=score,
+                      truncated=truncated, follow_up=follow_up)
+    floor = result.top_dense - QUOTE_COSINE_MARGIN
+    chosen = [hits[0]] + [h for h in hits[1:] if h.dense is not None and h.dense >= floor]
+    terms = expand_acronyms(result.query)  # "IP" picks sentences on implementing partners
+    quotes = [Quote(h, best_sentences(h.chunk.text, terms)) for h in chosen[:MAX_PASSAGES]]
+    return Answer(question=question, query=result.query, grounded=True, reason="answered",
+                  quotes=quotes, version=result.version, top_score=score, truncated=truncated,
+                  follow_up=follow_up)
 
 
 def answer_question(question: str, searcher: Searcher, *, threshold: float, top_k: int = 5,

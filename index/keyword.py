@@ -67,6 +67,28 @@ class KeywordIndex:
         docs, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
+    def knows(self, token: str) -> bool:
+        """True when some passage has this stemmed token."""
+        return token in self._retriever.vocab_dict
+
+    def weighted_scores(self, weights: dict[str, float]) -> np.ndarray:
+        """BM25 score of every passage for a query given as {stemmed token: weight}.
+
+        sum over tokens of weight x BM25(token): the same as BM25 when every weight is 1, and
+        lets a caller count some words more (a follow-up's own words) or less (the long form
+        of an acronym). Tokens the index has never seen score nothing.
+        """
+        total = np.zeros(self.size, dtype=np.float32)
+        vocab = self._retriever.vocab_dict
+        by_weight: dict[float, list[int]] = {}
+        for token, weight in weights.items():
+            if weight > 0 and token in vocab:
+                by_weight.setdefault(float(weight), []).append(int(vocab[token]))
+        for weight, ids in by_weight.items():
+            scores = self._retriever.get_scores_from_ids(ids)
+            total += weight * np.asarray(scores, dtype=np.float32)
+        return total
+
     def scores_for(self, query: str, positions: np.ndarray) -> np.ndarray:
         """BM25 scores of given passages (0 where no word is shared)."""
         tokens = tokenize(query)

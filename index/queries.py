@@ -1,11 +1,17 @@
-"""Query normalisation: domain acronyms spelled out, and a message cut into its sentences.
+"""Query normalisation: acronyms spelled out, synonyms, content terms, sentences.
 
 Staff write "IP", "PSEA" or "KPIs" where the guidance prints "implementing partner", "prevention
 of sexual exploitation and abuse" or "key performance indicators". Neither BM25 (no shared word)
 nor the small dense model (which reads "IP" as intellectual property) connects the two, so each
 known acronym in a query is followed by its long form before searching: the acronym itself stays,
-for the passages that print it. The table is data about the domain (UN partnership and oversight
-vocabulary), not about particular questions; extend it when a document uses a new acronym.
+for the passages that print it. `ACRONYMS` and `SYNONYMS` are data about the domain (UN
+partnership and oversight vocabulary), not about particular questions; extend them when a
+document uses a new acronym.
+
+`query_terms` gives the content terms of a query (function words left out, each term with the
+other ways to write it); they feed both the weighted BM25 query and the coverage part of the
+confidence (index/search.py). `focus_sentence` picks the last sentence of a message: a follow-up
+is searched together with the previous question, and what is asked now weighs more.
 
 Pure functions only: no model, no index.
 """
@@ -13,6 +19,9 @@ Pure functions only: no model, no index.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from index.keyword import STOPWORDS, tokenize
 
 # Acronym as written (case matters: "WHO" the agency, not "who") -> its long form.
 # A plural "s" on the acronym ("IPs", "KPIs") is understood; the long form is used as given.
@@ -55,8 +64,8 @@ ACRONYMS: dict[str, str] = {
     "MDG": "Millennium Development Goal",
     "UNDAF": "United Nations Development Assistance Framework",
     "PSC": "programme support cost",
-    # United Nations bodies and offices
-    "UN": "United Nations",
+    # United Nations bodies and offices ("UN" itself is left alone: the documents print both "UN"
+    # and "United Nations" everywhere, and "United" would stem to "unit")
     "JIU": "Joint Inspection Unit",
     "CEB": "Chief Executives Board for Coordination",
     "HLCM": "High-level Committee on Management",
@@ -96,6 +105,24 @@ ACRONYMS: dict[str, str] = {
     "CSD": "Commission on Sustainable Development",
     "EXCOM": "Executive Committee",
     "DES": "Deputy Executive Secretary",
+}
+
+# Staff wording -> the wording of UN partnership guidance. Only true synonyms in this domain
+# (the private sector is what the guidance calls companies), searched with a lower weight.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "company": ("business", "private sector"),
+    "companies": ("business", "private sector"),
+    "corporate": ("business", "private sector"),
+    "corporation": ("business", "private sector"),
+    "corporations": ("business", "private sector"),
+    "firm": ("business", "private sector"),
+    "firms": ("business", "private sector"),
+    "donation": ("contribution",),
+    "donations": ("contributions",),
+    "fundraising": ("resource mobilization",),
+    "fundraise": ("resource mobilization",),
+    "vetting": ("screening", "due diligence"),
+    "vet": ("screen", "due diligence"),
 }
 
 _ACRONYM = re.compile(
@@ -138,3 +165,87 @@ def focus_sentence(query: str) -> str | None:
     """
     parts = sentences(query)
     return parts[-1] if len(parts) > 1 else None
+
+
+# English function words (the common NLTK list, plus the tokenizer's own stopwords): they carry
+# no topic, so they are neither searched for nor required in a passage.
+FUNCTION_WORDS = STOPWORDS | frozenset("""
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she
+her hers herself it its itself they them their theirs themselves what which who whom this that
+these those am is are was were be been being have has had having do does did doing a an the and
+but if or because as until while of at by for with about against between into through during
+before after above below to from up down in out on off over under again further then once here
+there when where why how all any both each few more most other some such no nor not only own
+same so than too very can will just don should now cannot
+""".split())
+
+_APOSTROPHE = re.compile(r"[’‘`]")
+_CONTRACTION = re.compile(r"\b(can|won)'t\b|n't\b|'(?:s|re|ve|ll|d|m)\b", re.IGNORECASE)
+_SENTENCE_START = re.compile(r"[.?!:;\"“(]\s*$")
+_WORD = re.compile(r"[A-Za-z0-9&]+(?:[-'][A-Za-z0-9&]+)*")
+
+
+def normalise(query: str) -> str:
+    """Typographic apostrophes made plain and contractions undone (`We’re` -> `We`, `can't`
+    -> `can not`, `IP's` -> `IP`), so that the tokenizer's stopwords apply."""
+    text = _APOSTROPHE.sub("'", query)
+
+    def undo(match: re.Match[str]) -> str:
+        if match.group(1):
+            return {"can": "can not", "won": "will not"}[match.group(1).lower()]
+        return " not" if match.group(0).lower() == "n't" else ""
+
+    return _CONTRACTION.sub(undo, text)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One thing the query asks about, and the ways a passage may print it.
+
+    `tokens` are the stemmed tokens as written (a hyphenated word: the whole, then its parts);
+    `alternatives` the stemmed tokens of other ways to say it: an acronym's long form
+    (`IP` -> `("implement", "partner")`) or a domain synonym (`companies` -> `("busi",)`).
+    `name` marks a word written with a capital inside a sentence (a name: "Nestle", "Umoja").
+    """
+
+    text: str
+    tokens: tuple[str, ...]
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    name: bool = False
+
+    @property
+    def forms(self) -> tuple[tuple[str, ...], ...]:
+        """Each way a passage may print the term: as written (a hyphenated word also as its
+        parts), then each alternative."""
+        written = ((self.tokens[0],), self.tokens[1:]) if len(self.tokens) > 1 else (self.tokens,)
+        return written + self.alternatives
+
+
+def _stems(phrase: str) -> tuple[str, ...]:
+    return tuple(t for t in tokenize(phrase) if t not in FUNCTION_WORDS)
+
+
+def query_terms(query: str) -> list[Term]:
+    """The content terms of a query, in order, function words left out."""
+    terms: list[Term] = []
+    text = normalise(query)
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        acronym = _ACRONYM.fullmatch(word)
+        if acronym:
+            short = tuple(tokenize(acronym.group(1)))
+            long_form = _stems(ACRONYMS[acronym.group(1)])
+            if short:
+                terms.append(Term(word, short, (long_form,) if long_form else (), name=True))
+            continue
+        if word.lower() in FUNCTION_WORDS:
+            continue
+        tokens = tuple(t for t in tokenize(word) if t not in FUNCTION_WORDS)
+        if not tokens:
+            continue
+        synonyms = tuple(s for s in map(_stems, SYNONYMS.get(word.lower(), ())) if s)
+        starts_sentence = not text[: match.start()].strip() or bool(
+            _SENTENCE_START.search(text[: match.start()]))
+        name = word[0].isupper() and not starts_sentence
+        terms.append(Term(word, tokens, synonyms, name=name))
+    return terms
