@@ -177,11 +177,9 @@ class Dialogue:
     def role(self, user: User) -> str | None:
         if self.local_role is not None:
             return self.local_role
-        role = self.sessions.role(user.id)
-        if role is None and (self.settings.open_pilot or user.id in self.settings.allowed_ids):
+        role = self.sessions.role(user.id)  # settings are bootstrapped into the log at start
+        if role is None and self.settings.open_pilot and not self.sessions.revoked(user.id):
             return "staff"
-        if user.id in self.settings.admin_ids:
-            return "admin"
         return role
 
     def _route(self, user: User, event: Event, message_id: int | None, failures: list[str],

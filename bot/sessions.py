@@ -286,13 +286,19 @@ class SessionLog:
             self._set_role(db, user_id, role, source="admin", actor=by, action="set_role")
 
     def revoke(self, user_id: int, *, by: int | str) -> bool:
-        """Take a user's role away (audited); False if they had none."""
+        """Take a user's access away (audited), also in an open pilot; False if already revoked."""
         with self._write("users") as db:
-            row = db.execute("SELECT role FROM users WHERE id = ?", [user_id]).fetchone()
-            if row is None or row[0] is None:
+            row = db.execute("SELECT role, role_source FROM users WHERE id = ?",
+                             [user_id]).fetchone()
+            if row is not None and row[0] is None and row[1] == "admin":
                 return False
             self._set_role(db, user_id, None, source="admin", actor=by, action="revoke")
             return True
+
+    def revoked(self, user_id: int) -> bool:
+        """True when an admin took this user's access away (it outlives the settings)."""
+        rows = self._rows("SELECT role, role_source FROM users WHERE id = ?", [user_id])
+        return bool(rows) and rows[0]["role"] is None and rows[0]["role_source"] == "admin"
 
     def bootstrap_roles(self, *, admins: Iterable[int], allowed: Iterable[int]) -> None:
         """Apply the roles from settings at start-up; each change is audited by "settings".

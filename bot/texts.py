@@ -190,22 +190,27 @@ def split_message(message: str, limit: int = SPLIT_AT) -> list[str]:
             cut = limit
         while rest.rfind("<", 0, cut) > rest.rfind(">", 0, cut):  # inside a tag
             cut = rest.rfind("<", 0, cut)
+        amp = rest.rfind("&", max(0, cut - 10), cut)
+        if amp != -1 and ";" not in rest[amp:cut]:  # inside an entity such as &amp;
+            cut = amp
         open_tags = _open_tags(rest[:cut])
-        head = rest[:cut].rstrip() + "".join(f"</{t}>" for t in reversed(open_tags))
+        head = rest[:cut].rstrip() + "".join(f"</{name}>" for name, _ in reversed(open_tags))
         pieces.append(head)
-        rest = "".join(f"<{t}>" for t in open_tags) + rest[cut:].lstrip()
+        rest = "".join(tag for _, tag in open_tags) + rest[cut:].lstrip()
     if rest.strip():
         pieces.append(rest)
     return pieces
 
 
-def _open_tags(fragment: str) -> list[str]:
-    stack: list[str] = []
-    for closing, name in re.findall(r"<(/?)([a-z]+)[^>]*>", fragment):
-        if closing and stack and stack[-1] == name:
+def _open_tags(fragment: str) -> list[tuple[str, str]]:
+    """Tags still open at the end of `fragment`: (name, the opening tag as written)."""
+    stack: list[tuple[str, str]] = []
+    for match in re.finditer(r"<(/?)([a-z][a-z0-9-]*)[^>]*>", fragment):
+        closing, name = match.group(1), match.group(2)
+        if closing and stack and stack[-1][0] == name:
             stack.pop()
         elif not closing:
-            stack.append(name)
+            stack.append((name, match.group(0)))
     return stack
 INTERNAL_ERROR = (
     "Sorry, something went wrong while handling your message. It has been kept, and the "

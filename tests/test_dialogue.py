@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -276,3 +277,15 @@ def test_cancel_abandons_the_run(dialogue: Dialogue) -> None:
     assert dialogue.handle(user(), Command("cancel"))[0].html == texts.CANCELLED
     assert next(iter(db(dialogue)["runs"].rows))["status"] == "abandoned"
     assert dialogue.handle(user(), Command("cancel"))[0].html == texts.NOTHING_TO_CANCEL
+
+
+def test_split_messages_never_cut_tags_or_entities() -> None:
+    link = '<a href="https://example.org/?a=1&amp;b=2">link</a> '
+    message = "<b>Heading</b>\n" + "&amp;" * 1500 + "\n<i>" + link * 60 + "</i>"
+    pieces = texts.split_message(message)
+    assert len(pieces) > 1 and all(len(p) <= texts.MAX_MESSAGE for p in pieces)
+    for piece in pieces:
+        assert not re.search(r"&[a-z]*$", piece) and not re.search(r"^[a-z]*;", piece)
+        assert piece.count("<i>") == piece.count("</i>")
+        assert piece.count("<a ") == piece.count("</a>")
+    assert "".join(pieces).count("&amp;") == message.count("&amp;")

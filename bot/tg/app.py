@@ -14,6 +14,7 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -34,8 +35,12 @@ from telegram.ext import (
 
 from bot import texts
 from bot.dialogue import Command, Dialogue, Event, Press, Reply, Text, Unsupported, User
+from bot.sessions import LogWriteError
 
 log = logging.getLogger(__name__)
+
+
+
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
 STAFF_COMMANDS = [("start", "Welcome and what I can do"), ("help", "How to use me"),
                   ("sources", "Documents in the knowledge base"),
@@ -60,6 +65,14 @@ class RedactToken(logging.Filter):
         message = record.getMessage()
         if self.token in message:
             record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:  # PTB's InvalidToken names the token
+            trace = logging.Formatter().formatException(record.exc_info)
+            if self.token in trace:
+                record.exc_text = trace.replace(self.token, "<token>")
+        elif record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, "<token>")
         return True
 
 
@@ -120,18 +133,33 @@ async def deliver(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: lis
             log.error("sending to chat %s failed: %s", target, exc)
 
 
-async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
+async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event,
+               typing: asyncio.Task[None] | None = None) -> None:
+    """Handle the event in a worker thread and send the replies (after `typing`, if any)."""
     user = _user(update)
     if user is None:
         return
     dialogue = _dialogue(context)
     loop = asyncio.get_running_loop()
 
+    async def send(replies: list[Reply]) -> None:
+        if typing is not None:
+            await typing  # the chat action goes out before the first reply
+        await deliver(context, user.chat_id, replies)
+
     def notify(reply: Reply) -> None:
-        asyncio.run_coroutine_threadsafe(deliver(context, user.chat_id, [reply]), loop).result()
+        asyncio.run_coroutine_threadsafe(send([reply]), loop).result()
 
     replies = await asyncio.to_thread(dialogue.handle, user, event, notify)
-    await deliver(context, user.chat_id, replies)
+    await send(replies)
+
+
+async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """Show "typing..."; cosmetic, so a failure is logged and the answer still goes out."""
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    except TelegramError as exc:
+        log.warning("typing action in chat %s failed: %s", chat_id, exc)
 
 
 def _addressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -169,9 +197,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if text is None:
         await _log_only(update, context, "group_text")
         return
-    if update.effective_chat is not None:
-        await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
-    await _run(update, context, Text(text))
+    typing = None
+    if update.effective_chat is not None:  # sent while the question is being answered
+        typing = asyncio.create_task(_typing(context, update.effective_chat.id))
+    await _run(update, context, Text(text), typing)
 
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -189,7 +218,31 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(notice)
     except TelegramError as exc:  # an old query can no longer be answered
         log.info("callback query not answered: %s", exc)
-    await deliver(context, user.chat_id, [r for r in replies if r.html or r.attachment])
+    for reply in replies:
+        if not (reply.html or reply.attachment):
+            continue
+        if reply.edit and reply.to is None and reply.attachment is None \
+                and await _edit(query, reply):
+            continue
+        await deliver(context, user.chat_id, [reply])
+
+
+async def _edit(query: CallbackQuery, reply: Reply) -> bool:
+    """Replace the message whose button was pressed; False when it must be sent anew."""
+    if len(reply.html) > texts.SPLIT_AT:
+        return False
+    try:
+        await query.edit_message_text(reply.html, parse_mode=ParseMode.HTML,
+                                      reply_markup=_keyboard(reply))
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():  # a double tap: the message is already right
+            return True
+        log.info("message not edited, sending it anew: %s", exc)
+        return False
+    except TelegramError as exc:
+        log.warning("message not edited, sending it anew: %s", exc)
+        return False
+    return True
 
 
 async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -207,12 +260,17 @@ async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def _log_only(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+    """Log an update nobody is answered for; a failed write is logged, never told to a group."""
     user = _user(update)
     dialogue = _dialogue(context)
-    await asyncio.to_thread(
-        dialogue.sessions.log_incoming, user_id=user.id if user else None,
-        chat_id=user.chat_id if user else None, chat_type=user.chat_type if user else None,
-        kind=kind, text=None, update_id=update.update_id, raw=update.to_dict(), front="telegram")
+    try:
+        await asyncio.to_thread(
+            dialogue.sessions.log_incoming, user_id=user.id if user else None,
+            chat_id=user.chat_id if user else None, chat_type=user.chat_type if user else None,
+            kind=kind, text=None, update_id=update.update_id, raw=update.to_dict(),
+            front="telegram")
+    except LogWriteError as exc:
+        log.error("update %s not logged: %s", update.update_id, exc)
 
 
 async def on_any_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
