@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from index.keyword import tokenize
 from index.queries import expand_acronyms
 from index.search import Hit, Searcher, SearchResult
+from index.sentences import split_sentences
 
 MAX_QUERY_CHARS = 1000  # longer messages are searched with their first 1,000 characters
 MAX_PASSAGES = 3
 MAX_SENTENCES = 2
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[\"“(\[A-Z0-9•-])")
-_PARA_NUMBER = re.compile(r"^\d{1,4}\.\s+")
-_BULLET_MARK = re.compile(r"^[-*+]\s+")
 _FOLLOW_UP_START = re.compile(
     r"^(and|also|but|or|what about|how about|same for|what if|and if|then|so)\b", re.IGNORECASE
 )
@@ -102,16 +100,6 @@ def search_query(question: str, previous: str | None) -> tuple[str, bool]:
     if previous and is_follow_up(question):
         return f"{previous} {question}", True
     return question, False
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, footnote lines and list items kept as their own sentences."""
-    sentences: list[str] = []
-    for line in text.splitlines():
-        line = _BULLET_MARK.sub("", _PARA_NUMBER.sub("", line.strip()))
-        if line:
-            sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return sentences
 
 
 def best_sentences(text: str, query: str, limit: int = MAX_SENTENCES) -> list[str]:

@@ -10,7 +10,11 @@ One query, one embedding:
    `DENSE_WEIGHT x dense + (1 - DENSE_WEIGHT) x BM25` (`fuse_scores`).
 4. Confidence that the guidance covers the question (`confidence`): the best cosine, blended
    with the share of the question's content terms printed in one of the top passages
-   (`coverage`; an unknown name counts double).
+   (`coverage`; an unknown name counts double). When the index version stores sentence vectors
+   (index/sentences.py), the cosine is the best one of a sentence of the top
+   `SENTENCE_PASSAGES` passages (weighing `SENTENCE_COSINE_WEIGHT`) - one dot product over the
+   candidates' sentence rows with the query vector already computed; older versions use the
+   best passage cosine (weighing `CONFIDENCE_COSINE_WEIGHT`).
    bot/answers.py declines below a threshold calibrated on eval/devset.yaml.
 """
 
@@ -43,6 +47,12 @@ CONFIDENCE_COSINE_WEIGHT = 0.4  # share of the best cosine in the confidence; co
 COVERAGE_PASSAGES = 3  # coverage: the best of the top passages
 NAME_WEIGHT = 2.0  # coverage weight of a capitalised name that no passage prints
 PREFIX_MIN = 5  # a query stem this long also matches longer words it starts ("partner")
+# Sentence vectors (index/sentences.py), when the index version has them:
+# dense score = (1 - w) x passage cosine + w x max(that, best sentence cosine). Off: on the dev
+# set w = 0.5 or 1 lowered hybrid recall@1 (0.815 -> 0.793) and recall@5 (0.978 -> 0.957).
+SENTENCE_FUSION_WEIGHT = 0.0
+SENTENCE_PASSAGES = 5  # confidence: the best sentence cosine among the top passages ...
+SENTENCE_COSINE_WEIGHT = 0.3  # ... and its share in the confidence (coverage has the rest)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Hit:
     score: float  # the fused (or single-method) score used for ranking
     dense: float | None  # cosine similarity, when the dense search saw it
     keyword: float | None  # BM25 score, when it shares words with the query
+    sentence: float | None = None  # best cosine of one of its sentences, when the index has them
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class SearchResult:
     top_keyword: float  # best BM25 score over the whole index
     coverage: float | None = None  # best share of the query's terms printed in a top passage
     confidence: float | None = None  # see `confidence`; None when not computed
+    top_sentence: float | None = None  # best sentence cosine in the top passages, when stored
 
 
 def keyword_weights(terms: Iterable[Term], focus: Iterable[Term] = (),
@@ -166,6 +178,15 @@ def confidence(top_cosine: float, term_coverage: float, *,
     return cosine_weight * top_cosine + (1.0 - cosine_weight) * term_coverage
 
 
+def sentence_dense(dense: Sequence[tuple[int, float]], sentence: dict[int, float], *,
+                   weight: float = SENTENCE_FUSION_WEIGHT) -> list[tuple[int, float]]:
+    """The dense candidates rescored with their best sentence cosine, best first:
+    `(1 - weight) x cosine + weight x max(cosine, sentence cosine)`."""
+    rescored = [(i, (1.0 - weight) * cos + weight * max(cos, sentence.get(i, cos)))
+                for i, cos in dense]
+    return sorted(rescored, key=lambda pair: -pair[1])
+
+
 def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The k best (position, score) with a score above 0, best first (ties: lower position)."""
     if k < len(scores):
@@ -253,6 +274,7 @@ class Searcher:
         terms = query_terms(text)
         focus = focus_sentence(text)
         dense_hits: list[tuple[int, float]] = []
+        sentence_of: dict[int, float] = {}
         if mode != "keyword":
             vector = self.embedder.embed_query(expand_acronyms(text))
             dense_hits = index.dense.search(vector, min(self.candidates, index.dense.size))
@@ -261,22 +283,33 @@ class Searcher:
             scores = index.keyword.weighted_scores(keyword_weights(
                 terms, query_terms(focus) if focus else (), index.keyword.knows))
             keyword_hits = _top(scores, self.candidates)
+        if mode != "keyword" and index.sentences is not None:  # the candidates' sentences only
+            pool = list(dict.fromkeys([i for i, _ in dense_hits] + [i for i, _ in keyword_hits]))
+            sentence_of = index.sentences.best(vector, pool)
+        dense_ranked = (sentence_dense(dense_hits, sentence_of) if sentence_of and
+                        SENTENCE_FUSION_WEIGHT > 0 else dense_hits)
         if mode == "dense":
-            ranked = dense_hits
+            ranked = dense_ranked
         elif mode == "keyword":
             ranked = keyword_hits
         else:
-            ranked = fuse_scores(dense_hits, keyword_hits, dense_weight=DENSE_WEIGHT)
+            ranked = fuse_scores(dense_ranked, keyword_hits, dense_weight=DENSE_WEIGHT)
         dense_of = dict(dense_hits)
         keyword_of = dict(keyword_hits)
-        hits = [Hit(index.chunks[i], score, dense_of.get(i), keyword_of.get(i))
-                for i, score in ranked[:top_k]]
+        hits = [Hit(index.chunks[i], score, dense_of.get(i), keyword_of.get(i),
+                    sentence_of.get(i)) for i, score in ranked[:top_k]]
         top_dense = dense_hits[0][1] if dense_hits else 0.0
+        top_sentence = None
+        if index.sentences is not None and mode != "keyword":
+            top_sentence = max((sentence_of.get(i, 0.0) for i, _ in ranked[:SENTENCE_PASSAGES]),
+                               default=0.0)
         weights = term_weights(terms, index.keyword.knows)  # the same whatever top_k is:
         covered = max((coverage(terms, self._passage_tokens(index.chunks[i]), weights)
                        for i, _ in ranked[:COVERAGE_PASSAGES]), default=0.0)
         return SearchResult(
             query=query, hits=hits, version=index.version, top_dense=top_dense,
             top_keyword=keyword_hits[0][1] if keyword_hits else 0.0, coverage=covered,
-            confidence=confidence(top_dense, covered) if hits else 0.0,
+            confidence=(confidence(top_dense, covered) if top_sentence is None else
+                        confidence(top_sentence, covered, cosine_weight=SENTENCE_COSINE_WEIGHT))
+            if hits else 0.0, top_sentence=top_sentence,
         )

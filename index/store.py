@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from index.chunks import Chunk
 from index.dense import DenseIndex
 from index.errors import IndexCorrupt, IndexMissing, IndexModelMismatch
 from index.keyword import KeywordIndex
+from index.sentences import SENTENCE_TEXT, SentenceVectors
 
 FORMAT = 1
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class LoadedIndex:
     dense: DenseIndex
     keyword: KeywordIndex
     warnings: list[str] = field(default_factory=list)
+    sentences: SentenceVectors | None = None  # None for versions built without them
 
     @property
     def model_id(self) -> str:
@@ -98,6 +102,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _checksums(paths: list[Path]) -> list[str]:
+    """sha256 of each file, hashed on two threads (hashlib releases the GIL on big blocks)."""
+    if len(paths) < 2:
+        return [_sha256(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), max(2, os.cpu_count() or 1))) as pool:
+        return list(pool.map(_sha256, paths))
+
+
 def _files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "manifest.json")
 
@@ -113,8 +125,21 @@ def write_version(
     documents: list[dict[str, Any]],
     built_at: str,
     hnsw_above: int,
-) -> None:
-    """Write every file of one version; the manifest (with checksums) goes last."""
+    sentences: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """Write every file of one version; the manifest (with checksums) goes last.
+
+    Returns the seconds spent on each part (for the build report).
+    """
+    seconds: dict[str, float] = {}
+    last = time.perf_counter()
+
+    def done(part: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        seconds[part] = now - last
+        last = now
+
     directory.mkdir(parents=True)
     with open(directory / "chunks.jsonl", "w", encoding="utf-8") as handle:
         for chunk in chunks:
@@ -122,17 +147,31 @@ def write_version(
                    "symbol": chunk.symbol, "locator": chunk.locator,
                    "headings": list(chunk.headings), "text": chunk.text}
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    np.save(directory / "vectors.npy", vectors.astype(np.float32))
+    vectors = np.asarray(vectors, dtype=np.float32)  # no copy when it is float32 already
+    np.save(directory / "vectors.npy", vectors)
+    done("passages")
     dense = DenseIndex.build(vectors, hnsw_above=hnsw_above)
     dense.save(directory / "dense.faiss")
+    done(f"dense ({dense.kind})")
     KeywordIndex.build([c.embed_text for c in chunks]).save(directory / "bm25")
+    done("bm25")
+    if sentences is not None:  # (vectors, owner passage positions), see index/sentences.py
+        np.save(directory / "sentences.npy", sentences[0].astype(np.float32))
+        np.save(directory / "sentence_owner.npy", sentences[1].astype(np.int32))
+        (directory / "sentences.json").write_text(json.dumps({"text": SENTENCE_TEXT}),
+                                                  encoding="utf-8")
+    done("sentences")
+    files = _files(directory)
     manifest = {
         "format": FORMAT, "version": version, "model_id": model_id, "dim": dim,
         "built_at": built_at, "dense": dense.kind, "count": len(chunks),
         "documents": documents, "chunk_ids": [c.id for c in chunks],
-        "checksums": {str(p.relative_to(directory)): _sha256(p) for p in _files(directory)},
+        "checksums": {str(p.relative_to(directory)): digest
+                      for p, digest in zip(files, _checksums(files), strict=True)},
     }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    done("checksums")
+    return seconds
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -149,11 +188,13 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def load_version(directory: Path) -> LoadedIndex:
     """Load one version after checking every file against the manifest's checksums."""
     manifest = read_manifest(directory)
-    for name, expected in manifest["checksums"].items():
-        path = directory / name
-        if not path.is_file():
+    expected = dict(manifest["checksums"])
+    for name in expected:
+        if not (directory / name).is_file():
             raise IndexCorrupt(f"{directory.name}: {name} is missing")
-        if _sha256(path) != expected:
+    actual = _checksums([directory / name for name in expected])
+    for (name, want), got in zip(expected.items(), actual, strict=True):
+        if got != want:
             raise IndexCorrupt(f"{directory.name}: {name} is damaged (checksum mismatch)")
     try:
         with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
@@ -164,7 +205,21 @@ def load_version(directory: Path) -> LoadedIndex:
         raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
     if len(chunks) != manifest["count"] or dense.size != len(chunks):
         raise IndexCorrupt(f"{directory.name}: passage count does not match the manifest")
-    return LoadedIndex(directory.name, manifest, chunks, dense, keyword)
+    return LoadedIndex(directory.name, manifest, chunks, dense, keyword,
+                       sentences=_load_sentences(directory, manifest, len(chunks)))
+
+
+def _load_sentences(directory: Path, manifest: dict[str, Any],
+                    passages: int) -> SentenceVectors | None:
+    """The sentence vectors when this version has them (checked above), else None."""
+    names = ("sentences.npy", "sentence_owner.npy")
+    if not all(name in manifest["checksums"] for name in names):
+        return None
+    try:
+        return SentenceVectors.from_arrays(np.load(directory / names[0]),
+                                           np.load(directory / names[1]), passages)
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{directory.name}: sentence vectors cannot be read ({exc})") from exc
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
@@ -207,6 +262,13 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
     raise IndexCorrupt(
         "No index version can be read:\n" + "\n".join(problems) + "\n\nTry: partnerbot index"
     )
+
+
+def warm_up() -> None:
+    """Import and exercise the search libraries (faiss, bm25s) once, so that the first
+    `load_version` does not pay for it; for a background thread at start-up."""
+    DenseIndex.build(np.zeros((1, 8), dtype=np.float32))
+    KeywordIndex.build(["warm up"])
 
 
 def remove_version(index_dir: Path, name: str) -> None:

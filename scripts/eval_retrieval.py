@@ -28,7 +28,13 @@ from bot.services import make_searcher, reference_embedder
 from bot.settings import load_settings
 from index.build import build_index
 from index.queries import expand_acronyms, normalise
-from index.search import CONFIDENCE_COSINE_WEIGHT, COVERAGE_PASSAGES, Searcher
+from index.search import (
+    CONFIDENCE_COSINE_WEIGHT,
+    COVERAGE_PASSAGES,
+    SENTENCE_COSINE_WEIGHT,
+    SENTENCE_PASSAGES,
+    Searcher,
+)
 from index.store import current_version
 
 
@@ -139,8 +145,11 @@ def main() -> int:
             if answer.grounded:
                 print(f"  ANSWERED out of scope (confidence {answer.top_score:.3f}): {question}")
     if args.sweep and conf_in and conf_out:
-        w = CONFIDENCE_COSINE_WEIGHT
-        print(f"\nConfidence = {w:g} x best cosine + {1 - w:g} x best coverage of the question's "
+        w, cosine = CONFIDENCE_COSINE_WEIGHT, "best cosine"
+        if searcher.index.sentences is not None:
+            w = SENTENCE_COSINE_WEIGHT
+            cosine = f"best sentence cosine in the top {SENTENCE_PASSAGES} passages"
+        print(f"\nConfidence = {w:g} x {cosine} + {1 - w:g} x best coverage of the question's "
               f"terms by one of the top {COVERAGE_PASSAGES} passages (index/search.py).")
         print("\n| threshold | answerable answered | out-of-scope declined |\n|---|---|---|")
         for t in [x / 100 for x in range(40, 76, 2)]:
@@ -149,7 +158,9 @@ def main() -> int:
             print(f"| {t:.2f} | {answered:.3f} | {refused:.3f} |")
         print(f"\nmax out-of-scope confidence {max(conf_out):.3f}; "
               f"min answerable confidence {min(conf_in):.3f}; answerable above every "
-              f"out-of-scope question: {sum(s > max(conf_out) for s in conf_in)}/{len(conf_in)}")
+              f"out-of-scope question: {sum(s > max(conf_out) for s in conf_in)}/{len(conf_in)}"
+              f"; next answerable confidence above it "
+              f"{min((s for s in conf_in if s > max(conf_out)), default=float('nan')):.3f}")
     print(f"\n({time.perf_counter() - started:.1f} s for the abstention pass)")
     search_s, embed_s = timing(searcher, [q for q, _ in in_scope] + out_scope)
     print(f"Median search {search_s * 1000:.1f} ms vs bare query embedding "

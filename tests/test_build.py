@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from index.build import build_index, build_lock, rollback, status
+from index.chunks import Chunk
 from index.embedders import HashingEmbedder
 from index.errors import (
     IndexBusy,
@@ -19,19 +20,26 @@ from index.errors import (
     KnowledgeFileError,
 )
 from index.search import Searcher
+from index.sentences import SentenceVectors, sentence_texts, split_sentences
 from index.store import current_version, list_versions, load_live, versions_dir
 
 
 class CountingEmbedder(HashingEmbedder):
-    """The hashing fake, counting how many passages it embedded."""
+    """The hashing fake, counting how many texts (passages, sentences, queries) it embedded."""
 
     def __init__(self, model_id: str = "hashing-256") -> None:
         super().__init__(model_id=model_id)
         self.embedded = 0
+        self.texts: list[str] = []
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         self.embedded += len(texts)
+        self.texts += texts
         return super().embed_documents(texts)
+
+
+def _sentence_count(chunks: list[Chunk]) -> int:
+    return sum(len(sentence_texts(c)) for c in chunks)
 
 
 def test_first_build_then_no_change(docs_dir: Path, tmp_path: Path) -> None:
@@ -43,7 +51,9 @@ def test_first_build_then_no_change(docs_dir: Path, tmp_path: Path) -> None:
     again = build_index(docs_dir, tmp_path / "index", embedder)
     assert (again.added, again.unchanged, again.removed, again.switched) == (0, 13, 0, False)
     assert again.version == first.version
-    assert embedder.embedded == 13 + 1  # + the probe query of the first build's check
+    chunks = load_live(tmp_path / "index", "hashing-256").chunks
+    # every passage and every sentence once, + the probe query of the first build's check
+    assert embedder.embedded == 13 + _sentence_count(chunks) + 1
 
 
 def test_incremental_added_changed_removed(docs_dir: Path, tmp_path: Path) -> None:
@@ -58,8 +68,11 @@ def test_incremental_added_changed_removed(docs_dir: Path, tmp_path: Path) -> No
     report = build_index(docs_dir, tmp_path / "index", embedder)
     assert (report.added, report.removed) == (2, 5)  # para 4 changed + para 5 new; 5 gone
     assert report.unchanged == 8 and report.chunks == 10
-    assert embedder.embedded == 2 + 1  # only the changed passages, plus the probe
     loaded = load_live(tmp_path / "index", "hashing-256")
+    changed = [loaded.find("sample-report", "para 4"), loaded.find("sample-report", "para 5")]
+    assert None not in changed
+    # only the changed passages and their sentences, plus the probe
+    assert embedder.embedded == 2 + _sentence_count([c for c in changed if c]) + 1
     assert loaded.find("sample-report", "para 5") is not None
     assert loaded.find("table-and-issues", "Issue #1") is None
 
@@ -211,3 +224,94 @@ def test_manifest_records_model_dimension_and_hashes(docs_dir: Path, tmp_path: P
     assert (manifest["format"], manifest["model_id"], manifest["dim"]) == (1, "hashing-256", 256)
     assert len(manifest["chunk_ids"]) == 13
     assert set(manifest["checksums"]) >= {"chunks.jsonl", "vectors.npy", "dense.faiss"}
+
+
+def test_sentence_vectors_are_stored_with_checksums(docs_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    version = build_index(docs_dir, index_dir, HashingEmbedder()).version
+    directory = versions_dir(index_dir) / version
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert set(manifest["checksums"]) >= {"sentences.npy", "sentence_owner.npy", "sentences.json"}
+    loaded = load_live(index_dir, "hashing-256")
+    assert loaded.sentences is not None
+    vectors, owner = np.load(directory / "sentences.npy"), np.load(directory / "sentence_owner.npy")
+    assert vectors.dtype == np.float32 and owner.dtype == np.int32
+    assert len(vectors) == len(owner) == _sentence_count(loaded.chunks)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert owner.tolist() == sorted(owner.tolist()) and set(owner) == set(range(13))
+    chunk = loaded.chunks[int(owner[-1])]  # the last row is the last sentence of its passage
+    expected = HashingEmbedder().embed_documents(sentence_texts(chunk)[-1:])[0]
+    assert np.allclose(vectors[-1], expected)
+    (directory / "sentences.npy").write_bytes(b"damaged")
+    with pytest.raises(IndexCorrupt, match=r"sentences\.npy is damaged"):
+        load_live(index_dir, "hashing-256")
+
+
+def test_incremental_build_reuses_sentence_vectors(docs_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    embedder = CountingEmbedder()
+    build_index(docs_dir, index_dir, embedder)
+    before = load_live(index_dir, "hashing-256")
+    assert before.sentences is not None
+    report_path = docs_dir / "sample-report.md"
+    text = report_path.read_text(encoding="utf-8")
+    report_path.write_text(text.replace("4. Capacity assessments remain costly",
+                                        "4. Capacity checks remain costly"), encoding="utf-8")
+    embedder.embedded, embedder.texts = 0, []
+    report = build_index(docs_dir, index_dir, embedder)
+    assert (report.added, report.unchanged) == (1, 12)
+    after = load_live(index_dir, "hashing-256")
+    assert after.sentences is not None
+    changed = after.find("sample-report", "para 4")
+    assert changed is not None
+    assert embedder.texts[1:-1] == sentence_texts(changed)  # passage, its sentences, probe
+    for position, chunk in enumerate(after.chunks):  # every unchanged row is the stored one
+        old = before.chunks.index(chunk) if chunk in before.chunks else None
+        rows = after.sentences.vectors[after.sentences.owner == position]
+        if old is not None:
+            assert np.array_equal(rows, before.sentences.vectors[before.sentences.owner == old])
+        assert len(rows) == len(sentence_texts(chunk))
+
+
+def test_version_without_sentence_vectors_loads_searches_and_gets_them(
+        docs_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    version = build_index(docs_dir, index_dir, HashingEmbedder()).version
+    directory = versions_dir(index_dir) / version
+    manifest = json.loads((directory / "manifest.json").read_text())
+    for name in ("sentences.npy", "sentence_owner.npy", "sentences.json"):  # as built before
+        (directory / name).unlink()
+        del manifest["checksums"][name]
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = load_live(index_dir, "hashing-256")
+    assert loaded.version == version and loaded.sentences is None and not loaded.warnings
+    result = Searcher(index_dir, HashingEmbedder()).search("capacity assessments", 3)
+    assert result.hits and result.top_sentence is None
+    assert result.hits[0].sentence is None and result.confidence is not None
+    embedder = CountingEmbedder()  # the next build adds them, reusing the passage vectors
+    report = build_index(docs_dir, index_dir, embedder)
+    assert report.switched and report.added == 0
+    assert embedder.embedded == _sentence_count(loaded.chunks) + 1
+    assert load_live(index_dir, "hashing-256").sentences is not None
+    assert build_index(docs_dir, index_dir, embedder).switched is False
+
+
+def test_split_sentences_keeps_numbers_abbreviations_and_list_items() -> None:
+    text = ("12. The JIU reviewed 3.5 million records, e.g. grants. Partners must report; "
+            "agencies (UNDP, UNICEF) agree.\n- First item\n* Second item\n[3] A footnote.")
+    assert split_sentences(text) == [
+        "The JIU reviewed 3.5 million records, e.g. grants.",
+        "Partners must report; agencies (UNDP, UNICEF) agree.",  # no cut before a lower case
+        "First item", "Second item", "[3] A footnote."]
+    assert split_sentences("") == [] and split_sentences("  \n ") == []
+
+
+def test_sentence_vectors_best_cosine_per_passage() -> None:
+    vectors = np.eye(4, dtype=np.float32)
+    owner = np.array([0, 0, 2, 2], dtype=np.int32)  # passage 1 has no sentence
+    sentences = SentenceVectors.from_arrays(vectors, owner, 3)
+    query = np.array([0.1, 0.9, 0.2, 0.6], dtype=np.float32)
+    assert sentences.best(query, [2, 1, 0]) == pytest.approx({2: 0.6, 0: 0.9})
+    assert sentences.best(query, []) == {}
+    with pytest.raises(ValueError):
+        SentenceVectors.from_arrays(vectors, np.array([1, 0, 0, 2], dtype=np.int32), 3)

@@ -26,6 +26,8 @@ from index.queries import (
 from index.search import (
     FOCUS_WEIGHT,
     NAME_WEIGHT,
+    SENTENCE_COSINE_WEIGHT,
+    SENTENCE_PASSAGES,
     Hit,
     Searcher,
     SearchResult,
@@ -33,6 +35,7 @@ from index.search import (
     coverage,
     fuse_scores,
     keyword_weights,
+    sentence_dense,
     term_weights,
 )
 
@@ -195,6 +198,35 @@ def test_searcher_reports_coverage_and_confidence(docs_dir: Path, tmp_path: Path
     assert unrelated.confidence is not None and unrelated.confidence < result.confidence
     with pytest.raises(ValueError, match="mode must be one of"):
         searcher.search("x", 3, mode="fuzzy")
+
+
+def test_sentence_dense_takes_a_passage_up_to_its_best_sentence() -> None:
+    dense = [(0, 0.6), (1, 0.5), (2, 0.4)]
+    assert sentence_dense(dense, {1: 0.9, 2: 0.1}, weight=1.0) == [(1, 0.9), (0, 0.6), (2, 0.4)]
+    half = sentence_dense(dense, {1: 0.9}, weight=0.5)
+    assert [i for i, _ in half] == [1, 0, 2]
+    assert [score for _, score in half] == pytest.approx([0.7, 0.6, 0.4])
+    assert sentence_dense(dense, {1: 0.9}, weight=0.0) == dense
+
+
+def test_confidence_uses_the_best_sentence_of_the_top_passages(docs_dir: Path,
+                                                               tmp_path: Path) -> None:
+    build_index(docs_dir, tmp_path / "index", HashingEmbedder())
+    searcher = Searcher(tmp_path / "index", HashingEmbedder())
+    index = searcher.index
+    assert index.sentences is not None
+    query = "Screening of companies against the GC principles"
+    result = searcher.search(query, 10)
+    assert result.top_sentence is not None and result.coverage is not None
+    vector = HashingEmbedder().embed_query(expand_acronyms(normalise(query)))
+    top = [index.chunks.index(h.chunk) for h in result.hits[:SENTENCE_PASSAGES]]
+    rows = index.sentences.vectors
+    expected = max(float((rows[index.sentences.owner == i] @ vector).max()) for i in top)
+    assert result.top_sentence == pytest.approx(expected, abs=1e-6)
+    assert all(h.sentence is not None for h in result.hits)
+    assert result.confidence == pytest.approx(confidence(
+        expected, result.coverage, cosine_weight=SENTENCE_COSINE_WEIGHT), abs=1e-6)
+    assert searcher.search(query, 10, mode="keyword").top_sentence is None
 
 
 # --- the real packaged model on dev-set questions -----------------------------------------
