@@ -32,12 +32,13 @@ import numpy as np
 from index.chunks import Chunk
 from index.embedders import Embedder
 from index.errors import IndexProblem
+from index.fusion import reciprocal_rank_fusion
 from index.keyword import tokenize
 from index.queries import Term, expand_acronyms, focus_sentence, normalise, query_terms
 from index.store import LoadedIndex, load_live
 
 log = logging.getLogger(__name__)
-MODES = ("hybrid", "dense", "keyword")
+MODES = ("hybrid", "dense", "keyword", "hybrid-rrf")  # hybrid-rrf: for comparison in the eval
 
 # Tuned on eval/devset.yaml (scripts/eval_retrieval.py); see the module docstring.
 DENSE_WEIGHT = 0.4  # share of the scaled cosine in the fused score; BM25 has the rest
@@ -208,7 +209,7 @@ class Searcher:
         self.index_dir = index_dir
         self.embedder = embedder
         self.candidates = candidates
-        self.rrf_k = rrf_k  # kept for callers that pass it; fusion is by score now
+        self.rrf_k = rrf_k  # for mode "hybrid-rrf"; "hybrid" fuses normalised scores
         self._index: LoadedIndex | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
@@ -292,6 +293,9 @@ class Searcher:
             ranked = dense_ranked
         elif mode == "keyword":
             ranked = keyword_hits
+        elif mode == "hybrid-rrf":
+            ranked = reciprocal_rank_fusion(
+                [[i for i, _ in dense_ranked], [i for i, _ in keyword_hits]], k=self.rrf_k)
         else:
             ranked = fuse_scores(dense_ranked, keyword_hits, dense_weight=DENSE_WEIGHT)
         dense_of = dict(dense_hits)

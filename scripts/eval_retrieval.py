@@ -100,7 +100,9 @@ def main() -> int:
           f"{len(data.get('followups', []))} follow-ups; index {searcher.index.version}, "
           f"embedder {type(searcher.embedder).__name__}\n")
     print("| method | recall@1 | recall@5 | MRR@10 |\n|---|---|---|---|")
-    for mode, name in (("keyword", "BM25 alone"), ("dense", "dense alone"), ("hybrid", "hybrid")):
+    for mode, name in (("keyword", "BM25 alone"), ("dense", "dense alone"),
+                       ("hybrid-rrf", "hybrid, reciprocal rank fusion (k=60)"),
+                       ("hybrid", "hybrid, weighted score fusion (served)")):
         m = rank_metrics(searcher, in_scope, mode)
         print(f"| {name} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['MRR@10']:.3f} |")
     followups = data.get("followups", [])

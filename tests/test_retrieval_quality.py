@@ -278,3 +278,17 @@ def test_real_model_follow_up_with_previous_question(real_searcher: Searcher,
     query, follow_up = search_query(item["then"], item["first"])
     assert follow_up and _found(real_searcher, query, item["expected"])
     assert np.isfinite(grounding_score(real_searcher.search(query, 5)))
+
+
+def test_rrf_mode_fuses_both_rankings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from index.build import build_index
+    from index.embedders import HashingEmbedder
+    from index.search import Searcher
+
+    from .conftest import SAMPLE_DOCS
+
+    build_index(SAMPLE_DOCS, tmp_path / "index", HashingEmbedder())
+    searcher = Searcher(tmp_path / "index", HashingEmbedder())
+    rrf = searcher.search("screening companies sanctions", 3, mode="hybrid-rrf")
+    assert rrf.hits[0].chunk.locator == "para 2"
+    assert all(0 < h.score <= 2 / 61 for h in rrf.hits)
