@@ -92,6 +92,9 @@ def test_reindex_reports_progress_and_the_counts(admin_dialogue: Dialogue,
                                     notify=lambda r: progress.append(r.html))
     assert progress[0] == texts.REINDEX_STARTED
     assert "1 added" in replies[0].html and "8 removed" in replies[0].html
+    # the checklists cite the UNECE document that was just removed: the admin is told
+    assert "Checklist problems after re-indexing" in replies[0].html
+    assert "unece-private-sector-evaluation" in replies[0].html
     answer = admin_dialogue.handle(user(STAFF), Text("annual transparency statement payments"))
     assert "New guidance, para 1" in answer[0].html
 
@@ -139,9 +142,16 @@ def test_cli_add_then_index_then_answer(tmp_path: Path) -> None:
     kn = tmp_path / "kn"
     shutil.copytree(ROOT / "tests" / "data" / "knowledge", kn)
     data = tmp_path / "var"
-    source = tmp_path / "memo.txt"
-    source.write_text("Memo on partner vetting\n\n1. Every partner must sign the integrity "
-                      "pledge before funds are released.\n", encoding="utf-8")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    source = tmp_path / "memo.pdf"
+    pdf = canvas.Canvas(str(source), pagesize=A4)
+    pdf.setTitle("Memo on partner vetting")
+    pdf.drawString(72, 760, "Memo on partner vetting")
+    pdf.drawString(72, 730, "1. Every partner must sign the integrity pledge before funds")
+    pdf.drawString(72, 716, "are released.")
+    pdf.save()
     added = invoke(data, "add", str(source), "--kind", "memo", "--date", "2026-01-05")
     assert added.exit_code == 0, added.output
     assert "Paragraphs: " in added.output and "Next: partnerbot index" in added.output
