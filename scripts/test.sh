@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check bot index scripts tests
-.venv/bin/mypy bot index
+.venv/bin/mypy bot index scripts tests
 exec .venv/bin/python -m pytest "$@"
