@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
 from bot.settings import Settings
 from index.embedders import Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
+from index.store import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -27,5 +30,28 @@ def serving_embedder(settings: Settings) -> Embedder:
     return reference_embedder(settings)
 
 
-def make_searcher(settings: Settings) -> Searcher:
-    return Searcher(settings.index_dir, serving_embedder(settings))
+def make_searcher(settings: Settings, *, prefetch: bool = True) -> Searcher:
+    """The searcher over the live index with the serving embedder.
+
+    With `prefetch`, the ONNX session is created and the search libraries are imported on two
+    background threads at once, so that `Searcher.load()` (which loads the embedder, then the
+    index) finds them ready or nearly: start-up overlaps them with each other and with whatever
+    the caller does first (the Telegram application's set-up). Errors are left for `load()` to
+    raise. sentence-transformers is never prefetched (its import is slow and heavy).
+    """
+    embedder = serving_embedder(settings)
+    if prefetch and not isinstance(embedder, SentenceTransformerEmbedder):
+        _in_background(embedder.load, "load the query embedder")
+        _in_background(warm_up, "import the search libraries")
+    return Searcher(settings.index_dir, embedder)
+
+
+def _in_background(work: Callable[[], object], what: str) -> None:
+    """Run `work` on a (non-daemon: never cut off mid-import at exit) thread; log failures."""
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:  # load() raises it again where it is handled
+            log.debug("prefetch failed (%s): %s", what, exc)
+
+    threading.Thread(target=run, name=f"prefetch: {what}").start()

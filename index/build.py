@@ -214,7 +214,7 @@ def build_index(
             final = versions_dir(index_dir) / version
             tmp.rename(final)
             for phase, seconds in (written or {}).items():
-                phases.seconds[f"write: {phase}"] = seconds
+                phases.seconds[f"write.{phase}"] = seconds
             phases.done("write")
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)

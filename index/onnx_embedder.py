@@ -19,7 +19,14 @@ import numpy as np
 
 from index.embedders import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from index.errors import IndexProblem
-from index.onnx_export import FORMAT_VERSION, INPUT_NAMES, META_FILE, OUTPUT_NAME, source_checksum
+from index.onnx_export import (
+    FORMAT_VERSION,
+    INPUT_NAMES,
+    META_FILE,
+    OUTPUT_NAME,
+    source_checksum,
+    source_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +178,59 @@ def export_problem(model: str, onnx_dir: Path) -> str | None:
     except OnnxModelMissing as exc:
         return str(exc)
     recorded = meta.get("source_sha256")
-    current = source_checksum(model) if recorded else None
+    current = _source_checksum_cached(model, Path(onnx_dir), recorded) if recorded else None
     if recorded and current and current != recorded:
         return (f"the ONNX export at {onnx_dir} is stale: the weights of {model} changed since "
                 f"it was made. {_fix(Path(onnx_dir), model)}")
     return None
+
+
+SOURCE_STAT_FILE = "source-stat.json"  # in the export directory: see _source_checksum_cached
+
+
+def _source_signature(model: str) -> list[list[Any]] | None:
+    """(path, size, mtime) of every file of the model's source directory, or None."""
+    root = source_dir(model)
+    if root is None:
+        return None
+    rows: list[list[Any]] = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            rows.append([path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
+    return rows
+
+
+def _source_checksum_cached(model: str, onnx_dir: Path, recorded: str) -> str | None:
+    """`source_checksum(model)`, without reading the weights again while no source file changed.
+
+    Hashing the weights (~90 MB) costs ~0.1 s at every start. When it matched the export's
+    recorded checksum, the size and modification time of every source file are remembered in
+    the export directory; while they are all the same, the recorded checksum is returned.
+    Any change (or no writable export directory) means hashing as before.
+    """
+    cache = onnx_dir / SOURCE_STAT_FILE
+    try:
+        signature = _source_signature(model)
+    except OSError:
+        signature = None
+    if signature is not None:
+        try:
+            known = json.loads(cache.read_text(encoding="utf-8"))
+            if known == {"source_sha256": recorded, "files": signature}:
+                return recorded
+        except (OSError, ValueError):
+            pass
+    current = source_checksum(model)
+    if current == recorded and signature is not None:
+        tmp = cache.with_name(f".{SOURCE_STAT_FILE}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({"source_sha256": recorded, "files": signature}),
+                           encoding="utf-8")
+            os.replace(tmp, cache)
+        except OSError:  # a read-only export directory: hash at every start instead
+            tmp.unlink(missing_ok=True)
+    return current
 
 
 def fastest_embedder(model: str, onnx_dir: Path) -> Embedder:
