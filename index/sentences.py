@@ -69,7 +69,9 @@ class SentenceVectors:
                            or np.any(np.diff(owner) < 0)):
             raise ValueError("sentence owners are not sorted passage positions")
         starts = np.searchsorted(owner, np.arange(passages + 1)).astype(np.int64)
-        return cls(np.ascontiguousarray(vectors, dtype=np.float32),
+        if vectors.dtype != np.float32 or not vectors.flags.c_contiguous:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # else no copy: mmap kept
+        return cls(vectors,
                    owner.astype(np.int32), starts)
 
     def best(self, query: np.ndarray, passages: Sequence[int]) -> dict[int, float]:

@@ -242,6 +242,9 @@ def test_sentence_vectors_are_stored_with_checksums(docs_dir: Path, tmp_path: Pa
     chunk = loaded.chunks[int(owner[-1])]  # the last row is the last sentence of its passage
     expected = HashingEmbedder().embed_documents(sentence_texts(chunk)[-1:])[0]
     assert np.allclose(vectors[-1], expected)
+    # served memory-mapped (read on demand, not held by the process), with the stored values
+    assert isinstance(loaded.sentences.vectors, np.memmap)
+    assert np.array_equal(np.asarray(loaded.sentences.vectors), vectors)
     (directory / "sentences.npy").write_bytes(b"damaged")
     with pytest.raises(IndexCorrupt, match=r"sentences\.npy is damaged"):
         load_live(index_dir, "hashing-256")
