@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,14 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+def _bm25s() -> Any:
+    """bm25s, with its logger quieted: it sets itself to DEBUG on import."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercase words minus stopwords, stemmed; hyphenated words also give their parts."""
     words: list[str] = []
@@ -42,9 +51,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> KeywordIndex:
-        import bm25s
-
-        retriever = bm25s.BM25()
+        retriever = _bm25s().BM25()
         retriever.index([tokenize(t) or [""] for t in texts], show_progress=False)
         return cls(retriever, len(texts))
 
@@ -53,9 +60,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, directory: Path, size: int) -> KeywordIndex:
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(directory), show_progress=False, mmap=False)
+        retriever = _bm25s().BM25.load(str(directory), show_progress=False, mmap=False)
         return cls(retriever, size)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:

@@ -189,7 +189,10 @@ def sentence_dense(dense: Sequence[tuple[int, float]], sentence: dict[int, float
 
 
 def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The k best (position, score) with a score above 0, best first (ties: lower position)."""
+    """The k best (position, score) with a score above 0, best first.
+
+    Equal scores are ordered by position; of passages tied at the k-th score, any may be kept.
+    """
     if k < len(scores):
         part = np.argpartition(-scores, k - 1)[:k]
         order = part[np.lexsort((part, -scores[part]))]

@@ -588,8 +588,11 @@ def report(info: dict[str, Any], command: str, results: dict[str, Any]) -> str:
         for name, r in search.items():
             out.append(f"| {name} | {ms(r['embed_p50'])} | {ms(r['dense_p50'])} | "
                        f"{ms(r['bm25_p50'])} | {ms(r['partition_p50'])} | {ms(rest_p50(r))} | "
-                       f"{ms(r['argsort_p50'])} (same top-100: "
+                       f"{ms(r['argsort_p50'])} (same top-100 ids: "
                        f"{r['partition_same']:.0%} of queries) |")
+        out += ["", "Where the two top-100 differ, they differ only in which of the passages "
+                "tied at the 100th score is kept: a partition keeps any of them, the stable "
+                "sort the first."]
         out.append("")
     recall = results.get("recall", {})
     if recall:

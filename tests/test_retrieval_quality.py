@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,12 @@ def test_weighted_bm25_equals_plain_bm25_with_unit_weights() -> None:
     assert [weighted[i] for i in sorted(plain)] == pytest.approx([plain[i] for i in sorted(plain)])
     assert index.knows("compani") and not index.knows("tobacco")
     assert not index.weighted_scores({"tobacco": 1.0}).any()
+
+
+def test_building_bm25_prints_no_debug_lines(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        KeywordIndex.build(["Screening companies before partnering"])
+    assert not [r for r in caplog.records if r.name == "bm25s" and r.levelno < logging.WARNING]
 
 
 def test_searcher_reports_coverage_and_confidence(docs_dir: Path, tmp_path: Path) -> None:
