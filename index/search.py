@@ -13,8 +13,9 @@ One query, one embedding:
    (`coverage`; an unknown name counts double). When the index version stores sentence vectors
    (index/sentences.py), the cosine is the best one of a sentence of the top
    `SENTENCE_PASSAGES` passages (weighing `SENTENCE_COSINE_WEIGHT`) - one dot product over the
-   candidates' sentence rows with the query vector already computed; older versions use the
-   best passage cosine (weighing `CONFIDENCE_COSINE_WEIGHT`).
+   sentence rows of the passages returned or weighed (all candidates only when
+   `SENTENCE_FUSION_WEIGHT` ranks by them), with the query vector already computed; older
+   versions use the best passage cosine (weighing `CONFIDENCE_COSINE_WEIGHT`).
    bot/answers.py declines below a threshold calibrated on eval/devset.yaml.
 """
 
@@ -287,9 +288,10 @@ class Searcher:
             scores = index.keyword.weighted_scores(keyword_weights(
                 terms, query_terms(focus) if focus else (), index.keyword.knows))
             keyword_hits = _top(scores, self.candidates)
-        if mode != "keyword" and index.sentences is not None:  # the candidates' sentences only
+        sentences = index.sentences if mode != "keyword" else None
+        if sentences is not None and SENTENCE_FUSION_WEIGHT > 0:  # every candidate is ranked by it
             pool = list(dict.fromkeys([i for i, _ in dense_hits] + [i for i, _ in keyword_hits]))
-            sentence_of = index.sentences.best(vector, pool)
+            sentence_of = sentences.best(vector, pool)
         dense_ranked = (sentence_dense(dense_hits, sentence_of) if sentence_of and
                         SENTENCE_FUSION_WEIGHT > 0 else dense_hits)
         if mode == "dense":
@@ -301,6 +303,9 @@ class Searcher:
                 [[i for i, _ in dense_ranked], [i for i, _ in keyword_hits]], k=self.rrf_k)
         else:
             ranked = fuse_scores(dense_ranked, keyword_hits, dense_weight=DENSE_WEIGHT)
+        if sentences is not None and SENTENCE_FUSION_WEIGHT == 0:  # only the passages used below
+            sentence_of = sentences.best(
+                vector, [i for i, _ in ranked[:max(top_k, SENTENCE_PASSAGES)]])
         dense_of = dict(dense_hits)
         keyword_of = dict(keyword_hits)
         hits = [Hit(index.chunks[i], score, dense_of.get(i), keyword_of.get(i),

@@ -194,6 +194,27 @@ def test_building_bm25_prints_no_debug_lines(caplog: pytest.LogCaptureFixture) -
     assert not [r for r in caplog.records if r.name == "bm25s" and r.levelno < logging.WARNING]
 
 
+def test_sentence_scores_of_the_hits_equal_scoring_every_candidate(docs_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    """Only the returned and weighed passages have their sentences scored: the same figures."""
+    build_index(docs_dir, tmp_path / "index", HashingEmbedder())
+    searcher = Searcher(tmp_path / "index", HashingEmbedder())
+    index = searcher.index
+    assert index.sentences is not None
+    every = range(len(index.chunks))
+    for question in ("Screening of companies against the GC principles",
+                     "How are implementing partners assessed?", "tobacco"):
+        result = searcher.search(question, 3)
+        vector = HashingEmbedder().embed_query(expand_acronyms(normalise(question)))
+        plain = index.sentences.best(vector, list(every))
+        positions = [index.chunks.index(h.chunk) for h in result.hits]
+        assert [h.sentence for h in result.hits] == pytest.approx([plain.get(i) for i in positions])
+        assert any(h.sentence is not None for h in result.hits)
+        top = searcher.search(question, SENTENCE_PASSAGES).hits
+        assert result.top_sentence == pytest.approx(max(plain.get(index.chunks.index(h.chunk), 0.0)
+                                          for h in top))
+
+
 def test_searcher_reports_coverage_and_confidence(docs_dir: Path, tmp_path: Path) -> None:
     build_index(docs_dir, tmp_path / "index", HashingEmbedder())
     searcher = Searcher(tmp_path / "index", HashingEmbedder())
