@@ -562,6 +562,7 @@ def report(info: dict[str, Any], command: str, results: dict[str, Any]) -> str:
         f"Command: `{command}`",
         f"Threads: torch {info['torch_threads']}, onnxruntime {info['ort_threads']}, "
         f"faiss {info['faiss_threads']}; query embedder for serving: {info['serving']}",
+        *([f"Reused: {info['reused']}"] if info.get("reused") else []),
         "",
     ]
     search = results.get("search", {})
@@ -696,6 +697,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onnx-dir", type=Path, default=ROOT / "var" / "models" / MODEL)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the corpora and indexes here (default: a temp dir, removed)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --workdir and --json of an earlier run: reuse the synthetic "
+                             "indexes built there and keep their build and incremental figures "
+                             "from the JSON; everything else is measured again")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     parser.add_argument("--report", type=Path, metavar="JSON",
@@ -708,6 +713,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes_arg = args.sizes if args.sizes is not None else ("10000" if args.quick
                                                            else "10000,100000")
     sizes = [int(s) for s in sizes_arg.split(",") if s.strip() and int(s) > 0]
+    if args.reuse and not (args.workdir and args.json and args.json.is_file()):
+        parser.error("--reuse needs --workdir and --json of an earlier run")
+    earlier_run = json.loads(args.json.read_text(encoding="utf-8")) if args.reuse else {}
+    earlier = earlier_run.get("results", {})
     command = " ".join([".venv/bin/python", "scripts/bench_search.py", *(argv or sys.argv[1:])])
 
     import faiss
@@ -715,6 +724,10 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine()
     info["started"] = dt.datetime.now().isoformat(timespec="seconds")
+    if args.reuse:
+        info["reused"] = (f"the synthetic corpora's indexes, build and incremental figures from "
+                          f"the run of {earlier_run['machine']['started']} "
+                          f"(commit {earlier_run['machine']['commit']})")
     info["torch_threads"] = torch.get_num_threads()
     info["faiss_threads"] = faiss.omp_get_max_threads()
     began = time.perf_counter()
@@ -746,6 +759,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # --- the real knowledge base
         real = work / "real"
+        shutil.rmtree(real, ignore_errors=True)  # a fresh copy: an earlier run edited it
         shutil.copytree(ROOT / "knowledge", real / "knowledge")
         real_data = data_dir_with_model(real / "var", onnx_dir)
         real_docs = real / "knowledge" / "docs"
@@ -792,16 +806,26 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             name = f"synthetic {size // 1000}k"
             base = work / f"syn{size}"
-            say(f"{name}: writing {size:,} passages as Markdown ...")
-            docs = synthetic_corpus(base / "knowledge", size)
-            shutil.copytree(ROOT / "knowledge" / "checklists", base / "knowledge" / "checklists")
+            reuse = (args.reuse and (base / "var" / "index" / "CURRENT").is_file()
+                     and name in earlier.get("build", {}))
+            if reuse:
+                say(f"{name}: reusing the index in {base}; build figures from {args.json}")
+                docs = base / "knowledge" / "docs"
+                results["build"][name] = earlier["build"][name]
+            else:
+                say(f"{name}: writing {size:,} passages as Markdown ...")
+                docs = synthetic_corpus(base / "knowledge", size)
+                shutil.copytree(ROOT / "knowledge" / "checklists",
+                                base / "knowledge" / "checklists")
             data = data_dir_with_model(base / "var", onnx_dir)
             syn_chunks = [c for d in read_corpus(docs) for c in d.chunks]
             syn_texts = [c.embed_text for c in syn_chunks]
-            sample = random.Random(3).sample(syn_chunks, min(args.bare_sample, len(syn_chunks)))
-            results["build"][name] = measure_build(
-                docs, data / "index", reference, sample=sample, passages=len(syn_chunks),
-                rounds=1, label=name)
+            if not reuse:
+                sample = random.Random(3).sample(syn_chunks,
+                                                 min(args.bare_sample, len(syn_chunks)))
+                results["build"][name] = measure_build(
+                    docs, data / "index", reference, sample=sample, passages=len(syn_chunks),
+                    rounds=1, label=name)
             say(f"{name}: search ...")
             target = TARGETS["search_100k"] if size >= 100_000 else None
             results["search"][name] = {
@@ -820,6 +844,9 @@ def main(argv: list[str] | None = None) -> int:
                 **bot, "target": TARGETS["rss_100k_mb"] if size >= 100_000 else None}
             results["startup"][f"partnerbot run, {name} (ready)"] = {
                 "median": bot["ready"], "min": bot["ready"], "max": bot["ready"], "runs": 1}
+            if reuse and name in earlier.get("incremental", {}):
+                results["incremental"][name] = earlier["incremental"][name]
+                continue
             say(f"{name}: incremental re-index ...")
             with heartbeat(f"{name} incremental re-index"):
                 results["incremental"][name] = measure_incremental(docs, data / "index",
