@@ -194,11 +194,17 @@ def test_building_bm25_prints_no_debug_lines(caplog: pytest.LogCaptureFixture) -
     assert not [r for r in caplog.records if r.name == "bm25s" and r.levelno < logging.WARNING]
 
 
-def test_sentence_scores_of_the_hits_equal_scoring_every_candidate(docs_dir: Path,
-                                                                   tmp_path: Path) -> None:
-    """Only the returned and weighed passages have their sentences scored: the same figures."""
+@pytest.fixture()
+def sample_searcher(docs_dir: Path, tmp_path: Path) -> Searcher:
+    """A searcher over the sample documents, indexed with sentence vectors (hashing embedder)."""
     build_index(docs_dir, tmp_path / "index", HashingEmbedder())
-    searcher = Searcher(tmp_path / "index", HashingEmbedder())
+    return Searcher(tmp_path / "index", HashingEmbedder())
+
+
+def test_sentence_scores_of_the_hits_equal_scoring_every_candidate(
+        sample_searcher: Searcher) -> None:
+    """Only the returned and weighed passages have their sentences scored: the same figures."""
+    searcher = sample_searcher
     index = searcher.index
     assert index.sentences is not None
     every = range(len(index.chunks))
@@ -237,10 +243,9 @@ def test_sentence_dense_takes_a_passage_up_to_its_best_sentence() -> None:
     assert sentence_dense(dense, {1: 0.9}, weight=0.0) == dense
 
 
-def test_confidence_uses_the_best_sentence_of_the_top_passages(docs_dir: Path,
-                                                               tmp_path: Path) -> None:
-    build_index(docs_dir, tmp_path / "index", HashingEmbedder())
-    searcher = Searcher(tmp_path / "index", HashingEmbedder())
+def test_confidence_uses_the_best_sentence_of_the_top_passages(
+        sample_searcher: Searcher) -> None:
+    searcher = sample_searcher
     index = searcher.index
     assert index.sentences is not None
     query = "Screening of companies against the GC principles"
