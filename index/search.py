@@ -292,8 +292,7 @@ class Searcher:
         if sentences is not None and SENTENCE_FUSION_WEIGHT > 0:  # every candidate is ranked by it
             pool = list(dict.fromkeys([i for i, _ in dense_hits] + [i for i, _ in keyword_hits]))
             sentence_of = sentences.best(vector, pool)
-        dense_ranked = (sentence_dense(dense_hits, sentence_of) if sentence_of and
-                        SENTENCE_FUSION_WEIGHT > 0 else dense_hits)
+        dense_ranked = sentence_dense(dense_hits, sentence_of) if sentence_of else dense_hits
         if mode == "dense":
             ranked = dense_ranked
         elif mode == "keyword":
@@ -312,7 +311,7 @@ class Searcher:
                     sentence_of.get(i)) for i, score in ranked[:top_k]]
         top_dense = dense_hits[0][1] if dense_hits else 0.0
         top_sentence = None
-        if index.sentences is not None and mode != "keyword":
+        if sentences is not None:
             top_sentence = max((sentence_of.get(i, 0.0) for i, _ in ranked[:SENTENCE_PASSAGES]),
                                default=0.0)
         weights = term_weights(terms, index.keyword.knows)  # the same whatever top_k is:

@@ -811,7 +811,6 @@ def main(argv: list[str] | None = None) -> int:
             if reuse:
                 say(f"{name}: reusing the index in {base}; build figures from {args.json}")
                 docs = base / "knowledge" / "docs"
-                results["build"][name] = earlier["build"][name]
             else:
                 say(f"{name}: writing {size:,} passages as Markdown ...")
                 docs = synthetic_corpus(base / "knowledge", size)
@@ -820,7 +819,9 @@ def main(argv: list[str] | None = None) -> int:
             data = data_dir_with_model(base / "var", onnx_dir)
             syn_chunks = [c for d in read_corpus(docs) for c in d.chunks]
             syn_texts = [c.embed_text for c in syn_chunks]
-            if not reuse:
+            if reuse:
+                results["build"][name] = earlier["build"][name]
+            else:
                 sample = random.Random(3).sample(syn_chunks,
                                                  min(args.bare_sample, len(syn_chunks)))
                 results["build"][name] = measure_build(

@@ -214,11 +214,12 @@ def test_sentence_scores_of_the_hits_equal_scoring_every_candidate(
         vector = HashingEmbedder().embed_query(expand_acronyms(normalise(question)))
         plain = index.sentences.best(vector, list(every))
         positions = [index.chunks.index(h.chunk) for h in result.hits]
-        assert [h.sentence for h in result.hits] == pytest.approx([plain.get(i) for i in positions])
+        expected = [plain.get(i) for i in positions]
+        assert [h.sentence for h in result.hits] == pytest.approx(expected)
         assert any(h.sentence is not None for h in result.hits)
         top = searcher.search(question, SENTENCE_PASSAGES).hits
-        assert result.top_sentence == pytest.approx(max(plain.get(index.chunks.index(h.chunk), 0.0)
-                                          for h in top))
+        best = max(plain.get(index.chunks.index(h.chunk), 0.0) for h in top)
+        assert result.top_sentence == pytest.approx(best)
 
 
 def test_searcher_reports_coverage_and_confidence(docs_dir: Path, tmp_path: Path) -> None:
