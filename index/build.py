@@ -21,6 +21,7 @@ from index.embedders import Embedder
 from index.errors import IndexBuildError, IndexBusy, IndexCorrupt, IndexProblem
 from index.sentences import SENTENCE_TEXT, sentence_texts, stack_sentences
 from index.store import (
+    chunk_row,
     current_version,
     list_versions,
     load_live,
@@ -199,7 +200,8 @@ def build_index(
         _cleanup_unfinished(index_dir)
         tmp = versions_dir(index_dir) / f".tmp-{version}"
         documents_meta = [
-            {"source": d.source, "title": d.title, "symbol": d.symbol, "date": d.date,
+            {"source": d.source, "title": d.title, "symbol": d.symbol, "label": d.label,
+             "date": d.date,
              "organization": d.organization, "kind": d.kind, "sha256": d.sha256,
              "passages": len(d.chunks)}
             for d in documents
@@ -260,11 +262,17 @@ def _retitled(index_dir: Path, chunks: list) -> set[str]:
 
 
 def _same_order(index_dir: Path, live: str, chunks: list) -> bool:
+    """True when the live version holds exactly these passages, in this order, with the same
+    metadata (a new citation label changes no id but must reach chunks.jsonl)."""
     try:
         manifest = read_manifest(versions_dir(index_dir) / live)
-    except IndexCorrupt:
+        with open(versions_dir(index_dir) / live / "chunks.jsonl", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+    except (IndexCorrupt, OSError, ValueError):
         return False
-    return bool(manifest["chunk_ids"] == [c.id for c in chunks])
+    if manifest["chunk_ids"] != [c.id for c in chunks] or len(rows) != len(chunks):
+        return False
+    return all(row == chunk_row(c) for row, c in zip(rows, chunks, strict=True))
 
 
 def _verify(directory: Path, embedder: Embedder, chunks: list) -> None:

@@ -27,11 +27,24 @@ class Chunk:
     locator: str
     headings: tuple[str, ...]
     text: str
+    label: str | None = None  # the document's short citation label (front matter `label`)
+    organization: str | None = None  # who issued the document (front matter `organization`)
 
     @property
     def document_label(self) -> str:
-        """The document as cited: its symbol where it has one, else its title."""
-        return self.symbol or self.title
+        """The document as cited: its label, else its symbol, else its title."""
+        return self.label or self.symbol or self.title
+
+    @property
+    def context(self) -> str | None:
+        """What a passage is about when its section says so and its locator does not: the
+        recommendation or issue whose heading it stands under ("Recommendation 3")."""
+        if _RECOMMENDATION.match(self.locator) or _ISSUE.match(self.locator):
+            return None
+        for heading in reversed(self.headings):
+            if _RECOMMENDATION.match(heading) or _ISSUE.match(heading):
+                return heading_label(heading)
+        return None
 
     @property
     def citation(self) -> str:
@@ -40,9 +53,15 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What is embedded and keyword-indexed: title and heading path, then the passage."""
+        """What is embedded: title and heading path, then the passage."""
         path = " > ".join((self.title, *self.headings))
         return f"{path}\n{self.text}"
+
+    @property
+    def keyword_text(self) -> str:
+        """What BM25 indexes: the embedded text and who issued the document, so that "the
+        JIU recommendation on ..." or "the SG report" finds that document's passages."""
+        return f"{self.embed_text}\n{self.organization}" if self.organization else self.embed_text
 
 
 def chunk_id(source: str, locator: str, text: str) -> str:
@@ -98,7 +117,8 @@ def _blocks(body: str) -> list[list[str]]:
     return blocks
 
 
-def split_document(body: str, *, source: str, title: str, symbol: str | None) -> list[Chunk]:
+def split_document(body: str, *, source: str, title: str, symbol: str | None,
+                   label: str | None = None, organization: str | None = None) -> list[Chunk]:
     """Cut a document body into passages with locators and heading paths."""
     drafts: list[_Draft] = []
     stack: list[tuple[int, str]] = []
@@ -110,11 +130,11 @@ def split_document(body: str, *, source: str, title: str, symbol: str | None) ->
     def headings() -> tuple[str, ...]:
         return tuple(text for _, text in stack)
 
-    def label() -> str:
+    def section_label() -> str:
         return heading_label(stack[-1][1]) if stack else "Opening text"
 
     def start(kind: str, locator: str, lines: list[str]) -> _Draft:
-        draft = _Draft(kind, locator, headings(), label(), list(lines))
+        draft = _Draft(kind, locator, headings(), section_label(), list(lines))
         drafts.append(draft)
         return draft
 
@@ -165,10 +185,12 @@ def split_document(body: str, *, source: str, title: str, symbol: str | None) ->
             continue
         current = start("free", "", block)
 
-    return _finish(drafts, source=source, title=title, symbol=symbol)
+    return _finish(drafts, source=source, title=title, symbol=symbol, label=label,
+                   organization=organization)
 
 
-def _finish(drafts: list[_Draft], *, source: str, title: str, symbol: str | None) -> list[Chunk]:
+def _finish(drafts: list[_Draft], *, source: str, title: str, symbol: str | None,
+            label: str | None, organization: str | None) -> list[Chunk]:
     """Number unnumbered passages under the same heading and hash every passage."""
     counts: dict[tuple[tuple[str, ...], str], int] = {}
     for draft in drafts:
@@ -194,5 +216,5 @@ def _finish(drafts: list[_Draft], *, source: str, title: str, symbol: str | None
         if not text:
             continue
         chunks.append(Chunk(chunk_id(source, locator, text), source, title, symbol, locator,
-                            draft.headings, text))
+                            draft.headings, text, label, organization))
     return chunks

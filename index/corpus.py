@@ -14,7 +14,7 @@ from index.chunks import Chunk, split_document
 from index.errors import KnowledgeFileError
 
 REQUIRED = ("title", "organization", "date", "kind", "source")
-OPTIONAL = ("symbol",)
+OPTIONAL = ("symbol", "label")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
@@ -26,6 +26,7 @@ class Document:
     path: Path
     title: str
     symbol: str | None
+    label: str | None
     organization: str
     date: str
     kind: str
@@ -89,13 +90,15 @@ def read_document(path: Path) -> Document:
     meta, body, problems = _front_matter(text, name)
     if problems:
         raise KnowledgeFileError(problems)
-    title, symbol = str(meta["title"]).strip(), meta.get("symbol")
+    title, symbol, label = str(meta["title"]).strip(), meta.get("symbol"), meta.get("label")
     symbol_text = str(symbol).strip() if symbol else None
-    chunks = split_document(body, source=path.stem, title=title, symbol=symbol_text)
+    label_text = str(label).strip() if label else None
+    chunks = split_document(body, source=path.stem, title=title, symbol=symbol_text,
+                            label=label_text, organization=str(meta["organization"]).strip())
     if not chunks:
         raise KnowledgeFileError([f"{name}:1: body: no text after the front matter"])
     return Document(
-        source=path.stem, path=path, title=title, symbol=symbol_text,
+        source=path.stem, path=path, title=title, symbol=symbol_text, label=label_text,
         organization=str(meta["organization"]), date=str(meta["date"]), kind=str(meta["kind"]),
         original=str(meta["source"]), sha256=hashlib.sha256(text.encode()).hexdigest(),
         chunks=tuple(chunks),

@@ -94,10 +94,14 @@ class KeywordIndex:
             total += weight * np.asarray(scores, dtype=np.float32)
         return total
 
-    def scores_for(self, query: str, positions: np.ndarray) -> np.ndarray:
-        """BM25 scores of given passages (0 where no word is shared)."""
-        tokens = tokenize(query)
-        if not tokens:
-            return np.zeros(len(positions), dtype=np.float32)
-        all_scores = self._retriever.get_scores(tokens)
-        return np.asarray(all_scores, dtype=np.float32)[positions]
+    def idf(self, token: str) -> float | None:
+        """BM25's inverse document frequency of a stemmed token, None when no passage has it:
+        ln(1 + (N - df + 0.5) / (df + 0.5))."""
+        position = self._retriever.vocab_dict.get(token)
+        if position is None or not token:
+            return None
+        indptr = self._retriever.scores["indptr"]
+        df = int(indptr[position + 1] - indptr[position])
+        if df == 0:
+            return None
+        return float(np.log1p((self.size - df + 0.5) / (df + 0.5)))

@@ -123,7 +123,49 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "fundraise": ("resource mobilization",),
     "vetting": ("screening", "due diligence"),
     "vet": ("screen", "due diligence"),
+    # UN agencies, funds and programmes are "entities" or "organizations" in the guidance
+    "agency": ("entity", "organization"),
+    "agencies": ("entities", "organizations"),
+    "afford": ("resources",),
 }
+
+# Short forms staff type, in any case, written out before anything else ("rec 2" ->
+# "recommendation 2"): unlike an acronym, the short form itself is never in the guidance.
+ABBREVIATIONS: dict[str, str] = {
+    "rec": "recommendation", "recs": "recommendations", "reco": "recommendation",
+    "recos": "recommendations", "recc": "recommendation", "recom": "recommendation",
+    "recomm": "recommendation", "recommend.": "recommendation",
+    "org": "organization", "orgs": "organizations", "govt": "government",
+    "govts": "governments", "mgmt": "management", "mgt": "management", "info": "information",
+    "dept": "department", "depts": "departments", "approx": "approximately",
+    "pls": "please", "plz": "please", "thx": "thanks", "abt": "about", "w/o": "without",
+    "b/c": "because", "bc": "because", "govt.": "government", "int'l": "international",
+    "intl": "international", "reqs": "requirements", "req": "requirement",
+    "u": "you", "r": "are", "w": "with", "ur": "your", "pple": "people", "ppl": "people",
+}
+_ABBREVIATION = re.compile(
+    r"(?<![\w/])(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True))
+    + r")(?![\w/])", re.IGNORECASE)
+
+# Words of the conversation, not of the topic: asking about the guidance ("what does the
+# guidance suggest"), hedges and politeness ("actually", "pls"). They are neither searched for
+# nor required in a passage, so a question typed the way people chat is judged on its topic.
+CHAT_WORDS = frozenset("""
+actually basically really exactly literally honestly just simply quite pretty kind sort bit
+please kindly thanks thank hi hello hey dear ok okay anyway anyhow also else maybe perhaps
+probably possibly currently generally usually wondering wonder curious quick quickly question
+questions ask asking asked tell telling explain explaining know knowing knew understand mean
+means meaning say says saying said mention mentions mentioned suggest suggests suggested
+recommend recommends guidance document documents text texts source sources paper papers
+think thought want wants wanted wanting need needs needed like would could might must shall
+get gets got getting go goes going thing things stuff something anything everything someone
+anyone somebody anybody lot lots many much right correct true wrong sure way ways etc
+quote quoted quoting cite cited wise u ur pls plz
+""".split())
+# Idioms of the conversation, dropped as a whole ("in the first place" is no place).
+CHAT_PHRASES = re.compile(r"\b(?:in the first place|at the moment|at all|as such|to be honest|"
+                          r"by the way|for example|for instance|in general|if any|"
+                          r"is that right|is that true|or not)\b", re.IGNORECASE)
 
 _ACRONYM = re.compile(
     r"(?<![\w&])(" + "|".join(sorted(map(re.escape, ACRONYMS), key=len, reverse=True))
@@ -176,26 +218,34 @@ these those am is are was were be been being have has had having do does did doi
 but if or because as until while of at by for with about against between into through during
 before after above below to from up down in out on off over under again further then once here
 there when where why how all any both each few more most other some such no nor not only own
-same so than too very can will just don should now cannot
+same so than too very can will just don should now cannot without within upon via across
+toward towards among amongst onto
 """.split())
 
 _APOSTROPHE = re.compile(r"[’‘`]")
 _CONTRACTION = re.compile(r"\b(can|won)'t\b|n't\b|'(?:s|re|ve|ll|d|m)\b", re.IGNORECASE)
+# The same typed without the apostrophe ("cant", "dont", "doesnt").
+_BARE_NOT = re.compile(r"\b(can|don|doesn|didn|isn|aren|wasn|weren|shouldn|couldn|wouldn|"
+                       r"haven|hasn|won)t\b", re.IGNORECASE)
 _SENTENCE_START = re.compile(r"[.?!:;\"“(]\s*$")
 _WORD = re.compile(r"[A-Za-z0-9&]+(?:[-'][A-Za-z0-9&]+)*")
 
 
 def normalise(query: str) -> str:
-    """Typographic apostrophes made plain and contractions undone (`We’re` -> `We`, `can't`
-    -> `can not`, `IP's` -> `IP`), so that the tokenizer's stopwords apply."""
+    """Typographic apostrophes made plain, contractions undone (`We’re` -> `We`, `can't`
+    -> `can not`, `IP's` -> `IP`) so that the tokenizer's stopwords apply, and the short forms
+    staff type written out (`rec 2` -> `recommendation 2`)."""
     text = _APOSTROPHE.sub("'", query)
+    text = _ABBREVIATION.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
 
     def undo(match: re.Match[str]) -> str:
         if match.group(1):
             return {"can": "can not", "won": "will not"}[match.group(1).lower()]
         return " not" if match.group(0).lower() == "n't" else ""
 
-    return _CONTRACTION.sub(undo, text)
+    text = _CONTRACTION.sub(undo, text)
+    return _BARE_NOT.sub(lambda m: {"can": "can not", "won": "will not"}.get(
+        m.group(1).lower(), m.group(1)[:-1] + " not"), text)
 
 
 @dataclass(frozen=True)
@@ -228,7 +278,7 @@ def _stems(phrase: str) -> tuple[str, ...]:
 def query_terms(query: str) -> list[Term]:
     """The content terms of a query, in order, function words left out."""
     terms: list[Term] = []
-    text = normalise(query)
+    text = CHAT_PHRASES.sub(" ", normalise(query))
     for match in _WORD.finditer(text):
         word = match.group(0)
         acronym = _ACRONYM.fullmatch(word)
@@ -238,7 +288,7 @@ def query_terms(query: str) -> list[Term]:
             if short:
                 terms.append(Term(word, short, (long_form,) if long_form else (), name=True))
             continue
-        if word.lower() in FUNCTION_WORDS:
+        if word.lower() in FUNCTION_WORDS or word.lower() in CHAT_WORDS:
             continue
         tokens = tuple(t for t in tokenize(word) if t not in FUNCTION_WORDS)
         if not tokens:
@@ -249,3 +299,51 @@ def query_terms(query: str) -> list[Term]:
         name = word[0].isupper() and not starts_sentence
         terms.append(Term(word, tokens, synonyms, name=name))
     return terms
+
+
+# --- what kind of answer a question asks for ------------------------------------------------
+
+AnswerType = str  # "money", "share", "number", "date", "frequency" or "name"
+_ASKS = {
+    "money": re.compile(r"\bhow much (?:money|funding|funds|cash|does \w+(?: \w+){0,4} cost)\b|"
+                        r"\bhow much\b.*\b(?:cost|costs|pay|paid|spend|spent|raised|mobili[sz]ed|"
+                        r"committed|contributed|donated|channel|fund)\b|"
+                        r"\b(?:what|which) (?:amount|sum|fee|price|cost)\b|\bhow much is the fee\b|"
+                        r"\b(?:maximum|minimum|largest|smallest) (?:cash|amount|sum|advance|"
+                        r"contribution|grant|budget)\b|\bwhat (?:contribution )?amount\b",
+                        re.IGNORECASE),
+    "share": re.compile(r"\bwhat (?:share|percentage|percent|proportion|fraction|rate)\b|"
+                        r"\bhow much of\b", re.IGNORECASE),
+    "frequency": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bat what intervals?\b",
+                            re.IGNORECASE),
+    "date": re.compile(r"^\W*(?:and\s+|so\s+)?(?:where and )?when\b|"
+                       r"\b(?:by|since|until|till) when\b|"
+                       r"\bwhat (?:date|year|month|day)\b|\bwhich (?:date|year|month)\b|"
+                       r"\bdeadlines?\b|\btarget date\b|\bwhat time(?:line|frame)\b",
+                       re.IGNORECASE),
+    "number": re.compile(r"\bhow (?:many|much|long|large|big|old)\b|"
+                         r"\bwhat(?:'s|s| is| was| are)? (?:the )?(?:share|percentage|percent|"
+                         r"proportion|amount|rate|number|sum|budget|cost|price|fee|size|"
+                         r"duration|total|figure)\b|"
+                         r"\b(?:above|below|up to|over|under|from) what (?:amount|value|sum|"
+                         r"level|threshold|size)\b|\bmaximum\b|\bminimum\b|\bthreshold\b",
+                         re.IGNORECASE),
+    "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b|"
+                       r"(?:^|[,;:]\s*)\W*which (?:companies|company|firms?|businesses|business|"
+                       r"corporations?|organi[sz]ations?|agenc(?:y|ies)|entit(?:y|ies)|persons?|people|"
+                       r"countr(?:y|ies)|donors?|partners?|offices?|units?)\b|"
+                       r"\bwhat(?:'s|s| is| was) the name\b|\bthe name of\b|\bdocument symbol\b",
+                       re.IGNORECASE),
+}
+
+
+def answer_type(question: str) -> AnswerType | None:
+    """The kind of fact a question asks for, when it asks for one: "how much does it cost" an
+    amount of money, "what share" a percentage, "how many ..." a number, "when ...", "by
+    when", "deadline" a date, "how often" a frequency, "who ...", "which company ..." a name.
+    Questions that ask why, how or whether ask for none."""
+    text = normalise(question)
+    for kind in ("money", "share", "frequency", "date", "number", "name"):
+        if _ASKS[kind].search(text):
+            return kind
+    return None

@@ -43,23 +43,24 @@ class LoadedIndex:
     keyword: KeywordIndex
     warnings: list[str] = field(default_factory=list)
     sentences: SentenceVectors | None = None  # None for versions built without them
+    _by_id: dict[str, Chunk] = field(init=False, repr=False)
+    _by_locator: dict[tuple[str, str], Chunk] = field(init=False, repr=False)
 
     @property
     def model_id(self) -> str:
         return str(self.manifest["model_id"])
 
+    def __post_init__(self) -> None:
+        self._by_id = {c.id: c for c in self.chunks}
+        self._by_locator = {(c.source, c.locator): c for c in self.chunks}
+
     def find(self, source: str, locator: str) -> Chunk | None:
         """The passage with this document id and locator, if indexed."""
-        for chunk in self.chunks:
-            if chunk.source == source and chunk.locator == locator:
-                return chunk
-        return None
+        return self._by_locator.get((source, locator))
 
     def by_id(self, chunk_id: str) -> Chunk | None:
-        for chunk in self.chunks:
-            if chunk.id == chunk_id:
-                return chunk
-        return None
+        """The passage with this id, if indexed."""
+        return self._by_id.get(chunk_id)
 
 
 def versions_dir(index_dir: Path) -> Path:
@@ -110,6 +111,14 @@ def _checksums(paths: list[Path]) -> list[str]:
         return list(pool.map(_sha256, paths))
 
 
+def chunk_row(chunk: Chunk) -> dict[str, Any]:
+    """A passage as one row of chunks.jsonl."""
+    return {"id": chunk.id, "source": chunk.source, "title": chunk.title,
+            "symbol": chunk.symbol, "locator": chunk.locator,
+            "headings": list(chunk.headings), "text": chunk.text, "label": chunk.label,
+            "organization": chunk.organization}
+
+
 def _files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "manifest.json")
 
@@ -143,17 +152,14 @@ def write_version(
     directory.mkdir(parents=True)
     with open(directory / "chunks.jsonl", "w", encoding="utf-8") as handle:
         for chunk in chunks:
-            row = {"id": chunk.id, "source": chunk.source, "title": chunk.title,
-                   "symbol": chunk.symbol, "locator": chunk.locator,
-                   "headings": list(chunk.headings), "text": chunk.text}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(chunk_row(chunk), ensure_ascii=False) + "\n")
     vectors = np.asarray(vectors, dtype=np.float32)  # no copy when it is float32 already
     np.save(directory / "vectors.npy", vectors)
     done("passages")
     dense = DenseIndex.build(vectors, hnsw_above=hnsw_above)
     dense.save(directory / "dense.faiss")
     done(f"dense ({dense.kind})")
-    KeywordIndex.build([c.embed_text for c in chunks]).save(directory / "bm25")
+    KeywordIndex.build([c.keyword_text for c in chunks]).save(directory / "bm25")
     done("bm25")
     if sentences is not None:  # (vectors, owner passage positions), see index/sentences.py
         np.save(directory / "sentences.npy", sentences[0].astype(np.float32))
@@ -217,8 +223,17 @@ def _load_sentences(directory: Path, manifest: dict[str, Any],
     The vectors are memory-mapped, not read: rows are grouped by passage and a query reads
     only those of its top passages, so the page cache holds them, not the process (at 100k
     passages they are ~0.6 GB). Version directories are never changed once written."""
-    names = ("sentences.npy", "sentence_owner.npy")
+    names = ("sentences.npy", "sentence_owner.npy", "sentences.json")
     if not all(name in manifest["checksums"] for name in names):
+        return None
+    try:
+        meta = json.loads((directory / "sentences.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{directory.name}: sentences.json cannot be read ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("text") != SENTENCE_TEXT:
+        log.warning("index version %s holds unit vectors of another kind (%s); quotes are "
+                    "chosen without them until the next build (partnerbot index)",
+                    directory.name, meta.get("text") if isinstance(meta, dict) else meta)
         return None
     try:
         return SentenceVectors.from_arrays(np.load(directory / names[0], mmap_mode="r"),
@@ -236,8 +251,10 @@ def _chunk(row: dict[str, Any], shared: dict[Any, Any] | None = None) -> Chunk:
     one = shared.setdefault
     headings = tuple(one(h, h) for h in row["headings"])
     headings = one(headings, headings)
+    label, organization = row.get("label"), row.get("organization")
     return Chunk(row["id"], one(row["source"], row["source"]), one(row["title"], row["title"]),
-                 one(row["symbol"], row["symbol"]), row["locator"], headings, row["text"])
+                 one(row["symbol"], row["symbol"]), row["locator"], headings, row["text"],
+                 one(label, label), one(organization, organization))
 
 
 def load_live(index_dir: Path, model_id: str) -> LoadedIndex:

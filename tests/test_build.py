@@ -20,7 +20,7 @@ from index.errors import (
     KnowledgeFileError,
 )
 from index.search import Searcher
-from index.sentences import SentenceVectors, sentence_texts, split_sentences
+from index.sentences import SentenceVectors, sentence_texts, split_sentences, units
 from index.store import current_version, list_versions, load_live, versions_dir
 
 
@@ -289,8 +289,8 @@ def test_version_without_sentence_vectors_loads_searches_and_gets_them(
     loaded = load_live(index_dir, "hashing-256")
     assert loaded.version == version and loaded.sentences is None and not loaded.warnings
     result = Searcher(index_dir, HashingEmbedder()).search("capacity assessments", 3)
-    assert result.hits and result.top_sentence is None
-    assert result.hits[0].sentence is None and result.confidence is not None
+    assert result.hits and result.hits[0].evidence  # its units, each at the passage cosine
+    assert {e.cosine for e in result.hits[0].evidence} == {result.hits[0].dense}
     embedder = CountingEmbedder()  # the next build adds them, reusing the passage vectors
     report = build_index(docs_dir, index_dir, embedder)
     assert report.switched and report.added == 0
@@ -299,14 +299,18 @@ def test_version_without_sentence_vectors_loads_searches_and_gets_them(
     assert build_index(docs_dir, index_dir, embedder).switched is False
 
 
-def test_split_sentences_keeps_numbers_abbreviations_and_list_items() -> None:
-    text = ("12. The JIU reviewed 3.5 million records, e.g. grants. Partners must report; "
-            "agencies (UNDP, UNICEF) agree.\n- First item\n* Second item\n[3] A footnote.")
-    assert split_sentences(text) == [
-        "The JIU reviewed 3.5 million records, e.g. grants.",
-        "Partners must report; agencies (UNDP, UNICEF) agree.",  # no cut before a lower case
-        "First item", "Second item", "[3] A footnote."]
-    assert split_sentences("") == [] and split_sentences("  \n ") == []
+def test_units_keep_numbers_abbreviations_lists_and_drop_footnotes() -> None:
+    text = ("12. The JIU reviewed 3.5 million records, e.g. grants.[2] Partners must report; "
+            "agencies (UNDP, UNICEF) agree as follows:\n- First item\n* Second item\n"
+            "[2] A footnote.")
+    assert [(u.kind, u.text) for u in units(text)] == [
+        ("sentence", "The JIU reviewed 3.5 million records, e.g. grants."),
+        ("lead", "Partners must report; agencies (UNDP, UNICEF) agree as follows:"),
+        ("item", "First item"), ("item", "Second item")]
+    assert [u.item for u in units(text)][2:] == [0, 1]
+    assert split_sentences("See annex III, para. 18 and No. 5. Then go.") == [
+        "See annex III, para. 18 and No. 5.", "Then go."]
+    assert units("") == [] and units("  \n ") == []
 
 
 def test_sentence_vectors_best_cosine_per_passage() -> None:

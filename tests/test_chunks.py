@@ -110,7 +110,7 @@ def test_broken_front_matter_is_named_with_file_and_line(tmp_path: Path) -> None
         read_corpus(tmp_path)
     assert caught.value.problems == [
         "bad.md:3: organisation: unknown field (allowed: title, organization, date, kind, "
-        "source, symbol)",
+        "source, symbol, label)",
         "bad.md:4: date: 'someday' is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)",
         "bad.md:7: organization: missing required field",
         "yaml.md:2: front matter: invalid YAML: expected ',' or ']', but got '<stream end>'",

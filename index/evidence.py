@@ -1,0 +1,212 @@
+"""How well each unit of a passage bears on a question: meaning, the question's terms, and
+whether it prints the kind of fact asked for.
+
+The search scores the units of its top candidates with `passage_evidence` to re-rank them
+(index/search.py); the answer quotes the best of them (bot/answers.py). A unit's evidence is:
+
+- its cosine with the question (the unit vectors stored at build time, index/sentences.py);
+- the share of the question's content terms it prints, each weighted by its IDF over the
+  passages (`term_weights`: a rare term says more), length-normalised like BM25;
+- whether it prints the kind of fact the question asks for ("how many" -> a number,
+  "when" -> a date, "how often" -> a frequency, "who" / "which company" -> a name).
+
+Titles and front matter (the transmittal before a document's first section) are never
+evidence (`is_front_matter`).
+
+Pure functions: no model, no bot code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.chunks import Chunk
+from index.keyword import tokenize
+from index.queries import AnswerType, Term
+from index.sentences import Unit, units
+
+NAME_WEIGHT = 2.0  # a capitalised name no passage prints counts double
+PREFIX_MIN = 5  # a query stem this long also matches longer words it starts ("partner")
+LENGTH_NORM = 0.0  # BM25's b for a unit's term share (0: long units are not held back)
+AVERAGE_TOKENS = 18.0  # a unit's typical number of stemmed tokens
+# The evidence score of a unit, used to re-rank passages and to pick quotes (calibrated on the
+# dev set's calibration part, scripts/eval_retrieval.py):
+COSINE_WEIGHT = 0.5
+TERMS_WEIGHT = 0.5
+ANSWER_TYPE_BONUS = 0.15  # a unit printing the kind of fact asked for
+
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+_OPENING = re.compile(r"^Opening text")
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+                 "twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|"
+                 "millions|billion|billions|dozen|dozens|half|double|twice")
+_PRINTS = {
+    "money": re.compile(r"(?:\$|US\$|USD|€|EUR|CHF|£)\s?\d|\d[\d,.]*\s?(?:million|billion|"
+                        r"thousand)?\s?(?:dollars|euros|francs|USD|EUR|CHF)\b"),
+    "share": re.compile(r"\d\s?%|\bper ?cent\b|\bpercent\b|\b(?:half|a third|a quarter|"
+                        r"two thirds|majority|minority)\b", re.IGNORECASE),
+    "number": re.compile(rf"\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b|\bper ?cent\b|%", re.IGNORECASE),
+    "date": re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|"
+                       r"August|September|October|November|December)\b"),
+    "frequency": re.compile(r"\b(?:every|each (?:year|month|week|quarter)|annual(?:ly)?|"
+                            r"quarterly|monthly|weekly|daily|yearly|biennial(?:ly)?|twice|"
+                            r"once a|times a|per (?:year|month|week|annum))\b", re.IGNORECASE),
+}
+_YEAR = re.compile(r"(?:19|20)\d{2}s?")
+_NAMING_WORDS = frozenset("""
+recommendation recommendations para paragraph paragraphs issue sdg goal goals resolution
+resolutions article articles principle principles item chapter section annex box no. no
+number phase level tier rec
+""".split())
+# A name: a capitalised word or an acronym that does not open a sentence.
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b(?:[A-Z][a-z]+(?:[A-Z][a-z]+)?|[A-Z]{2,}[a-z]?)\b")
+_GENERIC_NAMES = frozenset("""
+united nations un organization organizations secretary-general secretary general assembly
+member states state government governments office agency agencies system the a an in it this
+these such for and of millennium development goals goal sdg sdgs executive heads board
+""".split())
+
+
+def term_share(term: Term, tokens: frozenset[str] | set[str]) -> float:
+    """How much of one term a text prints: the best share of one of its forms' tokens. A stem
+    of `PREFIX_MIN`+ letters also matches the longer words it starts."""
+
+    def found(token: str) -> bool:
+        if token in tokens:
+            return True
+        return len(token) >= PREFIX_MIN and any(
+            t.startswith(token) for t in tokens if len(t) > len(token))
+
+    return max(sum(map(found, form)) / len(form) for form in term.forms)
+
+
+def term_weights(terms: Sequence[Term], idf: dict[str, float]) -> list[float]:
+    """Weight of each term: the IDF of its best printed form (the least frequent token of a
+    form decides it); a term no passage prints in any form gets the corpus's highest IDF,
+    twice for a capitalised name (a thing the guidance never names)."""
+    unknown = max(max(idf.values(), default=1.0), 1.0)
+    weights = []
+    for term in terms:
+        known = [max(idf[t] for t in form) for form in term.forms if all(t in idf for t in form)]
+        weights.append(max(known) if known else unknown * (NAME_WEIGHT if term.name else 1.0))
+    return weights
+
+
+def ranking_weights(terms: Sequence[Term], idf: dict[str, float]) -> list[float]:
+    """`term_weights` for ranking: a term no passage prints weighs 0 (it would lower every
+    passage's share alike, and so only blur the terms that do tell passages apart)."""
+    return [w if any(all(t in idf for t in form) for form in term.forms) else 0.0
+            for term, w in zip(terms, term_weights(terms, idf), strict=True)]
+
+
+def coverage(terms: Sequence[Term], weights: Sequence[float],
+             tokens: frozenset[str] | set[str]) -> float:
+    """Weighted share of the terms a text (its stemmed tokens) prints, in [0, 1]; 0 without
+    terms."""
+    if len(weights) != len(terms):
+        raise ValueError(f"{len(weights)} weights given for {len(terms)} terms")
+    total = sum(weights)
+    if not terms or total <= 0:
+        return 0.0
+    return sum(w * term_share(t, tokens) for t, w in zip(terms, weights, strict=True)) / total
+
+
+def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
+    """True when `text` prints the kind of fact the question asks for (always for none): a
+    number, a date, a frequency, or a name the question does not already give."""
+    if kind is None:
+        return True
+    asked = {w.lower() for w in _WORDS.findall(question)}
+    if kind == "name":
+        return any(m.group(0).lower() not in asked and m.group(0).lower() not in _GENERIC_NAMES
+                   for m in _NAME.finditer(text))
+    for match in _PRINTS[kind].finditer(text):
+        words = {w.lower() for w in _WORDS.findall(match.group(0))}
+        if words and words <= asked:
+            continue  # "by 2005" in the question is no answer
+        if kind == "number" and _not_a_quantity(text, match):
+            continue
+        return True
+    return False
+
+
+def _not_a_quantity(text: str, match: re.Match[str]) -> bool:
+    """A year ("in 2005") or a number that names something ("Recommendation 3", "SDG 5",
+    "resolution 58/129"), not an amount."""
+    number = match.group(0).rstrip(".,")
+    if _YEAR.fullmatch(number):
+        return True
+    before = text[:match.start()].rstrip()
+    if before.endswith(("/", "#")) or text[match.end():match.end() + 1] == "/":
+        return True
+    previous = before.rsplit(None, 1)[-1].lower().strip("(") if before else ""
+    return previous in _NAMING_WORDS
+
+def is_front_matter(chunk: Chunk, unit: Unit) -> bool:
+    """The document's title, or a title line or the transmittal before its first section."""
+    text = unit.text.strip()
+    if text.rstrip(".") == chunk.title.rstrip("."):
+        return True
+    if not _OPENING.match(chunk.locator):
+        return False
+    return not text.endswith((".", "?", "!", ":", ";")) or chunk.title in text
+
+
+@dataclass(frozen=True)
+class UnitEvidence:
+    """One unit of a passage scored for a question."""
+
+    position: int  # in units(chunk.text)
+    unit: Unit
+    cosine: float
+    terms: float  # weighted share of the question's terms it prints
+    tokens: frozenset[str]
+    typed: bool  # the question asks for a kind of fact (a date ...) and this unit prints one
+
+    @property
+    def score(self) -> float:
+        """Its evidence: cosine and term share blended, with the answer-type bonus."""
+        return (COSINE_WEIGHT * self.cosine + TERMS_WEIGHT * self.terms
+                + (ANSWER_TYPE_BONUS if self.typed else 0.0))
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A unit of a passage that can be evidence, with its stemmed tokens (prepared once)."""
+
+    position: int  # in units(chunk.text)
+    unit: Unit
+    tokens: frozenset[str]
+
+
+def evidence_units(chunk: Chunk) -> tuple[Piece, ...]:
+    """The units of a passage that can be evidence: front matter left out. (Adding the
+    tokens of the unit's place - title, issuer, heading path - was measured on the dev set
+    and did not help.)"""
+    return tuple(Piece(position, unit, frozenset(tokenize(unit.text)))
+                 for position, unit in enumerate(units(chunk.text))
+                 if not is_front_matter(chunk, unit))
+
+
+def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndarray,
+                     fallback: float,
+                     terms: Sequence[Term], weights: Sequence[float], *,
+                     kind: AnswerType | None, question: str) -> tuple[UnitEvidence, ...]:
+    """A passage's evidence units (`evidence_units`) scored for a question. `cosines` are the
+    stored cosines of all its units; without them (an older index) every unit gets
+    `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
+    a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart."""
+    stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
+    out = []
+    for piece in pieces:
+        length = 1.0 + LENGTH_NORM * max(0.0, len(piece.tokens) / AVERAGE_TOKENS - 1.0)
+        out.append(UnitEvidence(
+            piece.position, piece.unit,
+            float(cosines[piece.position]) if stored else fallback,
+            coverage(terms, weights, piece.tokens) / length, piece.tokens,
+            kind is not None and prints_answer(piece.unit.text, kind, question)))
+    return tuple(out)
