@@ -24,7 +24,7 @@ def install(dialogue: Dialogue) -> None:
 
 
 def _citation(dialogue: Dialogue, chunk_id: str) -> str:
-    chunk = dialogue.searcher.index.by_id(chunk_id)
+    chunk = dialogue.searcher.current().by_id(chunk_id)
     return chunk.citation if chunk is not None else f"{chunk_id} (no longer indexed)"
 
 

@@ -1,24 +1,50 @@
-"""Extractive answers: the most relevant sentences of the best passages, each cited.
+"""Extractive answers: the unit of the guidance that answers first, then only further evidence.
 
-No language model: the answer quotes the guidance. Whether the guidance covers a question is
-decided from the search's confidence (best dense similarity blended with how much of the
-question the top passages print) against a threshold calibrated on the dev set.
+No language model: the answer quotes the guidance. The search returns the top passages with
+the cosine of each of their units (sentences, lists, labelled fields: index/sentences.py) and
+the question's content terms with their IDF. Here:
+
+1. Each unit of the top passages is scored (`unit_score`): its cosine with the question, how
+   much of the question's weighted terms it prints (length-normalised), and its passage's
+   rank. The best unit is quoted first - a list's lead-in with its items, a labelled field with
+   its label - and further units only when they carry evidence for this question: close to
+   the best in meaning, or printing a question term the quotes so far do not. Titles and
+   front matter are never evidence.
+2. Whether the guidance covers the question (`grounding`): the best unit cosine blended with
+   the IDF-weighted share of the question's content terms one of the top passages prints
+   (conversational words do not count; a term no passage prints counts in full), against a
+   threshold calibrated on part of the dev set (scripts/eval_retrieval.py).
+3. Greetings, thanks and "help" get a short reply, not a search (`small_talk`).
+
+Pure core: no Telegram, no database.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from index.keyword import tokenize
-from index.queries import expand_acronyms
+from index.evidence import UnitEvidence, coverage, term_share
+from index.queries import expand_acronyms, normalise, query_terms
 from index.search import Hit, Searcher, SearchResult
-from index.sentences import split_sentences
+from index.sentences import Unit, units
 
 MAX_QUERY_CHARS = 1000  # longer messages are searched with their first 1,000 characters
-MAX_PASSAGES = 3
-MAX_SENTENCES = 2
+EVIDENCE_PASSAGES = 5  # units of the top passages compete for the quotes
+COVERAGE_PASSAGES = 3  # grounding: the best term coverage among the top passages
+CLOSEST = 3  # passages shown when the answer declines
+MAX_QUOTES = 3
+QUOTE_CHARS = 650  # quotes together stay below this, so an answer fits a phone screen
+LIST_CHARS = 420  # a list longer than this shows each item by its opening words
+SHORT_UNIT = 90  # a quoted sentence shorter than this is followed by the next one
+# Calibrated on the dev set's calibration part (scripts/eval_retrieval.py):
+UNIT_RANK = 1.0  # a unit's quote score: its evidence + this x its passage's score (vs the best)
+TYPED_RATIO = 0.7  # a unit printing the fact asked for goes first when it scores this share
+FURTHER_RATIO = 0.8  # a further quote scores at least this share of the first one ...
+COSINE_MARGIN = 0.06  # ... and is this close to it in meaning, or prints a new question term
+GROUNDING_COSINE = 0.3  # share of the best unit cosine; the terms' coverage has the rest
+
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLLOW_UP_START = re.compile(
     r"^(and|also|but|or|what about|how about|same for|what if|and if|then|so)\b", re.IGNORECASE
@@ -41,35 +67,63 @@ _ENGLISH = frozenset(
     "partners"
     .split()
 )
-
-
+# Small talk: messages made only of these words (and punctuation or emoji) are not searched.
+_SMALL_TALK = {
+    "help": frozenset("help start menu commands what can you do how does this work use bot "
+                      "guide assistant test testing ping".split()),
+    "thanks": frozenset("thanks thank you thx ty cheers much very so many a lot appreciated "
+                        "great helpful that was".split()),
+    "bye": frozenset("bye goodbye see you later ciao cya good night".split()),
+    "greeting": frozenset("hi hello hey hiya howdy greetings good morning afternoon evening "
+                          "day there all everyone dear team yo".split()),
+    "ack": frozenset("ok okay k kk cool great nice perfect fine got it alright all right yes "
+                     "no sure good understood noted fair enough".split()),
+}
+_REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b")
+_HELP_TRIGGERS = frozenset("help menu commands start".split())
+_GREETING_PREFIX = re.compile(
+    r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day))"
+    r"(?:\s+(?:there|all|team|everyone))?\s*[,!.:;-]+\s*(?=\S)|"
+    r"^\s*(?:hi|hello|hey)\s+(?=(?:what|how|why|who|where|when|which|is|are|can|do|does|"
+    r"should|could|would|will|i|we)\b)", re.IGNORECASE)
 @dataclass(frozen=True)
 class Quote:
-    """Sentences quoted from one passage, with the passage they come from."""
+    """Verbatim units of one passage, as shown: `text` joins them (" … " marks a gap)."""
 
     hit: Hit
-    sentences: list[str]
+    units: tuple[int, ...]
+    text: str
+    score: float
 
 
 @dataclass(frozen=True)
 class Answer:
-    """An answer to show, or the honest statement that the guidance does not cover it."""
+    """An answer to show, or the honest statement that the guidance does not cover it.
+
+    `reason`: "answered"; "not_covered" (with the `closest` passages); "empty", "no_words",
+    "no_terms" (nothing to search); "small_talk" (`small_talk` names the kind);
+    "other_language".
+    """
 
     question: str
     query: str  # what was searched (with the previous question for a follow-up)
     grounded: bool
-    reason: str  # "answered", "not_covered", "empty", "no_words", "other_language"
+    reason: str
     quotes: list[Quote] = field(default_factory=list)
-    closest: list[Hit] = field(default_factory=list)
+    closest: list[Quote] = field(default_factory=list)
     version: str = ""
     top_score: float = 0.0
     truncated: bool = False
     follow_up: bool = False
+    small_talk: str | None = None
 
     @property
     def hits(self) -> list[Hit]:
-        """The passages the answer used (quoted or shown as closest)."""
-        return [q.hit for q in self.quotes] or self.closest
+        """The passages the answer used (quoted or shown as closest), each once."""
+        seen: dict[str, Hit] = {}
+        for quote in self.quotes or self.closest:
+            seen.setdefault(quote.hit.chunk.id, quote.hit)
+        return list(seen.values())
 
 
 def has_words(text: str) -> bool:
@@ -84,6 +138,27 @@ def language_of(text: str) -> str:
               "es": sum(w in _SPANISH for w in words)}
     best = max(counts, key=lambda lang: counts[lang])
     return best if counts[best] > counts["en"] else "en"
+
+
+def small_talk(text: str) -> str | None:
+    """"greeting", "thanks", "bye", "ack" or "help" when the message is only that."""
+    words = [w.lower() for w in _WORDS.findall(text)]
+    if not words or len(words) > 8:
+        return None
+    if not set(words) <= frozenset().union(*_SMALL_TALK.values()):
+        return None
+    if set(words) & _HELP_TRIGGERS or (set(words) <= _SMALL_TALK["help"] and len(words) >= 3):
+        return "help"
+    for kind in ("thanks", "bye", "greeting", "ack"):
+        if set(words) & (_SMALL_TALK[kind] - _SMALL_TALK["ack"] if kind != "ack" else
+                         _SMALL_TALK["ack"]):
+            return kind
+    return "ack"
+
+
+def without_greeting(text: str) -> str:
+    """"hi, what is the Partner Portal?" -> "what is the Partner Portal?"."""
+    return _GREETING_PREFIX.sub("", text, count=1)
 
 
 def is_follow_up(question: str) -> bool:
@@ -102,62 +177,212 @@ def search_query(question: str, previous: str | None) -> tuple[str, bool]:
     return question, False
 
 
-def best_sentences(text: str, query: str, limit: int = MAX_SENTENCES) -> list[str]:
-    """The `limit` sentences sharing most (rarer, longer) words with the query, in text order."""
-    sentences = split_sentences(text)
-    if len(sentences) <= limit:
-        return sentences
-    terms = set(tokenize(query))
-    scored = []
-    for position, sentence in enumerate(sentences):
-        words = set(tokenize(sentence))
-        overlap = sum(1.0 + math.log(len(w)) for w in words & terms)
-        scored.append((overlap, -position, position))
-    chosen = sorted(scored, reverse=True)[:limit]
-    if all(score == 0 for score, _, _ in chosen):
-        chosen = scored[:limit]
-    return [sentences[p] for _, _, p in sorted(chosen, key=lambda item: item[2])]
+# --- quotes ---------------------------------------------------------------------------------
 
 
-QUOTE_COSINE_MARGIN = 0.12  # further passages are quoted when this close to the best cosine
+@dataclass(frozen=True)
+class _Scored:
+    """A unit of one of the top passages, scored for the quotes."""
+
+    hit: Hit
+    rank: int
+    evidence: UnitEvidence
+    score: float
+
+    @property
+    def position(self) -> int:
+        return self.evidence.position
 
 
-def grounding_score(result: SearchResult) -> float:
-    """What the grounding decision compares with the threshold: the search's confidence (best
-    cosine blended with term coverage, see index/search.py), or the best cosine for a result
-    that carries no confidence."""
-    return result.confidence if result.confidence is not None else result.top_dense
+def _scored_units(result: SearchResult) -> list[_Scored]:
+    """Every unit of the top passages: its evidence plus its passage's rank score."""
+    hits = result.hits[:EVIDENCE_PASSAGES]
+    best = max((h.score for h in hits), default=1.0) or 1.0
+    return [_Scored(hit, rank, e, e.score + UNIT_RANK * hit.score / best)
+            for rank, hit in enumerate(hits) for e in hit.evidence]
+
+
+def _shorten(text: str) -> str:
+    """A list item by its opening words: up to its label's colon, or its first ten words."""
+    head, colon, _ = text.partition(":")
+    if colon and len(head) <= 80:
+        return head + ": …"
+    words = text.split()
+    return text if len(words) <= 10 else " ".join(words[:10]) + " …"
+
+
+def quote_text(pieces: list[Unit], chosen: Sequence[int]) -> str:
+    """The quoted text of some units of one passage. A chosen list item or lead-in brings the
+    whole list: the lead-in, then each item on its own line (by its opening words when the
+    list is long, except the chosen ones); a later sentence of a labelled field comes after its
+    label; " … " marks a gap."""
+    shown = set(chosen)
+    for position in chosen:
+        unit = pieces[position]
+        lead = position if unit.kind == "lead" else unit.lead
+        if lead is not None:
+            shown |= {lead, *(i for i, u in enumerate(pieces) if u.lead == lead)}
+    order = sorted(shown)
+    long_list = sum(len(pieces[p].text) for p in order) > LIST_CHARS
+    out = ""
+    previous: int | None = None
+    for position in order:
+        unit = pieces[position]
+        text = unit.text
+        if unit.kind == "item" and position not in chosen and long_list:
+            first_of_item = position == min(i for i in order if pieces[i].lead == unit.lead
+                                            and pieces[i].item == unit.item)
+            if not first_of_item:
+                continue
+            text = _shorten(text)
+        if unit.label and not text.startswith(unit.label) and (
+                previous is None or pieces[previous].label != unit.label):
+            text = f"{unit.label}: … {text}"
+        new_line = previous is not None and (
+            (unit.kind == "item" and (pieces[previous].item != unit.item
+                                      or pieces[previous].kind == "lead"))
+            or (unit.label is not None and pieces[previous].label != unit.label))
+        if previous is None:
+            out = text
+        elif new_line:
+            out += "\n" + text
+        else:
+            out += (" " if position == previous + 1 else " … ") + text
+        previous = position
+    return out
+
+
+def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
+    """The quotes of a grounded answer, best first, and every scored unit."""
+    scored = _scored_units(result)
+    if not scored:
+        return [], scored
+    ranked = sorted(scored, key=lambda s: -s.score)
+    if result.kind:  # asked for a date, a number ...: a unit on the subject must print one
+        typed = [s for s in ranked if s.evidence.typed and s.score >= TYPED_RATIO * ranked[0].score]
+        if not typed:
+            return [], scored
+        ranked = [typed[0], *(s for s in ranked if s is not typed[0])]
+    first = ranked[0]
+    chosen: list[_Scored] = [first]
+    terms = result.terms
+    covered = {i for i, t in enumerate(terms) if term_share(t, first.evidence.tokens) >= 1.0}
+    for candidate in ranked[1:]:
+        if len(chosen) >= MAX_QUOTES or candidate.score < FURTHER_RATIO * first.score:
+            break
+        new_terms = {i for i, t in enumerate(terms)
+                     if i not in covered and term_share(t, candidate.evidence.tokens) >= 1.0}
+        close = candidate.evidence.cosine >= first.evidence.cosine - COSINE_MARGIN
+        if not (close or new_terms):
+            continue
+        chosen.append(candidate)
+        covered |= new_terms
+    return _as_quotes(chosen), scored
+
+
+def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
+    """Group the chosen units by passage (in the order each passage was first chosen) and keep
+    the quotes within `QUOTE_CHARS` in all; a text already quoted is not quoted again."""
+    groups: dict[str, list[_Scored]] = {}
+    for item in chosen:
+        groups.setdefault(item.hit.chunk.id, []).append(item)
+    quotes: list[Quote] = []
+    used = 0
+    for items in groups.values():
+        hit = items[0].hit
+        pieces = units(hit.chunk.text)
+        evidence = {e.position for e in hit.evidence}
+        chosen_here = {i.position for i in items}
+        for position in sorted(chosen_here):
+            before, after = position - 1, position + 1
+            unit = pieces[position]
+            # a sentence that refers back ("These steps include ...") needs the one before it
+            if _REFERS_BACK.match(unit.text) and before in evidence and unit.kind != "item":
+                chosen_here.add(before)
+            # a short statement ("UNECE partially accepts the recommendation.") brings the
+            # sentence after it, and so does one the next sentence refers back to
+            if (after in evidence and pieces[after].kind not in ("item", "lead")
+                    and unit.kind != "lead" and (len(unit.text) < SHORT_UNIT
+                                                 or _REFERS_BACK.match(pieces[after].text))):
+                chosen_here.add(after)
+        positions = tuple(sorted(chosen_here))
+        text = quote_text(pieces, positions)
+        if any(text == q.text for q in quotes) or (quotes and used + len(text) > QUOTE_CHARS):
+            continue
+        used += len(text)
+        quotes.append(Quote(hit, positions, text, max(i.score for i in items)))
+    return quotes
+
+
+def closest_quotes(result: SearchResult, scored: list[_Scored] | None = None) -> list[Quote]:
+    """For a declined question: each of the top passages by its unit that best matches it."""
+    if scored is None:
+        scored = _scored_units(result)
+    best: dict[str, _Scored] = {}
+    for item in scored:
+        current = best.get(item.hit.chunk.id)
+        if current is None or item.score > current.score:
+            best[item.hit.chunk.id] = item
+    top = sorted(best.values(), key=lambda s: s.rank)[:CLOSEST]
+    return [Quote(s.hit, (s.position,), quote_text(units(s.hit.chunk.text), (s.position,)),
+                  s.score) for s in top]
+
+
+# --- grounding ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What the grounding decision rests on."""
+
+    cosine: float  # best unit cosine in the top passages
+    coverage: float  # best weighted share of the question's terms one top passage prints
+    score: float  # the blend compared with the threshold
+
+
+def grounding(result: SearchResult, scored: list[_Scored] | None = None) -> Grounding:
+    """The evidence that the guidance covers the question (see the module docstring)."""
+    if scored is None:
+        scored = _scored_units(result)
+    cosine = max((s.evidence.cosine for s in scored), default=result.top_dense)
+    covered = max((coverage(result.terms, result.weights, h.tokens)
+                   for h in result.hits[:COVERAGE_PASSAGES]), default=0.0)
+    score = GROUNDING_COSINE * cosine + (1.0 - GROUNDING_COSINE) * covered
+    return Grounding(cosine, covered, score)
 
 
 def compose(question: str, result: SearchResult, *, threshold: float, follow_up: bool = False,
             truncated: bool = False) -> Answer:
-    """Build the answer from search hits: quotes when grounded, else the closest passages."""
-    hits = result.hits
-    score = grounding_score(result)
-    if not hits or score < threshold:
+    """Build the answer from the search result: quotes when grounded, else the closest."""
+    quotes, scored = select_quotes(result)
+    judged = grounding(result, scored)
+    common = {"question": question, "query": result.query, "version": result.version,
+              "top_score": judged.score, "truncated": truncated, "follow_up": follow_up}
+    if not quotes or judged.score < threshold:
         reason = "other_language" if language_of(question) != "en" else "not_covered"
-        return Answer(question=question, query=result.query, grounded=False, reason=reason,
-                      closest=hits[:MAX_PASSAGES], version=result.version, top_score=score,
-                      truncated=truncated, follow_up=follow_up)
-    floor = result.top_dense - QUOTE_COSINE_MARGIN
-    chosen = [hits[0]] + [h for h in hits[1:] if h.dense is not None and h.dense >= floor]
-    terms = expand_acronyms(result.query)  # "IP" picks sentences on implementing partners
-    quotes = [Quote(h, best_sentences(h.chunk.text, terms)) for h in chosen[:MAX_PASSAGES]]
-    return Answer(question=question, query=result.query, grounded=True, reason="answered",
-                  quotes=quotes, version=result.version, top_score=score, truncated=truncated,
-                  follow_up=follow_up)
+        return Answer(grounded=False, reason=reason, closest=closest_quotes(result, scored),
+                      **common)  # type: ignore[arg-type]
+    return Answer(grounded=True, reason="answered", quotes=quotes,
+                  **common)  # type: ignore[arg-type]
 
 
 def answer_question(question: str, searcher: Searcher, *, threshold: float, top_k: int = 5,
                     previous: str | None = None) -> Answer:
-    """Answer one question; `previous` is the last question in this conversation, if any."""
+    """Answer one message; `previous` is the last question in this conversation, if any."""
     text = question.strip()
     if not text:
         return Answer(question=question, query="", grounded=False, reason="empty")
     if not has_words(text):
         return Answer(question=question, query="", grounded=False, reason="no_words")
+    kind = small_talk(text)
+    if kind is not None:
+        return Answer(question=question, query="", grounded=False, reason="small_talk",
+                      small_talk=kind)
     truncated = len(text) > MAX_QUERY_CHARS
-    text = text[:MAX_QUERY_CHARS]
+    text = without_greeting(text[:MAX_QUERY_CHARS])
+    if not query_terms(expand_acronyms(normalise(text))):
+        return Answer(question=question, query="", grounded=False, reason="no_terms")
     query, follow_up = search_query(text, previous)
-    result = searcher.search(query, top_k)
-    return compose(question, result, threshold=threshold, follow_up=follow_up, truncated=truncated)
+    result = searcher.search(query, max(top_k, EVIDENCE_PASSAGES))
+    return compose(question, result, threshold=threshold, follow_up=follow_up,
+                   truncated=truncated)

@@ -46,7 +46,7 @@ class ChecklistFlow:
     def load(self, dialogue: Dialogue) -> LoadResult:
         """Every checklist file, citations checked against the live index when it loads."""
         try:
-            index = dialogue.searcher.index
+            index = dialogue.searcher.current()
             has_passage = lambda doc, loc: index.find(doc, loc) is not None  # noqa: E731
         except Exception:  # no index: citations are checked at the next load
             has_passage = None
@@ -295,7 +295,7 @@ class ChecklistFlow:
     def _why(self, dialogue: Dialogue, question: Question) -> Reply:
         parts = [texts.WHY_HEADING.format(help=texts.esc(question.help or ""))]
         for cite in question.cites:
-            chunk = dialogue.searcher.index.find(cite.doc, cite.locator)
+            chunk = dialogue.searcher.current().find(cite.doc, cite.locator)
             if chunk is None:
                 parts.append(texts.CITE_MISSING.format(cite=texts.esc(self.cite_label(
                     dialogue, cite))))
@@ -320,7 +320,7 @@ class ChecklistFlow:
 
     def cite_label(self, dialogue: Dialogue, cite: Cite) -> str:
         try:
-            chunk = dialogue.searcher.index.find(cite.doc, cite.locator)
+            chunk = dialogue.searcher.current().find(cite.doc, cite.locator)
         except Exception:
             chunk = None
         return chunk.citation if chunk is not None else f"{cite.doc}, {cite.locator}"

@@ -152,11 +152,15 @@ def ask(ctx: click.Context, question: str | None, as_json: bool) -> None:
         answer = answer_question(q, searcher, threshold=settings.threshold, top_k=settings.top_k)
         plain = texts.to_plain(texts.answer_message(answer))
         if as_json:
+            quotes = answer.quotes or answer.closest
             click.echo(json.dumps({
                 "query": q, "answer": plain, "grounded": answer.grounded,
-                "citations": [{"source": h.chunk.source, "title": h.chunk.title,
-                               "locator": h.chunk.locator, "text": h.chunk.text}
-                              for h in answer.hits]}, ensure_ascii=False))
+                "reason": answer.reason,
+                "citations": [{"source": x.hit.chunk.source, "title": x.hit.chunk.title,
+                               "locator": x.hit.chunk.locator,
+                               "citation": texts.citation(x.hit.chunk), "quote": x.text,
+                               "text": x.hit.chunk.text} for x in quotes]},
+                ensure_ascii=False))
         else:
             click.echo(plain + "\n")
 

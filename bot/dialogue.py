@@ -222,7 +222,7 @@ class Dialogue:
             extra += texts.TRAINER_HELP if role in ("admin", "trainer") else ""
             return [Reply(texts.HELP + extra)]
         if name == "sources":
-            return [Reply(texts.sources_message(self.searcher.index.manifest["documents"]))]
+            return [Reply(texts.sources_message(self.searcher.current().manifest["documents"]))]
         if name == "cancel":
             cancelled = self._awaiting_comment.pop(user.id, None) is not None
             cancel = self.extensions.get("cancel")
@@ -277,7 +277,7 @@ class Dialogue:
     def _press(self, user: User, role: str, event: Press) -> list[Reply]:
         kind, _, rest = event.data.partition(":")
         if kind == "p" and rest:
-            chunk = self.searcher.index.by_id(rest)
+            chunk = self.searcher.current().by_id(rest)
             if chunk is None:
                 return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
             return [Reply(texts.passage_message(chunk))]

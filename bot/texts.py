@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer
+from index.chunks import Chunk
 
 if TYPE_CHECKING:
     from bot.checklists import Checklist, Cite, Question
@@ -75,7 +76,7 @@ TRUNCATED = (
 NOT_COVERED = (
     "The guidance in my knowledge base does not cover this question, so I cannot answer it "
     "reliably. Please ask your partnerships focal point.\n\n<b>Closest passages</b> (they may "
-    "not answer your question):"
+    "not answer your question; tap <b>Show passage</b> to read one in full):"
 )
 OTHER_LANGUAGE = (
     "The guidance I search is in English and I could not find a reliable answer to your "
@@ -118,12 +119,49 @@ LOG_FAILED_ADMIN = "⚠️ The session log could not be written: {reason}. Answe
 SOURCES_EMPTY = "The knowledge base has no documents yet."
 
 
+SMALL_TALK = {
+    "greeting": "Hello! Ask me anything about choosing and managing partners, for example "
+                "<i>What should staff be trained on when managing implementing partners?</i> "
+                "I answer from UN guidance and cite the paragraph. /checklist runs a guided "
+                "partner-selection checklist, /help shows more.",
+    "thanks": "You are welcome. Ask another question whenever you like, or send /help.",
+    "bye": "Goodbye. I am here whenever you have a question on partners.",
+    "ack": "Fine. Ask a question about choosing or managing partners whenever you like, or "
+           "send /help to see what I can do.",
+}
+NO_TERMS = (
+    "Your message has no words I can search for (only words such as <i>what</i>, <i>is</i> "
+    "or <i>it</i>). Please say what you want to know about, for example: <i>What does the "
+    "guidance say about due diligence on companies?</i>"
+)
+
+
+def citation(chunk: Chunk) -> str:
+    """The short citation of a passage: its document's label, its locator, and what it is
+    about when its place says so ("A/77/257, para 11, on Recommendation 2")."""
+    where = f"{chunk.document_label}, {chunk.locator}"
+    context = chunk.context
+    return f"{where}, on {context}" if context else where
+
+
+def _document(chunk: Chunk) -> str:
+    if chunk.document_label != chunk.title:
+        return f"{chunk.document_label}: {chunk.title}"
+    return chunk.title
+
+
 def answer_message(answer: Answer, *, previous: str | None = None) -> str:
-    """The full answer: quotes with citations, then a numbered Sources list."""
+    """The answer: the quotes, each with its short citation, then the Sources (full titles,
+    each document once); or the decline with the closest passages."""
     if answer.reason == "empty":
         return EMPTY_QUESTION
     if answer.reason == "no_words":
         return NO_WORDS
+    if answer.reason == "no_terms":
+        return NO_TERMS
+    if answer.reason == "small_talk":
+        kind = answer.small_talk or "ack"
+        return HELP if kind == "help" else SMALL_TALK.get(kind, SMALL_TALK["ack"])
     parts: list[str] = []
     if answer.truncated:
         from bot.answers import MAX_QUERY_CHARS
@@ -132,23 +170,21 @@ def answer_message(answer: Answer, *, previous: str | None = None) -> str:
     if answer.follow_up and previous:
         parts.append(FOLLOW_UP_NOTE.format(previous=esc(previous)))
     if answer.grounded:
-        for n, quote in enumerate(answer.quotes, start=1):
-            text = " ".join(quote.sentences)
-            parts.append(f"“{esc(text)}” <b>[{n}]</b> ({esc(quote.hit.chunk.citation)})\n\n")
+        for quote in answer.quotes:
+            parts.append(f"“{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>\n\n")
         parts.append(sources_list([q.hit.chunk for q in answer.quotes]))
         return "".join(parts).rstrip()
     parts.append(OTHER_LANGUAGE if answer.reason == "other_language" else NOT_COVERED)
-    for n, hit in enumerate(answer.closest, start=1):
-        excerpt = hit.chunk.text if len(hit.chunk.text) < 240 else hit.chunk.text[:237] + "…"
-        parts.append(f"\n{n}. {esc(hit.chunk.citation)}: {esc(excerpt)}")
+    for n, quote in enumerate(answer.closest, start=1):
+        parts.append(f"\n\n{n}. “{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>")
     return "".join(parts).rstrip()
 
 
-def sources_list(chunks: list) -> str:
+def sources_list(chunks: list[Chunk]) -> str:
+    """Each cited document once, by its short label and full title."""
     lines = [SOURCES_HEADING]
-    for n, chunk in enumerate(chunks, start=1):
-        doc = chunk.title if not chunk.symbol else f"{chunk.symbol} — {chunk.title}"
-        lines.append(f"[{n}] {esc(doc)}, {esc(chunk.locator)}")
+    for title in dict.fromkeys(_document(c) for c in chunks):
+        lines.append(f"• {esc(title)}")
     return "\n".join(lines)
 
 

@@ -73,8 +73,9 @@ def test_search_and_ask_read_questions_from_stdin(real_data_dir: Path) -> None:
 def test_ask_plain_text_has_quotes_and_sources(real_data_dir: Path) -> None:
     result = invoke(real_data_dir, "ask", IN_SCOPE)
     assert result.exit_code == 0
-    assert "“" in result.stdout and "\nSources\n[1] " in result.stdout
-    assert "A/77/257 — Review of the management of implementing partners" in result.stdout
+    assert "“" in result.stdout and "— SG note on A/77/257, " in result.stdout
+    assert "\nSources\n• SG note on A/77/257: Review of the management of implementing " \
+        "partners" in result.stdout
 
 
 @pytest.mark.parametrize(

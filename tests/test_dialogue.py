@@ -75,7 +75,7 @@ def test_passage_button_shows_the_full_passage(dialogue: Dialogue) -> None:
     replies = dialogue.handle(user(), Text("What is the UN Partner Portal used for?"))
     shown = press(dialogue, "Show passage 1", replies)
     chunk_id = buttons(replies)[0].data[2:]
-    chunk = dialogue.searcher.index.by_id(chunk_id)
+    chunk = dialogue.searcher.current().by_id(chunk_id)
     assert chunk is not None and texts.esc(chunk.text) in shown[0].html
 
 

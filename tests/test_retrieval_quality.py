@@ -5,40 +5,27 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
-from bot.answers import answer_question, compose, grounding_score, search_query
+from bot.answers import answer_question, search_query
 from bot.settings import DEFAULT_THRESHOLD
 from index.build import build_index
-from index.chunks import Chunk
 from index.embedders import HashingEmbedder, SentenceTransformerEmbedder
+from index.evidence import NAME_WEIGHT, coverage, prints_answer, ranking_weights, term_weights
+from index.fusion import fuse_scores, reciprocal_rank_fusion
 from index.keyword import KeywordIndex, tokenize
 from index.queries import (
     ACRONYMS,
     Term,
+    answer_type,
     expand_acronyms,
     focus_sentence,
     normalise,
     query_terms,
     sentences,
 )
-from index.search import (
-    FOCUS_WEIGHT,
-    NAME_WEIGHT,
-    SENTENCE_COSINE_WEIGHT,
-    SENTENCE_PASSAGES,
-    Hit,
-    Searcher,
-    SearchResult,
-    confidence,
-    coverage,
-    fuse_scores,
-    keyword_weights,
-    sentence_dense,
-    term_weights,
-)
+from index.search import FOCUS_WEIGHT, Searcher, keyword_weights
 
 from .conftest import ROOT
 
@@ -86,7 +73,7 @@ def test_sentences_cut_at_question_marks_not_abbreviations() -> None:
 
 def test_query_terms_drop_function_words_and_keep_alternatives() -> None:
     terms = {t.text: t for t in query_terms("What does a well-managed IP partnership look like?")}
-    assert set(terms) == {"well-managed", "IP", "partnership", "look", "like"}
+    assert set(terms) == {"well-managed", "IP", "partnership", "look"}  # "like": a chat word
     assert terms["IP"].forms == (("ip",), ("implement", "partner"))
     assert terms["well-managed"].forms == (("well-manag",), ("well", "manag"))
     assert terms["partnership"].forms == (("partnership",),)
@@ -131,50 +118,78 @@ def test_fuse_scores_scales_each_signal_then_weights_them() -> None:
     assert dict(fuse_scores([(1, 0.9), (2, 0.5)], [(7, 4.0)], dense_weight=0.5))[7] == 0.5
     assert [i for i, _ in fuse_scores(dense, keyword, dense_weight=1.0)] == [1, 2, 3]
     assert [i for i, _ in fuse_scores(dense, keyword, dense_weight=0.0)][:2] == [3, 2]
-    assert fuse_scores([], []) == []
+    assert fuse_scores([], [], dense_weight=0.5) == []
     with pytest.raises(ValueError, match="dense_weight"):
         fuse_scores(dense, keyword, dense_weight=1.5)
 
 
 def test_coverage_counts_forms_prefixes_and_weights() -> None:
     terms = [Term("IPs", ("ip",), (("implement", "partner"),)), Term("audits", ("audit",))]
-    assert coverage(terms, {"implement", "partner", "train"}) == 0.5
-    assert coverage(terms, {"implement", "train"}) == 0.25  # half the long form
-    assert coverage(terms, {"ip", "audit"}) == 1.0
-    assert coverage([Term("partner", ("partner",))], {"partnership"}) == 1.0  # prefix
-    assert coverage([Term("fee", ("fee",))], {"feedback"}) == 0.0  # too short for a prefix
-    assert coverage(terms, {"audit"}, weights=[1.0, 3.0]) == 0.75
-    assert coverage([], {"audit"}) == 0.0
+    even = [1.0, 1.0]
+    assert coverage(terms, even, {"implement", "partner", "train"}) == 0.5
+    assert coverage(terms, even, {"implement", "train"}) == 0.25  # half the long form
+    assert coverage(terms, even, {"ip", "audit"}) == 1.0
+    assert coverage([Term("partner", ("partner",))], [1.0], {"partnership"}) == 1.0  # prefix
+    assert coverage([Term("fee", ("fee",))], [1.0], {"feedback"}) == 0.0  # too short a prefix
+    assert coverage(terms, [1.0, 3.0], {"audit"}) == 0.75
+    assert coverage([], [], {"audit"}) == 0.0
     with pytest.raises(ValueError, match="1 weights given for 2 terms"):
-        coverage(terms, {"audit"}, weights=[1.0])
+        coverage(terms, [1.0], {"audit"})
 
 
-def test_term_weights_double_names_no_passage_prints() -> None:
-    terms = query_terms("Is Nestle a Global Compact participant?")
-    known = {"global", "compact", "particip"}.__contains__
-    assert term_weights(terms, known) == [NAME_WEIGHT, 1.0, 1.0, 1.0]
+def test_term_weights_follow_idf_and_double_unprinted_names() -> None:
+    terms = query_terms("Is Nestle a Global Compact participant or a partner?")
+    idf = {"global": 1.0, "compact": 2.0, "particip": 3.0, "partner": 0.5}
+    weights = term_weights(terms, idf)
+    assert [t.text for t in terms] == ["Nestle", "Global", "Compact", "participant", "partner"]
+    assert weights == [3.0 * NAME_WEIGHT, 1.0, 2.0, 3.0, 0.5]
+    # for ranking passages a term no passage prints weighs nothing: it cannot tell them apart
+    assert ranking_weights(terms, idf) == [0.0, 1.0, 2.0, 3.0, 0.5]
 
 
-def test_confidence_blends_cosine_and_coverage() -> None:
-    assert confidence(0.5, 1.0, cosine_weight=0.4) == pytest.approx(0.8)
-    assert confidence(0.5, 0.0, cosine_weight=0.4) == pytest.approx(0.2)
-    assert confidence(0.7, 0.7) == pytest.approx(0.7)
+def test_chat_words_and_abbreviations_do_not_count_as_missing() -> None:
+    terms = [t.text for t in query_terms(normalise(
+        "smaller agencies cant afford a dedicated IP unit, what does the guidance suggest"))]
+    assert terms == ["smaller", "agencies", "afford", "dedicated", "IP", "unit"]
+    assert [t.text for t in query_terms("how many entities actually had an RBM strategy")] == [
+        "entities", "RBM", "strategy"]
+    assert normalise("which JIU rec is about training, pls") == (
+        "which JIU recommendation is about training, please")
+    assert [t.text for t in query_terms(normalise("recs 3 and 4 w/o the deadline"))] == [
+        "recommendations", "3", "4", "deadline"]
+    agencies = next(t for t in query_terms("agencies") if t.text == "agencies")
+    assert ("entiti",) in agencies.forms and ("organiz",) in agencies.forms  # the guidance says
+    assert [t.text for t in query_terms("Why would a company partner in the first place?")] == [
+        "company", "partner"]
 
 
-def _result(*, dense: float, conf: float | None, hits: int = 2) -> SearchResult:
-    chunks = [Chunk(f"id{n}", "doc", "Title", None, f"para {n}", (), f"{n}. Text number {n}.")
-              for n in range(hits)]
-    return SearchResult("q", [Hit(c, 1.0, dense, None) for c in chunks], "v1", dense, 0.0,
-                        coverage=None, confidence=conf)
+def test_answer_types_of_questions() -> None:
+    assert answer_type("How many companies were in the Global Compact by July 2005?") == "number"
+    assert answer_type("how much does the course cost") == "money"
+    assert answer_type("What share of the budget goes to partnerships?") == "share"
+    assert answer_type("deadline for the common IP definition?") == "date"
+    assert answer_type("When did the report go to EXCOM?") == "date"
+    assert answer_type("How often does the task force meet?") == "frequency"
+    assert answer_type("Who handles partnership proposals at UNECE?") == "name"
+    assert answer_type("Are there criteria for deciding which companies we can partner with?") \
+        is None  # "which" is not the question word here
+    assert answer_type("Why are standard-setting partnerships hard to manage?") is None
 
 
-def test_compose_grounds_on_the_confidence_or_falls_back_to_the_cosine() -> None:
-    assert compose("q", _result(dense=0.9, conf=0.5), threshold=0.6).grounded is False
-    answered = compose("q", _result(dense=0.2, conf=0.7), threshold=0.6)
-    assert answered.grounded is True and answered.top_score == 0.7
-    assert len(answered.quotes) == 2  # the second passage is as close as the first
-    assert grounding_score(_result(dense=0.65, conf=None)) == 0.65
-    assert compose("q", _result(dense=0.65, conf=None), threshold=0.6).grounded is True
+def test_prints_answer_needs_a_new_fact_of_the_kind_asked() -> None:
+    question = "how many suppliers took part by 2005"
+    assert prints_answer("By 2005, 120 of them had joined.", "number", question)
+    assert not prints_answer("The programme ran until 2005.", "number", question)  # asked
+    assert not prints_answer("In 1999 UNIDO launched it under Recommendation 3.", "number",
+                             question)  # a year and a recommendation number are no amounts
+    assert prints_answer("It was presented on 30 September 2022.", "date", "when was it?")
+    assert not prints_answer("It will be presented soon.", "date", "when was it?")
+    assert prints_answer("Cash donations have exceeded $300 million.", "money", "how much")
+    assert not prints_answer("The course charges fees.", "money", "how much does it cost")
+    assert prints_answer("It is centralized in the Office of the Deputy Executive Secretary.",
+                         "name", "who handles it at UNECE?")
+    assert not prints_answer("WHO joined forces with a pharmaceutical company.", "name",
+                             "which company did WHO team up with")
 
 
 def test_weighted_bm25_equals_plain_bm25_with_unit_weights() -> None:
@@ -196,77 +211,49 @@ def test_building_bm25_prints_no_debug_lines(caplog: pytest.LogCaptureFixture) -
 
 @pytest.fixture()
 def sample_searcher(docs_dir: Path, tmp_path: Path) -> Searcher:
-    """A searcher over the sample documents, indexed with sentence vectors (hashing embedder)."""
+    """A searcher over the sample documents, indexed with unit vectors (hashing embedder)."""
     build_index(docs_dir, tmp_path / "index", HashingEmbedder())
     return Searcher(tmp_path / "index", HashingEmbedder())
 
 
-def test_sentence_scores_of_the_hits_equal_scoring_every_candidate(
-        sample_searcher: Searcher) -> None:
-    """Only the returned and weighed passages have their sentences scored: the same figures."""
-    searcher = sample_searcher
-    index = searcher.index
+def test_hits_carry_the_cosine_of_each_unit(sample_searcher: Searcher) -> None:
+    """Each hit's evidence holds its units' stored cosines with the query vector."""
+    index = sample_searcher.current()
     assert index.sentences is not None
-    every = range(len(index.chunks))
-    for question in ("Screening of companies against the GC principles",
-                     "How are implementing partners assessed?", "tobacco"):
-        result = searcher.search(question, 3)
-        vector = HashingEmbedder().embed_query(expand_acronyms(normalise(question)))
-        plain = index.sentences.best(vector, list(every))
-        positions = [index.chunks.index(h.chunk) for h in result.hits]
-        expected = [plain.get(i) for i in positions]
-        assert [h.sentence for h in result.hits] == pytest.approx(expected)
-        assert any(h.sentence is not None for h in result.hits)
-        top = searcher.search(question, SENTENCE_PASSAGES).hits
-        best = max(plain.get(index.chunks.index(h.chunk), 0.0) for h in top)
-        assert result.top_sentence == pytest.approx(best)
-
-
-def test_searcher_reports_coverage_and_confidence(docs_dir: Path, tmp_path: Path) -> None:
-    build_index(docs_dir, tmp_path / "index", HashingEmbedder())
-    searcher = Searcher(tmp_path / "index", HashingEmbedder())
-    result = searcher.search("Screening of companies against the GC principles", 3)
-    assert result.hits and result.coverage is not None and result.confidence is not None
-    assert 0.0 <= result.coverage <= 1.0 and 0.0 <= result.confidence <= 1.0
-    assert result.hits[0].score > 0
-    unrelated = searcher.search("annual leave days", 3)
-    assert unrelated.confidence is not None and unrelated.confidence < result.confidence
+    question = "Screening of companies against the GC principles"
+    result = sample_searcher.search(question, 3)
+    vector = HashingEmbedder().embed_query(expand_acronyms(normalise(question)))
+    for hit in result.hits:
+        position = index.chunks.index(hit.chunk)
+        stored = index.sentences.scores(vector, [position])[position]
+        assert hit.evidence and [e.cosine for e in hit.evidence] == pytest.approx(
+            [float(stored[e.position]) for e in hit.evidence])
+    assert result.terms and len(result.weights) == len(result.terms)
     with pytest.raises(ValueError, match="mode must be one of"):
-        searcher.search("x", 3, mode="fuzzy")
+        sample_searcher.search("x", 3, mode="fuzzy")
 
 
-def test_sentence_dense_takes_a_passage_up_to_its_best_sentence() -> None:
-    dense = [(0, 0.6), (1, 0.5), (2, 0.4)]
-    assert sentence_dense(dense, {1: 0.9, 2: 0.1}, weight=1.0) == [(1, 0.9), (0, 0.6), (2, 0.4)]
-    half = sentence_dense(dense, {1: 0.9}, weight=0.5)
-    assert [i for i, _ in half] == [1, 0, 2]
-    assert [score for _, score in half] == pytest.approx([0.7, 0.6, 0.4])
-    assert sentence_dense(dense, {1: 0.9}, weight=0.0) == dense
+def test_search_reranks_by_evidence_and_sinks_front_matter(sample_searcher: Searcher) -> None:
+    result = sample_searcher.search("Sample report on partnerships", 10)
+    assert result.hits, "the title's words are everywhere"
+    # no passage is ranked up for printing only the title: every hit has units to quote
+    assert all(h.evidence for h in result.hits[:3])
 
 
-def test_confidence_uses_the_best_sentence_of_the_top_passages(
-        sample_searcher: Searcher) -> None:
-    searcher = sample_searcher
-    index = searcher.index
-    assert index.sentences is not None
-    query = "Screening of companies against the GC principles"
-    result = searcher.search(query, 10)
-    assert result.top_sentence is not None and result.coverage is not None
-    vector = HashingEmbedder().embed_query(expand_acronyms(normalise(query)))
-    top = [index.chunks.index(h.chunk) for h in result.hits[:SENTENCE_PASSAGES]]
-    rows = index.sentences.vectors
-    expected = max(float((rows[index.sentences.owner == i] @ vector).max()) for i in top)
-    assert result.top_sentence == pytest.approx(expected, abs=1e-6)
-    assert all(h.sentence is not None for h in result.hits)
-    assert result.confidence == pytest.approx(confidence(
-        expected, result.coverage, cosine_weight=SENTENCE_COSINE_WEIGHT), abs=1e-6)
-    assert searcher.search(query, 10, mode="keyword").top_sentence is None
+def test_reciprocal_rank_fusion_is_a_small_pure_function() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
+    assert [i for i, _ in fused] == [1, 3, 2]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([[1]], k=-1)
 
 
-# --- the real packaged model on dev-set questions -----------------------------------------
+# --- the real packaged model on held-out dev-set questions --------------------------------
+# Questions of the held-out part (every third of each group, scripts/eval_retrieval.py): the
+# threshold and weights were calibrated on the other part. These pin what works today.
 
-ANSWERABLE = ["ip-18", "ip-04", "rbm-04", "gp-09", "ue-06", "fp-02", "fp-12"]
-OUT_OF_SCOPE = ["oos-01", "oos-05", "oos-06", "oos-10", "oos-13"]
+ANSWERABLE = ["ip-06", "ip-18", "rbm-06", "gp-19", "ue-11", "fp-12", "chat-01", "chat-13"]
+DECLINED = ["oos-07", "oos-13", "oos-29", "oos-53", "off-04", "off-10"]
 
 
 @pytest.fixture(scope="module")
@@ -290,20 +277,23 @@ def _found(searcher: Searcher, question: str, expected: list[dict]) -> bool:
 
 
 @pytest.mark.parametrize("qid", ANSWERABLE)
-def test_real_model_grounds_answerable_questions(real_searcher: Searcher, devset: dict,
-                                                 qid: str) -> None:
+def test_real_model_answers_with_the_key_phrase(real_searcher: Searcher, devset: dict,
+                                                qid: str) -> None:
     item = devset[qid]
     answer = answer_question(item["question"], real_searcher, threshold=DEFAULT_THRESHOLD)
-    assert answer.grounded, f"{qid} declined at confidence {answer.top_score:.3f}"
-    assert _found(real_searcher, item["question"], item["expected"])
+    assert answer.grounded, f"{qid} declined at {answer.top_score:.3f}"
+    first = answer.quotes[0].hit.chunk
+    assert (first.source, first.locator) in {(e["doc"], e["locator"]) for e in item["expected"]}
+    quoted = " ".join(" ".join(q.text.split()) for q in answer.quotes)
+    assert any(key in quoted for key in item["key"]), (item["key"], quoted)
 
 
-@pytest.mark.parametrize("qid", OUT_OF_SCOPE)
-def test_real_model_declines_out_of_scope_questions(real_searcher: Searcher, devset: dict,
-                                                    qid: str) -> None:
+@pytest.mark.parametrize("qid", DECLINED)
+def test_real_model_declines_what_the_guidance_does_not_say(real_searcher: Searcher,
+                                                           devset: dict, qid: str) -> None:
     answer = answer_question(devset[qid]["question"], real_searcher, threshold=DEFAULT_THRESHOLD)
-    assert not answer.grounded, f"{qid} answered at confidence {answer.top_score:.3f}"
-    assert answer.reason == "not_covered"
+    assert not answer.grounded, f"{qid} answered at {answer.top_score:.3f}"
+    assert answer.reason == "not_covered" and answer.closest
 
 
 def test_real_model_follow_up_with_previous_question(real_searcher: Searcher,
@@ -311,18 +301,5 @@ def test_real_model_follow_up_with_previous_question(real_searcher: Searcher,
     item = devset["fu-04"]
     query, follow_up = search_query(item["then"], item["first"])
     assert follow_up and _found(real_searcher, query, item["expected"])
-    assert np.isfinite(grounding_score(real_searcher.search(query, 5)))
-
-
-def test_rrf_mode_fuses_both_rankings(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from index.build import build_index
-    from index.embedders import HashingEmbedder
-    from index.search import Searcher
-
-    from .conftest import SAMPLE_DOCS
-
-    build_index(SAMPLE_DOCS, tmp_path / "index", HashingEmbedder())
-    searcher = Searcher(tmp_path / "index", HashingEmbedder())
-    rrf = searcher.search("screening companies sanctions", 3, mode="hybrid-rrf")
-    assert rrf.hits[0].chunk.locator == "para 2"
-    assert all(0 < h.score <= 2 / 61 for h in rrf.hits)
+    assert not _found(real_searcher, item["then"], [{"doc": "towards-global-partnerships",
+                                                     "locator": "para 1"}])

@@ -237,7 +237,7 @@ def test_passage_and_feedback_buttons(bot: RunningBot) -> None:
     chunk_id = dict(buttons(answer))["Show passage 1"][2:]
     calls = bot.press(STAFF, "Show passage 1")
     assert [r.method for r in calls if r.ok] == ["answerCallbackQuery", "sendMessage"]
-    chunk = bot.dialogue.searcher.index.by_id(chunk_id)
+    chunk = bot.dialogue.searcher.current().by_id(chunk_id)
     assert chunk is not None
     assert sent(calls)[0].params["text"] == texts.passage_message(chunk)
     assert chunk.text in sent(calls)[0].result["text"]  # in full, unescaped by Telegram
