@@ -1,56 +1,105 @@
-"""Retrieval and abstention quality on the dev set (eval/devset.yaml).
+"""Retrieval, answer and abstention quality on the dev set (eval/devset.yaml).
 
-Prints recall@1, recall@5 and MRR@10 for BM25 alone, dense alone and hybrid; follow-up recall
-with and without the previous question; the abstention precision and recall of `ask` at the
-configured threshold, with a sweep of the confidence threshold for calibration; and the search
-time against the bare query-embedding time.
+Prints:
+- recall@1, recall@5 and MRR@10 for BM25 alone, dense alone, reciprocal rank fusion and the
+  served weighted score fusion; follow-up recall with and without the previous question;
+- answers: the share of answerable questions whose answer is grounded and quotes one of the
+  question's key phrases, the share whose first citation is an expected passage, and the mean
+  and 95th-percentile answer length (characters of the Telegram message);
+- abstention, on the calibration part and on the held-out part separately: answerable
+  questions answered, in-domain unanswerable questions declined, off-topic ones declined;
+  with --sweep, the threshold that the calibration part alone would choose.
 
-The threshold (bot/settings.py DEFAULT_THRESHOLD) is calibrated on this same dev set, so the
-abstention numbers are optimistic: they are measured on the questions used to choose it.
+The split is fixed: in each group (answerable, in-domain unanswerable, off-topic), in file
+order, every third question (the 3rd, 6th, ...) is held out; the threshold
+(bot/answers.py DEFAULT_THRESHOLD) is calibrated on the other two thirds only.
 
-Usage: .venv/bin/python scripts/eval_retrieval.py [--devset eval/devset.yaml] [--sweep] [--misses]
+Usage: .venv/bin/python scripts/eval_retrieval.py [--devset eval/devset.yaml] [--sweep]
+       [--misses]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.answers import answer_question, grounding_score, search_query
+from bot import texts
+from bot.answers import Answer, answer_question, search_query
 from bot.services import make_searcher, reference_embedder
 from bot.settings import load_settings
 from index.build import build_index
+from index.fusion import reciprocal_rank_fusion
 from index.queries import expand_acronyms, normalise
-from index.search import (
-    CONFIDENCE_COSINE_WEIGHT,
-    COVERAGE_PASSAGES,
-    SENTENCE_COSINE_WEIGHT,
-    SENTENCE_PASSAGES,
-    Searcher,
-)
+from index.search import Searcher
 from index.store import current_version
 
-
-def relevant(hit_source: str, hit_locator: str, expected: list[dict]) -> bool:
-    return any(e["doc"] == hit_source and e["locator"] == hit_locator for e in expected)
+HELD_OUT_EVERY = 3
 
 
-def first_rank(searcher: Searcher, question: str, expected: list[dict], mode: str = "hybrid",
-               depth: int = 10) -> int | None:
-    hits = searcher.search(question, depth, mode=mode).hits
-    ranks = [i for i, h in enumerate(hits, 1) if relevant(h.chunk.source, h.chunk.locator,
-                                                           expected)]
+@dataclass(frozen=True)
+class Item:
+    id: str
+    question: str
+    expected: list[dict[str, str]]
+    keys: list[str]
+    scope: str  # "answerable", "in_domain", "off_topic"
+    held_out: bool
+
+
+def load_items(path: Path) -> tuple[list[Item], list[dict[str, Any]]]:
+    """The dev-set questions with their part of the split, and the follow-up pairs."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    counters: dict[str, int] = {}
+    items = []
+    for q in data["questions"]:
+        scope = "answerable" if q["expected"] else q.get("scope", "in_domain")
+        counters[scope] = counters.get(scope, 0) + 1
+        items.append(Item(q["id"], q["question"], q["expected"], list(q.get("key", [])), scope,
+                          counters[scope] % HELD_OUT_EVERY == 0))
+    return items, data.get("followups", [])
+
+
+def relevant(source: str, locator: str, expected: list[dict[str, str]]) -> bool:
+    return any(e["doc"] == source and e["locator"] == locator for e in expected)
+
+
+def rrf_ranking(searcher: Searcher, question: str, depth: int) -> list[str]:
+    """Passage ids by reciprocal rank fusion (k=60) of the dense and BM25 rankings."""
+    dense = searcher.search(question, searcher.candidates, mode="dense").hits
+    keyword = searcher.search(question, searcher.candidates, mode="keyword").hits
+    ids = {h.chunk.id: h.chunk for h in dense + keyword}
+    order = {cid: n for n, cid in enumerate(ids)}
+    fused = reciprocal_rank_fusion([[order[h.chunk.id] for h in dense],
+                                    [order[h.chunk.id] for h in keyword]], k=60)
+    by_position = list(ids)
+    return [f"{ids[by_position[i]].source}\x1f{ids[by_position[i]].locator}"
+            for i, _ in fused[:depth]]
+
+
+def first_rank(searcher: Searcher, question: str, expected: list[dict[str, str]],
+               mode: str = "hybrid", depth: int = 10) -> int | None:
+    if mode == "rrf":
+        found = rrf_ranking(searcher, question, depth)
+        keys = [tuple(f.split("\x1f")) for f in found]
+    else:
+        keys = [(h.chunk.source, h.chunk.locator)
+                for h in searcher.search(question, depth, mode=mode).hits]
+    ranks = [i for i, (s, loc) in enumerate(keys, 1) if relevant(s, loc, expected)]
     return ranks[0] if ranks else None
 
 
-def rank_metrics(searcher: Searcher, items: list[tuple[str, list[dict]]],
+def rank_metrics(searcher: Searcher, items: list[tuple[str, list[dict[str, str]]]],
                  mode: str) -> dict[str, float]:
     r1 = r5 = mrr = 0.0
     for question, expected in items:
@@ -60,6 +109,60 @@ def rank_metrics(searcher: Searcher, items: list[tuple[str, list[dict]]],
         mrr += 1.0 / first if first else 0.0
     n = max(len(items), 1)
     return {"recall@1": r1 / n, "recall@5": r5 / n, "MRR@10": mrr / n}
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.replace("“", '"').replace("”", '"').split()).casefold()
+
+
+def quotes_key(answer: Answer, keys: list[str]) -> bool:
+    """True when the answer is grounded and one quote holds one of the key phrases."""
+    if not answer.grounded:
+        return False
+    quoted = _fold(" ".join(q.text for q in answer.quotes))
+    return any(_fold(k) in quoted for k in keys)
+
+
+def first_citation_expected(answer: Answer, expected: list[dict[str, str]]) -> bool:
+    if not answer.grounded or not answer.quotes:
+        return False
+    chunk = answer.quotes[0].hit.chunk
+    return relevant(chunk.source, chunk.locator, expected)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else float("nan")
+
+
+def abstention(items: list[Item], answers: dict[str, Answer]) -> dict[str, tuple[int, int]]:
+    """(count, of) per figure: answerable answered, in-domain declined, off-topic declined."""
+    out = {}
+    for scope, want_grounded, name in (("answerable", True, "answerable answered"),
+                                       ("in_domain", False, "in-domain unanswerable declined"),
+                                       ("off_topic", False, "off-topic declined")):
+        group = [i for i in items if i.scope == scope]
+        out[name] = (sum(answers[i.id].grounded == want_grounded for i in group), len(group))
+    return out
+
+
+def _share(pair: tuple[int, int]) -> str:
+    count, total = pair
+    return f"{count / total:.3f} ({count}/{total})" if total else "-"
+
+
+def calibrate(items: list[Item], scores: dict[str, float]) -> tuple[float, float]:
+    """The threshold that maximises answered + declined shares (Youden's J) on `items`."""
+    answerable = [scores[i.id] for i in items if i.scope == "answerable"]
+    declinable = [scores[i.id] for i in items if i.scope != "answerable"]
+    best = (-1.0, 0.0)
+    for t in sorted(set(answerable + declinable)):
+        for candidate in (t, t + 1e-4):
+            j = (sum(s >= candidate for s in answerable) / len(answerable)
+                 + sum(s < candidate for s in declinable) / len(declinable))
+            if j > best[0]:
+                best = (j, candidate)
+    return best[1], best[0]
 
 
 def timing(searcher: Searcher, questions: list[str], rounds: int = 3) -> tuple[float, float]:
@@ -83,29 +186,34 @@ def timing(searcher: Searcher, questions: list[str], rounds: int = 3) -> tuple[f
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--devset", type=Path, default=Path("eval/devset.yaml"))
-    parser.add_argument("--sweep", action="store_true", help="print a threshold sweep")
+    parser.add_argument("--sweep", action="store_true",
+                        help="calibrate the threshold on the calibration part and print it")
     parser.add_argument("--misses", action="store_true",
-                        help="list hybrid misses at 5, and answerable questions declined")
+                        help="list retrieval misses, wrong answers and wrong decisions")
     args = parser.parse_args()
     settings = load_settings()
-    data = yaml.safe_load(args.devset.read_text(encoding="utf-8"))
-    questions = data["questions"]
-    in_scope = [(q["question"], q["expected"]) for q in questions if q["expected"]]
-    out_scope = [q["question"] for q in questions if not q["expected"]]
+    items, followups = load_items(args.devset)
+    answerable = [i for i in items if i.scope == "answerable"]
     if current_version(settings.index_dir) is None:
         build_index(settings.docs_dir, settings.index_dir, reference_embedder(settings))
     searcher = make_searcher(settings)
-    searcher.load()
-    print(f"Dev set: {len(in_scope)} questions with answers, {len(out_scope)} out of scope, "
-          f"{len(data.get('followups', []))} follow-ups; index {searcher.index.version}, "
-          f"embedder {type(searcher.embedder).__name__}\n")
+    index = searcher.load()
+    counts = {s: sum(i.scope == s for i in items) for s in ("answerable", "in_domain",
+                                                             "off_topic")}
+    held = {s: sum(i.scope == s and i.held_out for i in items) for s in counts}
+    print(f"Dev set: {counts['answerable']} answerable questions, {counts['in_domain']} "
+          f"in-domain unanswerable, {counts['off_topic']} off-topic, {len(followups)} "
+          f"follow-ups; held out (every {HELD_OUT_EVERY}rd of each group): "
+          f"{held['answerable']} / {held['in_domain']} / {held['off_topic']}. "
+          f"Index {index.version}, embedder {type(searcher.embedder).__name__}.\n")
+
     print("| method | recall@1 | recall@5 | MRR@10 |\n|---|---|---|---|")
+    pairs = [(i.question, i.expected) for i in answerable]
     for mode, name in (("keyword", "BM25 alone"), ("dense", "dense alone"),
-                       ("hybrid-rrf", "hybrid, reciprocal rank fusion (k=60)"),
+                       ("rrf", "hybrid, reciprocal rank fusion (k=60)"),
                        ("hybrid", "hybrid, weighted score fusion (served)")):
-        m = rank_metrics(searcher, in_scope, mode)
+        m = rank_metrics(searcher, pairs, mode)
         print(f"| {name} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['MRR@10']:.3f} |")
-    followups = data.get("followups", [])
     if followups:
         alone = [(f["then"], f["expected"]) for f in followups]
         joined = [(search_query(f["then"], f["first"])[0], f["expected"]) for f in followups]
@@ -114,57 +222,54 @@ def main() -> int:
               f"{a['MRR@10']:.3f} |")
         print(f"| follow-ups, with previous question | {j['recall@1']:.3f} | "
               f"{j['recall@5']:.3f} | {j['MRR@10']:.3f} |")
+
+    started = time.perf_counter()
+    threshold = settings.threshold
+    answers = {i.id: answer_question(i.question, searcher, threshold=threshold) for i in items}
+    scores = {k: a.top_score for k, a in answers.items()}
+    lengths = [len(texts.answer_message(answers[i.id])) for i in answerable]
+    keyed = [i for i in answerable if i.keys]
+    with_key = sum(quotes_key(answers[i.id], i.keys) for i in keyed)
+    first_ok = sum(first_citation_expected(answers[i.id], i.expected) for i in answerable)
+    print(f"\nAnswers at threshold {threshold:.3f}, answerable questions:")
+    print("| measure | figure |\n|---|---|")
+    print(f"| grounded and quoting a key phrase | {_share((with_key, len(keyed)))} |")
+    print(f"| first citation an expected passage | {_share((first_ok, len(answerable)))} |")
+    print(f"| answer length, mean / 95th percentile | {statistics.mean(lengths):.0f} / "
+          f"{percentile(lengths, 0.95):.0f} characters |")
+    print(f"| answers over one Telegram message (4,096) | "
+          f"{sum(n > texts.MAX_MESSAGE for n in lengths)} |")
+    print("\n| abstention | calibration part | held-out part |\n|---|---|---|")
+    calibration_part = abstention([i for i in items if not i.held_out], answers)
+    held_out_part = abstention([i for i in items if i.held_out], answers)
+    for name in calibration_part:
+        print(f"| {name} | {_share(calibration_part[name])} | {_share(held_out_part[name])} |")
+    if args.sweep:
+        chosen, youden = calibrate([i for i in items if not i.held_out], scores)
+        print(f"\nThe calibration part alone chooses the threshold {chosen:.4f} "
+              f"(answered + declined = {youden:.3f}); configured {threshold:.4f}.")
     if args.misses:
         print()
-        for question, expected in in_scope:
-            first = first_rank(searcher, question, expected)
+        for item in answerable:
+            answer = answers[item.id]
+            first = first_rank(searcher, item.question, item.expected)
+            tag = "held-out" if item.held_out else "calibration"
             if first is None or first > 5:
-                hits = searcher.search(question, 5).hits
-                got = "; ".join(h.chunk.citation for h in hits[:3])
-                want = "; ".join(f"{e['doc']} {e['locator']}" for e in expected)
-                print(f"MISS {question!r} (first expected at rank {first or '>10'})\n"
-                      f"  want {want}\n  got  {got}")
-    started = time.perf_counter()
-    conf_in = [grounding_score(searcher.search(q, 5)) for q, _ in in_scope]
-    conf_out = [grounding_score(searcher.search(q, 5)) for q in out_scope]
-    threshold = settings.threshold
-    answers = [answer_question(q, searcher, threshold=threshold)
-               for q in [q for q, _ in in_scope] + out_scope]
-    declined = [not a.grounded for a in answers]
-    declined_in = sum(declined[: len(in_scope)])
-    declined_out = sum(declined[len(in_scope):])
-    total_declined = declined_in + declined_out
-    precision = declined_out / total_declined if total_declined else 1.0
-    recall = declined_out / len(out_scope) if out_scope else 1.0
-    print(f"\nAbstention at threshold {threshold:.3f} (calibrated on this same dev set): "
-          f"precision {precision:.3f}, recall {recall:.3f} ({declined_out}/{len(out_scope)} "
-          f"out-of-scope declined, {declined_in}/{len(in_scope)} answerable questions declined)")
-    if args.misses:
-        for (question, _), answer in zip(in_scope, answers, strict=False):
+                print(f"RETRIEVAL MISS {item.id} ({tag}) {item.question!r}: first expected at "
+                      f"rank {first or '>10'}")
             if not answer.grounded:
-                print(f"  declined (confidence {answer.top_score:.3f}): {question}")
-        for question, answer in zip(out_scope, answers[len(in_scope):], strict=True):
-            if answer.grounded:
-                print(f"  ANSWERED out of scope (confidence {answer.top_score:.3f}): {question}")
-    if args.sweep and conf_in and conf_out:
-        w, cosine = CONFIDENCE_COSINE_WEIGHT, "best cosine"
-        if searcher.index.sentences is not None:
-            w = SENTENCE_COSINE_WEIGHT
-            cosine = f"best sentence cosine in the top {SENTENCE_PASSAGES} passages"
-        print(f"\nConfidence = {w:g} x {cosine} + {1 - w:g} x best coverage of the question's "
-              f"terms by one of the top {COVERAGE_PASSAGES} passages (index/search.py).")
-        print("\n| threshold | answerable answered | out-of-scope declined |\n|---|---|---|")
-        for t in [x / 100 for x in range(40, 76, 2)]:
-            answered = sum(s >= t for s in conf_in) / len(conf_in)
-            refused = sum(s < t for s in conf_out) / len(conf_out)
-            print(f"| {t:.2f} | {answered:.3f} | {refused:.3f} |")
-        print(f"\nmax out-of-scope confidence {max(conf_out):.3f}; "
-              f"min answerable confidence {min(conf_in):.3f}; answerable above every "
-              f"out-of-scope question: {sum(s > max(conf_out) for s in conf_in)}/{len(conf_in)}"
-              f"; next answerable confidence above it "
-              f"{min((s for s in conf_in if s > max(conf_out)), default=float('nan')):.3f}")
-    print(f"\n({time.perf_counter() - started:.1f} s for the abstention pass)")
-    search_s, embed_s = timing(searcher, [q for q, _ in in_scope] + out_scope)
+                print(f"DECLINED {item.id} ({tag}, {answer.top_score:.3f}) {item.question!r}")
+            elif item.keys and not quotes_key(answer, item.keys):
+                got = " | ".join(f"{q.hit.chunk.citation}: {q.text[:90]}" for q in answer.quotes)
+                print(f"NO KEY {item.id} ({tag}) {item.question!r}\n    want {item.keys}\n"
+                      f"    got  {got}")
+        for item in items:
+            if item.scope != "answerable" and answers[item.id].grounded:
+                tag = "held-out" if item.held_out else "calibration"
+                print(f"ANSWERED {item.scope} {item.id} ({tag}, "
+                      f"{answers[item.id].top_score:.3f}) {item.question!r}")
+    print(f"\n({time.perf_counter() - started:.1f} s for the answer pass)")
+    search_s, embed_s = timing(searcher, [i.question for i in items])
     print(f"Median search {search_s * 1000:.1f} ms vs bare query embedding "
           f"{embed_s * 1000:.1f} ms ({search_s / embed_s:.2f}x)")
     return 0
