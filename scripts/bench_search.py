@@ -13,7 +13,7 @@ the command):
   incremental re-index after one document changed (seconds, passages re-embedded);
 - start-up: wall seconds from launch to the first answer of `partnerbot ask`, and from launch
   of `partnerbot run` to its first getUpdates call against the fake Bot API server
-  (tests/fakebotapi.py);
+  (tests/support/fakebotapi.py);
 - memory: peak RSS (VmHWM) of that bot after answering questions, with the real knowledge
   base and with 100k passages.
 
@@ -495,7 +495,7 @@ def measure_bot(data_dir: Path, knowledge: Path, queries: list[str], *, answers:
                 timeout: float = 600.0, **env: str) -> dict[str, Any]:
     """`partnerbot run` against the fake Bot API: seconds to the first getUpdates, the first
     answer's latency, and peak RSS (VmHWM) after `answers` questions."""
-    from tests.fakebotapi import FakeBotAPI
+    from tests.support.fakebotapi import FakeBotAPI
 
     with FakeBotAPI() as server, tempfile.TemporaryFile() as log:
         started = time.monotonic()

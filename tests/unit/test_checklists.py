@@ -17,7 +17,7 @@ from bot.checklists import (
     validate_paths,
 )
 
-VALID_DIR = Path(__file__).parent / "data" / "checklists" / "valid"
+VALID_DIR = Path(__file__).parent.parent / "data" / "checklists" / "valid"
 
 # Lines 1-14; extra questions start on line 15.
 HEAD = """\

@@ -18,7 +18,7 @@ from index.evidence import is_front_matter
 from index.search import Searcher
 from index.sentences import split_sentences, units
 
-from .conftest import REAL_DOCS
+from tests.conftest import REAL_DOCS
 
 
 @pytest.fixture(scope="module")

@@ -180,5 +180,5 @@ def test_modules_import_without_torch() -> None:
             "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', "
             "'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1])
+                         check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ from index.build import build_index
 from index.embedders import HashingEmbedder
 from index.store import current_version, versions_dir
 
-from .conftest import ROOT, SAMPLE_DOCS
+from tests.conftest import ROOT, SAMPLE_DOCS
 
 IN_SCOPE = "Should we use the UN Partner Portal to manage implementing partners?"
 OUT_OF_SCOPE = "What is the daily subsistence allowance rate for a trip to Geneva?"

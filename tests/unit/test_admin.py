@@ -14,8 +14,8 @@ from bot import texts
 from bot.cli import cli
 from bot.dialogue import Command, Dialogue, Press, Text
 
-from .conftest import ROOT
-from .test_dialogue import ADMIN, STAFF, STRANGER, TRAINER, buttons, make, user
+from tests.conftest import ROOT
+from tests.unit.test_dialogue import ADMIN, STAFF, STRANGER, TRAINER, buttons, make, user
 
 ADMIN_COMMANDS = ["stats", "reindex", "users", "allow", "revoke"]
 

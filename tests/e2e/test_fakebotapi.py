@@ -26,7 +26,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, EndPointNotFound, InvalidToken, RetryAfter
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
-from tests.fakebotapi import ApiError, FakeBotAPI, parse_html
+from tests.support.fakebotapi import ApiError, FakeBotAPI, parse_html
 
 TOKEN = "123456:TEST-TOKEN"
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from bot.checklists import checklist_from_dict, validate_paths
 from bot.cli import cli
 from index.corpus import read_corpus
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -64,5 +64,5 @@ def test_writes_to_a_path_given_as_text(tmp_path: Path):
 
 def test_importing_the_module_does_not_import_matplotlib():
     code = "import sys, bot.charts; sys.exit('matplotlib' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2])
     assert done.returncode == 0

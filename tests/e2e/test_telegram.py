@@ -1,5 +1,5 @@
 """The Telegram bot end to end over HTTP: the real Application from `build_application`, the
-real model and index, and the fake Bot API server (tests/fakebotapi.py) playing the users.
+real model and index, and the fake Bot API server (tests/support/fakebotapi.py) playing the users.
 
 Each test starts the Application in a thread with its own event loop, as `partnerbot run`
 does (initialize, post_init, polling, start), and drives it through the fake server. A last
@@ -35,9 +35,9 @@ from bot.tg.app import ADMIN_COMMANDS, STAFF_COMMANDS, build_application
 from index.build import build_index
 from index.embedders import SentenceTransformerEmbedder
 from index.search import Searcher
-from tests.fakebotapi import FakeBotAPI, Request
+from tests.support.fakebotapi import FakeBotAPI, Request
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 TOKEN = "123456:TEST-TOKEN"
 ADMIN, STAFF, STAFF2, STRANGER = 1, 2, 3, 99

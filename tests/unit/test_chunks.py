@@ -10,7 +10,7 @@ from index.chunks import chunk_id, heading_label, split_document
 from index.corpus import read_corpus, read_document
 from index.errors import KnowledgeFileError
 
-from .conftest import REAL_DOCS, SAMPLE_DOCS
+from tests.conftest import REAL_DOCS, SAMPLE_DOCS
 
 
 def locators(path: Path) -> list[str]:

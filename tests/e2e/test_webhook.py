@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .conftest import ROOT
-from .fakebotapi import FakeBotAPI
+from tests.conftest import ROOT
+from tests.support.fakebotapi import FakeBotAPI
 
 
 def free_port() -> int:

@@ -27,7 +27,7 @@ from index.queries import (
 )
 from index.search import FOCUS_WEIGHT, Searcher, keyword_weights
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 # --- query normalisation and expansion ------------------------------------------------------
 

@@ -29,7 +29,7 @@ from bot.runs import (
     state_to_json,
 )
 
-TINY = Path(__file__).parent / "data" / "checklists" / "valid" / "tiny.yaml"
+TINY = Path(__file__).parent.parent / "data" / "checklists" / "valid" / "tiny.yaml"
 AT = "2024-05-01T10:00:00Z"
 CITE = [{"doc": "guide", "locator": "para 1"}]
 RATINGS = [
