@@ -1,7 +1,7 @@
 """Load benchmark of the Telegram bot: N simulated users x M questions against the real bot.
 
 The real Application (`build_application`, the real model and index, the real session log)
-runs in a child process, long-polling the fake Bot API server (tests/support/fakebotapi.py) that this
+runs in a child process, long-polling the fake Bot API server (tests/support/fakebotapi.py) that
 process serves on 127.0.0.1. Each simulated user sends a question from eval/devset.yaml, waits
 for the bot's reply, then sends the next one. The rate limiter is off (rate_limit=False): the
 fake server has no flood limits, and the bench measures the bot, not Telegram's quotas.

@@ -35,9 +35,8 @@ from bot.tg.app import ADMIN_COMMANDS, STAFF_COMMANDS, build_application
 from index.build import build_index
 from index.embedders import SentenceTransformerEmbedder
 from index.search import Searcher
-from tests.support.fakebotapi import FakeBotAPI, Request
-
 from tests.conftest import ROOT
+from tests.support.fakebotapi import FakeBotAPI, Request
 
 TOKEN = "123456:TEST-TOKEN"
 ADMIN, STAFF, STAFF2, STRANGER = 1, 2, 3, 99

@@ -17,7 +17,6 @@ from index.embedders import SentenceTransformerEmbedder
 from index.evidence import is_front_matter
 from index.search import Searcher
 from index.sentences import split_sentences, units
-
 from tests.conftest import REAL_DOCS
 
 

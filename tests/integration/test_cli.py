@@ -14,7 +14,6 @@ from bot.cli import cli
 from index.build import build_index
 from index.embedders import HashingEmbedder
 from index.store import current_version, versions_dir
-
 from tests.conftest import ROOT, SAMPLE_DOCS
 
 IN_SCOPE = "Should we use the UN Partner Portal to manage implementing partners?"

@@ -33,7 +33,6 @@ from index.onnx_embedder import (
 )
 from index.onnx_export import META_FILE, export_onnx, source_checksum
 from index.search import Searcher
-
 from tests.conftest import ROOT
 
 REPO_EXPORT = ROOT / "var" / "models" / DEFAULT_MODEL  # made by scripts/setup.sh

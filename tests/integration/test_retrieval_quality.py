@@ -26,7 +26,6 @@ from index.queries import (
     sentences,
 )
 from index.search import FOCUS_WEIGHT, Searcher, keyword_weights
-
 from tests.conftest import ROOT
 
 # --- query normalisation and expansion ------------------------------------------------------

@@ -13,7 +13,6 @@ from click.testing import CliRunner, Result
 from bot import texts
 from bot.cli import cli
 from bot.dialogue import Command, Dialogue, Press, Text
-
 from tests.conftest import ROOT
 from tests.unit.test_dialogue import ADMIN, STAFF, STRANGER, TRAINER, buttons, make, user
 

@@ -9,7 +9,6 @@ import pytest
 from index.chunks import chunk_id, heading_label, split_document
 from index.corpus import read_corpus, read_document
 from index.errors import KnowledgeFileError
-
 from tests.conftest import REAL_DOCS, SAMPLE_DOCS
 
 

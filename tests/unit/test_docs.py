@@ -12,7 +12,6 @@ from bot.checklist_run import run_from_answers
 from bot.checklists import checklist_from_dict, validate_paths
 from bot.cli import cli
 from index.corpus import read_corpus
-
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
