@@ -222,7 +222,7 @@ def build_index(
             shutil.rmtree(tmp, ignore_errors=True)
             raise IndexBuildError(
                 f"Writing the new index failed: {exc}. The live index"
-                f" ({live or 'none'}) keeps serving.\n\nTry: free disk space, then partnerbot index"
+                f" ({live or 'none'}) keeps serving.", "free disk space, then partnerbot index"
             ) from exc
         _verify(final, embedder, chunks)
         phases.done("verify")

@@ -266,7 +266,7 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
     live = current_version(index_dir)
     names = list_versions(index_dir)
     if live is None and not names:
-        raise IndexMissing(f"No index has been built yet in {index_dir}.\n\nTry: partnerbot index")
+        raise IndexMissing(f"No index has been built yet in {index_dir}.", "partnerbot index")
     order = ([live] if live else []) + [n for n in names if n != live]
     problems: list[str] = []
     for name in order:
@@ -277,9 +277,8 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
                 raise IndexModelMismatch(
                     f"The index (version {name}) was built with the model "
                     f"'{manifest['model_id']}', but the settings name '{model_id}'. Vectors of "
-                    "two models cannot be mixed.\n\nTry: partnerbot index   (re-embeds every "
-                    "passage with the configured model)"
-                )
+                    "two models cannot be mixed.",
+                    "partnerbot index   (re-embeds every passage with the configured model)")
             loaded = load_version(directory)
         except IndexCorrupt as exc:
             problems.append(str(exc))
@@ -290,7 +289,7 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
             loaded.warnings.append(f"Serving the previous version {name} instead of {live}.")
         return loaded
     raise IndexCorrupt(
-        "No index version can be read:\n" + "\n".join(problems) + "\n\nTry: partnerbot index"
+        "No index version can be read:\n" + "\n".join(problems), "partnerbot index"
     )
 
 
