@@ -6,13 +6,17 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_NUMBERED = re.compile(r"^(\d{1,4})\.\s+\S")
-_FOOTNOTE = re.compile(r"^\[\^[^\]]+\]:")
-_SUBITEM = re.compile(r"^\((?:[a-z]{1,2}|[ivxlc]+)\)\s")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+")
-_RECOMMENDATION = re.compile(r"^Recommendation\s+(\d+)\b", re.IGNORECASE)
-_ISSUE = re.compile(r"^Issue\s+#\s*(\d+)\b", re.IGNORECASE)
+from index.format import (
+    BULLET,
+    FOOTNOTE,
+    FOOTNOTE_REF,
+    HEADING,
+    ISSUE,
+    NUMBERED,
+    RECOMMENDATION,
+    SUBITEM,
+)
+
 _MARKER_ONLY = re.compile(r"^(?:[IVXLC]+|[A-Z]|\d+)$")
 
 
@@ -39,10 +43,10 @@ class Chunk:
     def context(self) -> str | None:
         """What a passage is about when its section says so and its locator does not: the
         recommendation or issue whose heading it stands under ("Recommendation 3")."""
-        if _RECOMMENDATION.match(self.locator) or _ISSUE.match(self.locator):
+        if RECOMMENDATION.match(self.locator) or ISSUE.match(self.locator):
             return None
         for heading in reversed(self.headings):
-            if _RECOMMENDATION.match(heading) or _ISSUE.match(heading):
+            if RECOMMENDATION.match(heading) or ISSUE.match(heading):
                 return heading_label(heading)
         return None
 
@@ -81,8 +85,8 @@ def heading_label(heading: str) -> str:
 def render(text: str) -> str:
     """Markdown markup a reader should not see: bold markers and footnote syntax."""
     text = text.replace("**", "")
-    text = re.sub(r"^\[\^([^\]]+)\]:\s*", r"[\1] ", text, flags=re.MULTILINE)
-    return re.sub(r"\[\^([^\]]+)\]", r"[\1]", text)
+    text = FOOTNOTE.sub(r"[\1] ", text)
+    return FOOTNOTE_REF.sub(r"[\1]", text)
 
 
 @dataclass
@@ -104,12 +108,12 @@ def _blocks(body: str) -> list[list[str]]:
                 blocks.append(current)
                 current = []
             continue
-        starts_item = bool(_BULLET.match(line)) and not line.startswith((" ", "\t"))
-        if current and (starts_item or _HEADING.match(line)):
+        starts_item = bool(BULLET.match(line)) and not line.startswith((" ", "\t"))
+        if current and (starts_item or HEADING.match(line)):
             blocks.append(current)
             current = []
         current.append(line.rstrip())
-        if _HEADING.match(line):
+        if HEADING.match(line):
             blocks.append(current)
             current = []
     if current:
@@ -120,73 +124,76 @@ def _blocks(body: str) -> list[list[str]]:
 def split_document(body: str, *, source: str, title: str, symbol: str | None,
                    label: str | None = None, organization: str | None = None) -> list[Chunk]:
     """Cut a document body into passages with locators and heading paths."""
-    drafts: list[_Draft] = []
-    stack: list[tuple[int, str]] = []
-    context = ""  # "rec", "issue" or ""
-    context_number = ""
-    points = 0
-    current: _Draft | None = None
+    cutter = _Cutter()
+    for block in _blocks(body):
+        heading = HEADING.match(block[0])
+        if heading:
+            cutter.heading(len(heading.group(1)), heading.group(2).strip())
+        else:
+            cutter.text(block)
+    return _finish(cutter.drafts, source=source, title=title, symbol=symbol, label=label,
+                   organization=organization)
 
-    def headings() -> tuple[str, ...]:
-        return tuple(text for _, text in stack)
 
-    def section_label() -> str:
-        return heading_label(stack[-1][1]) if stack else "Opening text"
+class _Cutter:
+    """Walks a body's blocks: the heading path, the recommendation or issue the text stands
+    under, and the passage the next block may continue."""
 
-    def start(kind: str, locator: str, lines: list[str]) -> _Draft:
-        draft = _Draft(kind, locator, headings(), section_label(), list(lines))
-        drafts.append(draft)
+    def __init__(self) -> None:
+        self.drafts: list[_Draft] = []
+        self.stack: list[tuple[int, str]] = []
+        self.context = ""  # "rec", "issue" or ""
+        self.number = ""  # of that recommendation or issue
+        self.points = 0  # action points so far under the issue
+        self.current: _Draft | None = None
+
+    def start(self, kind: str, locator: str, lines: list[str]) -> _Draft:
+        section = heading_label(self.stack[-1][1]) if self.stack else "Opening text"
+        draft = _Draft(kind, locator, tuple(text for _, text in self.stack), section,
+                       list(lines))
+        self.drafts.append(draft)
+        self.current = draft
         return draft
 
-    for block in _blocks(body):
-        first = block[0]
-        heading = _HEADING.match(first)
-        if heading:
-            level, text = len(heading.group(1)), heading.group(2).strip()
-            current = None
-            if level == 1:
-                continue
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, text))
-            rec, issue = _RECOMMENDATION.match(text), _ISSUE.match(text)
-            if rec:
-                context, context_number = "rec", rec.group(1)
-            elif issue:
-                context, context_number, points = "issue", issue.group(1), 0
-            else:
-                context = ""
-            continue
-        if _NUMBERED.match(first):
-            number = _NUMBERED.match(first).group(1)  # type: ignore[union-attr]
-            current = start("para", f"para {number}", block)
-            continue
-        bullet = _BULLET.match(first)
-        continues = bool(_FOOTNOTE.match(first) or _SUBITEM.match(first))
-        if bullet and context == "issue" and not bullet.group(1):
-            points += 1
-            current = start("point", f"Issue #{context_number}, action point {points}", block)
-            continue
-        if current is not None and (continues or bullet):
-            current.lines.extend(block)
-            continue
-        if context == "rec" and (current is None or current.kind == "rec"):
-            if current is None:
-                current = start("rec", f"Recommendation {context_number}", [])
-            current.lines.extend(block)
-            continue
-        if context == "issue" and (current is None or current.kind == "issue"):
-            if current is None:
-                current = start("issue", f"Issue #{context_number}", [])
-            current.lines.extend(block)
-            continue
-        if current is not None and current.kind == "point":
-            current.lines.extend(block)
-            continue
-        current = start("free", "", block)
+    def heading(self, level: int, text: str) -> None:
+        self.current = None
+        if level == 1:  # the document title
+            return
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, text))
+        rec, issue = RECOMMENDATION.match(text), ISSUE.match(text)
+        if rec:
+            self.context, self.number = "rec", rec.group(1)
+        elif issue:
+            self.context, self.number, self.points = "issue", issue.group(1), 0
+        else:
+            self.context = ""
 
-    return _finish(drafts, source=source, title=title, symbol=symbol, label=label,
-                   organization=organization)
+    def text(self, block: list[str]) -> None:
+        first, current = block[0], self.current
+        numbered = NUMBERED.match(first)
+        if numbered:
+            self.start("para", f"para {numbered.group(1)}", block)
+            return
+        bullet = BULLET.match(first)
+        if bullet and self.context == "issue" and not bullet.group(1):
+            self.points += 1
+            self.start("point", f"Issue #{self.number}, action point {self.points}", block)
+            return
+        continues = bool(FOOTNOTE.match(first) or SUBITEM.match(first) or bullet)
+        if current is not None and continues:
+            current.lines.extend(block)
+        elif self.context and (current is None or current.kind == self.context):
+            if current is None:
+                locator = (f"Recommendation {self.number}" if self.context == "rec"
+                           else f"Issue #{self.number}")
+                current = self.start(self.context, locator, [])
+            current.lines.extend(block)
+        elif current is not None and current.kind == "point":
+            current.lines.extend(block)
+        else:
+            self.start("free", "", block)
 
 
 def _finish(drafts: list[_Draft], *, source: str, title: str, symbol: str | None,
@@ -211,7 +218,7 @@ def _finish(drafts: list[_Draft], *, source: str, title: str, symbol: str | None
             n += 1
             locator = f"{base} ({n})"
         used.add(locator)
-        text = render("\n".join(line.strip() if not _BULLET.match(line) else line
+        text = render("\n".join(line.strip() if not BULLET.match(line) else line
                                 for line in draft.lines)).strip()
         if not text:
             continue

@@ -9,6 +9,7 @@ import pytest
 from index.chunks import chunk_id, heading_label, split_document
 from index.corpus import read_corpus, read_document
 from index.errors import KnowledgeFileError
+from index.format import DocumentMeta, read_front_matter, write_front_matter
 from tests.conftest import REAL_DOCS, SAMPLE_DOCS
 
 
@@ -124,3 +125,89 @@ def test_missing_front_matter_and_empty_directory(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(KnowledgeFileError, match=r"no \*\.md documents"):
         read_corpus(empty)
+
+
+# --------------------------------------------------------------------------- index.format
+
+
+def _read(body: str) -> dict[str, str]:
+    return {c.locator: c.text for c in split_document(body, source="s", title="T", symbol=None)}
+
+
+def test_sub_items_numbered_lettered_and_roman_continue_their_paragraph() -> None:
+    chunks = _read("3. Offices check:\n\n(a) the name;\n\n(iv) the address;\n\n"
+                   "(12) the accounts.\n\nA closing remark.")
+    assert chunks["para 3"].endswith("(a) the name;\n(iv) the address;\n(12) the accounts.")
+    assert chunks["Opening text"] == "A closing remark."
+
+
+@pytest.mark.parametrize("heading", ["Issue #3. Screening", "issue #3. screening",
+                                     "ISSUE # 3: Screening"])
+def test_issue_headings_in_any_case(heading: str) -> None:
+    chunks = _read(f"## {heading}\n\nPractices differ.\n\n- Share practice.\n  - Done.")
+    assert chunks["Issue #3"] == "Practices differ."
+    assert chunks["Issue #3, action point 1"] == "- Share practice.\n  - Done."
+
+
+@pytest.mark.parametrize("heading", ["Recommendation 2", "RECOMMENDATION 2", "recommendation 2."])
+def test_recommendation_headings_in_any_case(heading: str) -> None:
+    assert _read(f"### {heading}\n\nAdopt a policy.") == {"Recommendation 2": "Adopt a policy."}
+
+
+def test_front_matter_with_label_is_read() -> None:
+    meta, body = read_front_matter("---\ntitle: T\nlabel: SG note on A/77/257\n"
+                                   "organization: O\ndate: 2022-08-01\nkind: note\n"
+                                   "source: s.txt\n---\n\nText.\n", "x.md")
+    assert meta.label == "SG note on A/77/257"
+    assert meta.symbol is None
+    assert meta.date == "2022-08-01"
+    assert body == "\nText."
+
+
+@pytest.mark.parametrize(
+    ("changed", "problem"),
+    [
+        ({"date": "2022-02-30"}, "x.md:4: date: '2022-02-30' is not a date "
+                                 "(use YYYY-MM-DD, YYYY-MM or YYYY)"),
+        ({"kind": "Annual Report"}, "x.md:5: kind: 'Annual Report' is not a short slug (use "
+                                    "lowercase words joined by hyphens, e.g. annual-report)"),
+        ({"label": ""}, "x.md:7: label: must not be empty"),
+        ({"symbol": "yes"}, "x.md:7: symbol: True is read as yes/no, not as text "
+                            "(put the value in quotes)"),
+        ({"title": "[a, b]"}, "x.md:2: title: must be a single text value, not a list"),
+    ],
+)
+def test_front_matter_rules(changed: dict[str, str], problem: str) -> None:
+    fields = {"title": "T", "organization": "O", "date": "2020", "kind": "k", "source": "s"}
+    lines = [f"{key}: {value}" for key, value in {**fields, **changed}.items()]
+    text = "---\n" + "\n".join(lines) + "\n---\n\nText.\n"
+    with pytest.raises(KnowledgeFileError) as caught:
+        read_front_matter(text, "x.md")
+    assert caught.value.problems == [problem]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"title": "Review: partners & 'quotes' #1", "symbol": "A/77/257",
+         "label": "SG note on A/77/257", "organization": "yes", "date": "2022-08-01",
+         "kind": "note-by-secretary-general", "source": "000.txt"},
+        {"title": "2005", "organization": "- O", "date": "2006", "kind": "k", "source": "null"},
+        {"title": "T \u2014 \"quoted\"", "label": "[1]", "organization": "O", "date": "2021-07",
+         "kind": "k", "source": "a: b"},
+    ],
+)
+def test_written_front_matter_reads_back_the_same(values: dict[str, str]) -> None:
+    meta = DocumentMeta(**values)
+    text = write_front_matter(meta) + "\n1. Text.\n"
+    again, body = read_front_matter(text, "x.md")
+    assert again == meta
+    assert body == "\n1. Text."
+
+
+def test_chunks_and_corpus_share_the_format_patterns() -> None:
+    from index import chunks, format
+
+    for name in ("HEADING", "NUMBERED", "FOOTNOTE", "SUBITEM", "BULLET", "RECOMMENDATION",
+                 "ISSUE"):
+        assert getattr(chunks, name) is getattr(format, name), name

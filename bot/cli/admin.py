@@ -1,0 +1,176 @@
+"""Commands for admins: stats, export, users, forget, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from bot.cli.base import actor, cli, day, settings_of, store_of
+from bot.types import ROLES
+from index.errors import IndexProblem
+
+@cli.command()
+@click.option("--since", help="Only activity on or after this date (YYYY-MM-DD).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the questions-per-day chart to this PNG file.")
+@click.pass_context
+def stats(ctx: click.Context, since: str | None, plot: Path | None) -> None:
+    """Usage, answered vs declined, uncovered questions, negative feedback, checklist runs.
+
+    Example: partnerbot stats --since 2026-11-01 --plot usage.png
+    """
+    from bot.admin.ops import chart_png, stats_text
+    from index.store import load_live
+
+    settings = _settings(ctx)
+    figures = _sessions(settings).stats(since=_date(since))
+    try:
+        index = load_live(settings.index_dir, settings.model)
+        def citation(chunk_id: str) -> str:
+            chunk = index.by_id(chunk_id)
+            return chunk.citation if chunk is not None else chunk_id
+        click.echo(stats_text(figures, citation=citation))
+    except IndexProblem:
+        click.echo(stats_text(figures))
+    if plot is not None:
+        plot.write_bytes(chart_png(figures))
+        click.echo(f"\nChart written to {plot}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
+@click.option("--since", help="Only rows on or after this date (YYYY-MM-DD).")
+@click.option("--output", type=click.Path(path_type=Path),
+              help="csv: a directory (one file per table); jsonl: a file. Default: "
+                   "var/exports/<time>/ for csv, standard output for jsonl.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, since: str | None, output: Path | None) -> None:
+    """Export the session log: CSV (one file per table) or JSON lines.
+
+    Example: partnerbot export --format csv --since 2026-11-01 --output exports/
+    """
+    import datetime as dt
+
+    settings = _settings(ctx)
+    log = _sessions(settings)
+    day = _date(since)
+    if fmt == "csv":
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        directory = output or settings.data_dir / "exports" / stamp
+        counts = log.export_all(directory, fmt="csv", since=day)
+        for table, count in counts.items():
+            click.echo(f"{directory / (table + '.csv')}: {count} rows")
+    elif output is not None:
+        with open(output, "w", encoding="utf-8") as handle:
+            count = log.export(handle, fmt="jsonl", since=day)
+        click.echo(f"{count} rows written to {output}", err=True)
+    else:
+        count = log.export(sys.stdout, fmt="jsonl", since=day)
+    log.audit(actor=_actor(), action="export", detail={"format": fmt, "since": since})
+
+
+@cli.group()
+def users() -> None:
+    """Who may use the bot: list, allow, revoke, and join requests."""
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """List users with their roles and pending join requests.
+
+    Example: partnerbot users list
+    """
+    log = _sessions(_settings(ctx))
+    for row in log.users():
+        click.echo(f"{row['id']}  {row.get('role') or '-':8} {row.get('username') or ''}  "
+                   f"last seen {row.get('last_seen') or '-'}")
+    for request in log.pending_requests():
+        click.echo(f"request {request['id']}: user {request['user_id']} "
+                   f"{request.get('username') or ''} waiting since {request['requested_at']}")
+
+
+@users.command("allow")
+@click.argument("user_id", type=int)
+@click.option("--role", type=click.Choice(["staff", "trainer", "admin"]), default="staff",
+              show_default=True)
+@click.pass_context
+def users_allow(ctx: click.Context, user_id: int, role: str) -> None:
+    """Give USER_ID access with a role.
+
+    Example: partnerbot users allow 123456789 --role trainer
+    """
+    _sessions(_settings(ctx)).set_role(user_id, role, by=_actor())
+    click.echo(f"User {user_id} may now use the bot as {role}.")
+
+
+@users.command("revoke")
+@click.argument("user_id", type=int)
+@click.pass_context
+def users_revoke(ctx: click.Context, user_id: int) -> None:
+    """Take access away from USER_ID.
+
+    Example: partnerbot users revoke 123456789
+    """
+    done = _sessions(_settings(ctx)).revoke(user_id, by=_actor())
+    click.echo(f"User {user_id} no longer has access." if done
+               else f"User {user_id} had no access.")
+
+
+@users.command("approve")
+@click.argument("request_id", type=int)
+@click.option("--role", type=click.Choice(["staff", "trainer", "admin"]), default="staff",
+              show_default=True)
+@click.option("--deny", is_flag=True, help="Deny the request instead.")
+@click.pass_context
+def users_approve(ctx: click.Context, request_id: int, role: str, deny: bool) -> None:
+    """Approve (or --deny) a join request made with the join code.
+
+    Example: partnerbot users approve 3 --role staff
+    """
+    row = _sessions(_settings(ctx)).resolve_request(request_id, approve=not deny, by=_actor(),
+                                                    role=role)
+    if row is None:
+        raise click.ClickException(f"There is no pending request {request_id}.\n\n"
+                                   "Try: partnerbot users list")
+    click.echo(f"Request {request_id} {'denied' if deny else 'approved'}.")
+
+
+@cli.command()
+@click.argument("user_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def forget(ctx: click.Context, user_id: int, yes: bool) -> None:
+    """Delete everything logged about USER_ID (messages, answers, feedback, runs).
+
+    Example: partnerbot forget 123456789 --yes
+    """
+    if not yes:
+        click.confirm(f"Delete all data of user {user_id}?", abort=True)
+    counts = _sessions(_settings(ctx)).forget(user_id, by=_actor())
+    click.echo("Deleted: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(1), default=None,
+              help="Keep texts of the last N days (default: PARTNERBOT_RETENTION_DAYS).")
+@click.pass_context
+def retention(ctx: click.Context, days: int | None) -> None:
+    """Blank message texts older than N days, keeping the counts.
+
+    The bot also applies PARTNERBOT_RETENTION_DAYS once a day by itself.
+
+    Example: partnerbot retention --days 90
+    """
+    settings = _settings(ctx)
+    days = days or settings.retention_days
+    if days is None:
+        raise click.ClickException("No retention period given.\n\nTry: partnerbot retention "
+                                   "--days 90, or set PARTNERBOT_RETENTION_DAYS")
+    count = _sessions(settings).apply_retention(days)
+    click.echo(f"Blanked the text of {count} rows older than {days} days.")
+
+

@@ -1,0 +1,95 @@
+"""The `partnerbot` command group and what its commands share.
+
+A thin edge: each command turns its arguments into core calls. Domain errors
+(`index.errors.Problem`: the index, the store, ingest, checklists, settings) are translated
+once, in `Group.invoke`, into `Error: <what happened>` and the next step, exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import sys
+from collections.abc import Callable, Iterator
+
+import click
+
+from bot.settings import Settings, load_settings
+from bot.store import SessionLog
+from index.errors import IndexProblem, Problem
+
+HasPassage = Callable[[str, str], bool]
+
+
+class Group(click.Group):
+    """Turns the core's errors into `Error: <what happened>` plus the next step, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Problem as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="partnerbot")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Partner Guide: cited answers and guided checklists on UN partner selection."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = load_settings()
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def questions(question: str | None) -> Iterator[str]:
+    """The one QUESTION, or one question per non-blank line of standard input."""
+    if question is not None:
+        yield question
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def store_of(settings: Settings) -> SessionLog:
+    return SessionLog(settings.db_path)
+
+
+def actor() -> str:
+    """Who an action of the CLI is audited as: the server's console, by OS user."""
+    return f"cli:{getpass.getuser()}"
+
+
+def day(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from exc
+
+
+def has_passage(settings: Settings) -> HasPassage | None:
+    """A citation resolver over the live index, or None when there is no usable index."""
+    from index.store import load_live
+
+    try:
+        index = load_live(settings.index_dir, settings.model)
+    except IndexProblem:
+        return None
+    return lambda doc, locator: index.find(doc, locator) is not None
+
+
+def checklist_problems(settings: Settings) -> list[str]:
+    """Checklist problems (broken citations included) against the live index."""
+    from bot.checklists import validate_paths
+
+    if not settings.checklists_dir.is_dir():
+        return []
+    return validate_paths([settings.checklists_dir], has_passage=has_passage(settings))
