@@ -164,7 +164,29 @@ def m003_add_access_requests(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests]
+def m004_add_pending(db: Database) -> None:
+    """What the bot waits for from a user in a chat (a comment, a note, ticked options, a
+    confirmation), with an expiry, so that it outlives a restart."""
+    _run(
+        db,
+        """
+        CREATE TABLE pending (
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT,
+            message_id INTEGER,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, chat_id, kind)
+        );
+        CREATE INDEX pending_expires ON pending (expires_at)
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests,
+                               m004_add_pending]
 
 
 def number(migration: Migration) -> int:

@@ -1,0 +1,174 @@
+"""Users and roles, requests to join, and the audit trail of admin actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.db import Row, Store, _decode, _insert, _since
+from bot.types import ROLES
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
+
+
+class Access(Store):
+    """Who may use the bot, and what admins did."""
+
+    def touch_user(
+        self, user_id: int, *, username: str | None, first_name: str | None, language: str | None
+    ) -> None:
+        """Record that a user was seen; a field given as None keeps its stored value."""
+        now = self._now()
+        with self._write("users") as db:
+            db.execute(
+                """INSERT INTO users (id, username, first_name, language, first_seen, last_seen)
+                VALUES (:id, :username, :first_name, :language, :now, :now)
+                ON CONFLICT (id) DO UPDATE SET
+                    username = coalesce(excluded.username, username),
+                    first_name = coalesce(excluded.first_name, first_name),
+                    language = coalesce(excluded.language, language),
+                    first_seen = coalesce(first_seen, excluded.first_seen),
+                    last_seen = excluded.last_seen""",
+                {"id": user_id, "username": username, "first_name": first_name,
+                 "language": language, "now": now},
+            )
+
+    def role(self, user_id: int) -> str | None:
+        """The user's role, or None if they are not allowed."""
+        rows = self._rows("SELECT role FROM users WHERE id = ?", [user_id])
+        return rows[0]["role"] if rows else None
+
+    def users(self) -> list[Row]:
+        """Every known user, by id."""
+        return self._rows("SELECT * FROM users ORDER BY id")
+
+    def _set_role(
+        self, db: Database, user_id: int, role: str | None, *, source: str, actor: int | str,
+        action: str,
+    ) -> None:
+        row = db.execute("SELECT role FROM users WHERE id = ?", [user_id]).fetchone()
+        db.execute(
+            """INSERT INTO users (id, role, role_source) VALUES (?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET role = excluded.role, role_source = excluded.role_source
+            """,
+            [user_id, role, source],
+        )
+        detail = {"user_id": user_id, "role": role, "previous": row[0] if row else None}
+        self._audit(db, actor, action, detail)
+
+    def set_role(self, user_id: int, role: str, *, by: int | str) -> None:
+        """Give a user a role (audited); bootstrap_roles will not downgrade it."""
+        _check_role(role)
+        with self._write("users") as db:
+            self._set_role(db, user_id, role, source="admin", actor=by, action="set_role")
+
+    def revoke(self, user_id: int, *, by: int | str) -> bool:
+        """Take a user's access away (audited), also in an open pilot; False if already revoked."""
+        with self._write("users") as db:
+            row = db.execute("SELECT role, role_source FROM users WHERE id = ?",
+                             [user_id]).fetchone()
+            if row is not None and row[0] is None and row[1] == "admin":
+                return False
+            self._set_role(db, user_id, None, source="admin", actor=by, action="revoke")
+            return True
+
+    def revoked(self, user_id: int) -> bool:
+        """True when an admin took this user's access away (it outlives the settings)."""
+        rows = self._rows("SELECT role, role_source FROM users WHERE id = ?", [user_id])
+        return bool(rows) and rows[0]["role"] is None and rows[0]["role_source"] == "admin"
+
+    def bootstrap_roles(self, *, admins: Iterable[int], allowed: Iterable[int]) -> None:
+        """Apply the roles from settings at start-up; each change is audited by "settings".
+
+        Settings admins become "admin". Other allowed users get "staff" unless an admin set
+        or revoked their role in the bot: that decision stands. A role that came from settings
+        is removed when the user is no longer listed there.
+        """
+        admin_ids = set(admins)
+        allowed_ids = set(allowed) - admin_ids
+        with self._write("users") as db:
+            current = {
+                r["id"]: (r["role"], r["role_source"])
+                for r in db.query("SELECT id, role, role_source FROM users")
+            }
+            from_settings = {uid for uid, (_, source) in current.items() if source == "settings"}
+            for uid in sorted(admin_ids | allowed_ids | from_settings):
+                role, source = current.get(uid, (None, None))
+                if uid in admin_ids:
+                    wanted: str | None = "admin"
+                elif source == "admin":
+                    continue
+                else:
+                    wanted = "staff" if uid in allowed_ids else None
+                if wanted != role:
+                    self._set_role(
+                        db, uid, wanted, source="settings", actor="settings", action="bootstrap"
+                    )
+
+    def request_access(self, user_id: int, *, note: str | None = None) -> int:
+        """Record a request to join and return its id; a pending request is reused."""
+        with self._write("access_requests") as db:
+            row = db.execute(
+                "SELECT id FROM access_requests WHERE user_id = ? AND status = 'pending'",
+                [user_id],
+            ).fetchone()
+            if row is not None:
+                if note is not None:
+                    db.execute("UPDATE access_requests SET note = ? WHERE id = ?", [note, row[0]])
+                return int(row[0])
+            return _insert(
+                db,
+                "access_requests",
+                {"user_id": user_id, "note": note, "status": "pending",
+                 "requested_at": self._now()},
+            )
+
+    def pending_requests(self) -> list[Row]:
+        """Open requests, oldest first, with the user's name where known."""
+        return self._rows(
+            """SELECT r.id, r.user_id, r.note, r.requested_at, u.username, u.first_name
+            FROM access_requests r LEFT JOIN users u ON u.id = r.user_id
+            WHERE r.status = 'pending' ORDER BY r.id"""
+        )
+
+    def resolve_request(
+        self, request_id: int, *, approve: bool, by: int | str, role: str = "staff"
+    ) -> Row | None:
+        """Approve (giving ``role``) or deny a pending request, audited; None if not pending."""
+        if approve:
+            _check_role(role)
+        with self._write("access_requests") as db:
+            row = db.execute(
+                "SELECT user_id FROM access_requests WHERE id = ? AND status = 'pending'",
+                [request_id],
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                """UPDATE access_requests SET status = ?, role = ?, resolved_at = ?,
+                resolved_by = ? WHERE id = ?""",
+                ["approved" if approve else "denied", role if approve else None, self._now(),
+                 str(by), request_id],
+            )
+            if approve:
+                self._set_role(db, row[0], role, source="admin", actor=by, action="approve")
+            else:
+                self._audit(db, by, "deny", {"request_id": request_id, "user_id": row[0]})
+            return next(db.query("SELECT * FROM access_requests WHERE id = ?", [request_id]))
+
+    def audit(self, *, actor: int | str, action: str, detail: dict[str, Any] | None = None) -> None:
+        """Record an admin action; ``actor`` is a user id or a name such as "cli"."""
+        with self._write("audit") as db:
+            self._audit(db, actor, action, detail)
+
+    def audit_log(self, since: date | None = None) -> list[Row]:
+        """Audit rows since a date, oldest first, detail decoded."""
+        rows = self._rows("SELECT * FROM audit WHERE at >= ? ORDER BY id", [_since(since)])
+        return [_decode("audit", row) for row in rows]
+
