@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.checklists import load_checklists
-from bot.sessions import SessionLog, Stats
 from bot.settings import Settings
-from index.build import BuildReport, build_index
+from bot.store import SessionLog, Stats
+from index.build import BuildReport, Step, build_index
 from index.embedders import Embedder
 from index.store import load_live
 
@@ -20,15 +20,19 @@ class ReindexResult:
     checklist_problems: list[str]  # citations that no longer resolve, and other problems
 
 
-def reindex(settings: Settings, embedder: Embedder, *, actor: int | str, sessions: SessionLog,
+def reindex(settings: Settings, embedder: Embedder, *, actor: int | str, store: SessionLog,
             progress: Callable[[str], None] | None = None) -> ReindexResult:
     """Build a new index version, then re-check every checklist's citations against it."""
+    def step(s: Step) -> None:
+        if progress is not None:
+            progress(s.message)
+
     report = build_index(settings.docs_dir, settings.index_dir, embedder,
-                         keep=settings.keep_versions, progress=progress)
+                         keep=settings.keep_versions, progress=step)
     index = load_live(settings.index_dir, embedder.model_id)
     loaded = load_checklists(settings.checklists_dir,
                              has_passage=lambda doc, loc: index.find(doc, loc) is not None)
-    sessions.audit(actor=actor, action="index", detail={
+    store.audit(actor=actor, action="index", detail={
         "version": report.version, "added": report.added, "unchanged": report.unchanged,
         "removed": report.removed, "switched": report.switched,
         "checklist_problems": len(loaded.errors)})
@@ -37,7 +41,7 @@ def reindex(settings: Settings, embedder: Embedder, *, actor: int | str, session
 
 def chart_png(stats: Stats) -> bytes:
     """The questions-per-day chart (answered vs declined) as PNG bytes."""
-    from bot.charts import questions_chart
+    from bot.admin.charts import questions_chart
 
     buffer = io.BytesIO()
     questions_chart(stats.questions_per_day, buffer)

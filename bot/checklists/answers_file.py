@@ -1,15 +1,12 @@
-"""Running a checklist from a map of answers (case studies, tests) and cohort exports."""
+"""Running a checklist from a file of answers (case studies, tests): `partnerbot checklist run`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from bot import runs
-from bot.checklists import Checklist, checklist_from_dict
-from bot.reports import answer_label
-from bot.sessions import SessionLog
+from bot.checklists import engine as runs
+from bot.checklists.model import Checklist
 
 
 def run_from_answers(checklist: Checklist, answers: dict[str, Any], *,
@@ -46,23 +43,3 @@ def run_from_answers(checklist: Checklist, answers: dict[str, Any], *,
         "asked": asked, "skipped": list(outcome.skipped),
         "ignored": [q for q in answers if q not in asked and q not in outcome.skipped],
     }
-
-
-def cohort_rows(sessions: SessionLog, cohort: str) -> list[dict[str, Any]]:
-    """One row per answer of every run in the cohort, with the run's rating."""
-    rows: list[dict[str, Any]] = []
-    for run in sessions.runs(cohort=cohort):
-        checklist = checklist_from_dict(run["snapshot"])
-        state = runs.state_from_json(json.dumps(run["state"]))
-        for answer in state.answers:
-            question = checklist.question(answer.question_id)
-            rows.append({
-                "run_id": run["id"], "user_id": run["user_id"], "cohort": cohort,
-                "checklist": checklist.id, "version": checklist.version,
-                "status": run["status"], "rating": run.get("rating") or "",
-                "question_id": answer.question_id,
-                "question": question.text if question else "",
-                "answer": answer_label(question, answer), "note": answer.note or "",
-                "at": answer.at,
-            })
-    return rows

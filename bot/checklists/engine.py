@@ -13,7 +13,16 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from bot.checklists import RISK_LEVEL, Checklist, Cite, Condition, Gate, Option, Question, Rating
+from bot.checklists.model import (
+    RISK_LEVEL,
+    Checklist,
+    Cite,
+    Condition,
+    Gate,
+    Option,
+    Question,
+    Rating,
+)
 from bot.texts import (  # user-facing messages live in bot/texts.py
     CHOOSE_ONE,
     CHOOSE_SOME,
@@ -32,6 +41,7 @@ from bot.texts import (  # user-facing messages live in bot/texts.py
     TOO_LARGE,
     TOO_SMALL,
 )
+from index.errors import Problem
 
 Status = Literal["in_progress", "completed", "abandoned"]
 STATUSES: tuple[Status, ...] = ("in_progress", "completed", "abandoned")
@@ -39,7 +49,7 @@ AnswerValue = str | int | float | tuple[str, ...] | None
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?")
 
 
-class InvalidAnswer(ValueError):
+class InvalidAnswer(Problem):
     """The user's input was not accepted; the message says what to send instead."""
 
 

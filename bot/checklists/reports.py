@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Callable
 
-from bot.checklists import Checklist, Cite, Question
-from bot.runs import Answer, Outcome
+from bot.checklists.engine import Answer, Outcome
+from bot.checklists.model import Checklist, Cite, Question
 
 CiteLabel = Callable[[Cite], str]
 
