@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from index.errors import Problem
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 # On the grounding score (bot/answers.py: 0.3 x the best unit cosine in the top passages +
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
     admins: str = ""
     join_code: SecretStr | None = None
     retention_days: int | None = Field(None, ge=1)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @classmethod
     def settings_customise_sources(
@@ -126,6 +128,25 @@ def _parse_ids(value: str) -> set[int]:
     return {int(part) for part in value.split(",") if part.strip()}
 
 
+class SettingsError(Problem):
+    """A setting has a wrong value; the message names each variable and what it expects."""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings (environment, then the optional PARTNERBOT_CONFIG TOML file)."""
-    return Settings(**overrides)
+    """Build the settings (environment, then the optional PARTNERBOT_CONFIG TOML file); raise
+    SettingsError naming every wrong variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "PARTNERBOT_" + "_".join(str(p) for p in error["loc"]).upper()
+            value = error.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}{shown}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines),
+                            "fix the variables above, or the file named by "
+                            "PARTNERBOT_CONFIG") from exc
+    except OSError as exc:  # a missing or unreadable PARTNERBOT_CONFIG file
+        raise SettingsError(f"Cannot read the settings file: {exc}",
+                            "check PARTNERBOT_CONFIG") from exc

@@ -6,8 +6,9 @@ import getpass
 import re
 from pathlib import Path
 
-from bot import texts
-from bot.dialogue import Button, Command, Dialogue, Event, Press, Reply, Text, User
+from bot import render, texts
+from bot.dialogue.engine import Dialogue
+from bot.types import Button, Command, Event, Press, Reply, Text, User
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:\s+(.*))?$", re.DOTALL)
 _BUTTON = re.compile(r"^/(\d{1,2})$")
@@ -24,15 +25,18 @@ def parse(line: str, buttons: list[Button]) -> Event:
     return Text(line)
 
 
-def render(replies: list[Reply], exports: Path) -> tuple[str, list[Button]]:
+def render_replies(replies: list[Reply], exports: Path) -> tuple[str, list[Button]]:
     """Replies as terminal text, with their buttons numbered /1, /2, ..."""
     out: list[str] = []
     buttons: list[Button] = []
     for reply in replies:
+        if reply.to is not None:  # meant for another user, whom the terminal cannot reach
+            out.append(texts.TERMINAL_NOT_SENT.format(user_id=reply.to))
+            continue
         if reply.notice and not reply.html:
             out.append(f"({reply.notice})")
         if reply.html:
-            out.append(texts.to_plain(reply.html))
+            out.append(render.to_plain(reply.html))
         if reply.attachment is not None:
             exports.mkdir(parents=True, exist_ok=True)
             path = exports / reply.attachment.filename
@@ -49,10 +53,14 @@ def render(replies: list[Reply], exports: Path) -> tuple[str, list[Button]]:
 
 
 def run_terminal_chat(dialogue: Dialogue, exports: Path) -> None:
-    """Read lines until end of input or /quit; print each reply."""
+    """Read lines until end of input or /quit; print each reply (and progress as it comes)."""
     user = User(id=0, chat_id=0, username=getpass.getuser(), first_name="terminal")
     dialogue.searcher.load()
-    print(texts.to_plain(texts.WELCOME) + "\n\n(Type /quit to leave.)")
+    print(render.to_plain(texts.WELCOME) + "\n\n" + texts.TERMINAL_QUIT)
+
+    def notify(reply: Reply) -> None:
+        print("\n" + render_replies([reply], exports)[0], flush=True)
+
     buttons: list[Button] = []
     while True:
         try:
@@ -62,6 +70,6 @@ def run_terminal_chat(dialogue: Dialogue, exports: Path) -> None:
             return
         if line.strip() in ("/quit", "/exit"):
             return
-        text, shown = render(dialogue.handle(user, parse(line, buttons)), exports)
+        text, shown = render_replies(dialogue.handle(user, parse(line, buttons), notify), exports)
         buttons = shown or buttons
         print("\n" + text)

@@ -1,38 +1,12 @@
-"""Every user-facing text of the bot and the terminal chat, as Telegram HTML.
+"""Every user-facing text of the bot and the terminal chat, as Telegram HTML templates.
 
-Dynamic strings are escaped with `esc` here and nowhere else; `to_plain` turns a message into
-terminal text.
+Strings only: the messages are put together in bot/render.py, which escapes every dynamic
+value it fills in.
 """
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from bot.answers import Answer
-from index.chunks import Chunk
-
-if TYPE_CHECKING:
-    from bot.checklists import Checklist, Cite, Question
-    from bot.runs import Outcome
-
 BOT_NAME = "Partner Guide"
-MAX_MESSAGE = 4096
-SPLIT_AT = 4000  # headroom below Telegram's 4096 characters
-
-
-def esc(value: object) -> str:
-    """Escape a dynamic value for Telegram HTML."""
-    return html.escape(str(value), quote=False)
-
-
-def to_plain(message: str) -> str:
-    """Telegram HTML -> terminal text."""
-    text = re.sub(r"<br\s*/?>", "\n", message)
-    text = re.sub(r"</?(b|i|u|s|code|pre|blockquote|a)(\s[^>]*)?>", "", text)
-    return html.unescape(text)
 
 
 WELCOME = (
@@ -49,18 +23,24 @@ HELP = (
     "<b>How to use me</b>\n"
     "Type a question and I answer with quotes from the guidance, each with its citation. "
     "Tap <b>Show passage</b> to read a cited paragraph in full, and 👍 / 👎 to rate the answer.\n"
-    "If the guidance does not cover your question I say so and show the closest passages.\n\n"
-    "<b>Commands</b>\n"
-    "/start – welcome\n/help – this text\n/sources – documents in the knowledge base\n"
-    "/checklist – run a partner-selection checklist\n/cancel – stop what is in progress"
+    "If the guidance does not cover your question I say so and show the closest passages."
 )
-ADMIN_HELP = (
-    "\n\n<b>Admin</b>\n/stats – usage, unanswered questions, feedback\n"
-    "/reindex – rebuild the index from the knowledge files\n"
-    "/users – who may use the bot\n/allow &lt;user id&gt; [staff|trainer|admin]\n"
-    "/revoke &lt;user id&gt;"
-)
-TRAINER_HELP = "\n\n<b>Trainers</b>\n/cohort &lt;tag&gt; – answers and ratings across a cohort"
+HELP_SECTIONS = {"staff": "<b>Commands</b>", "trainer": "<b>Trainers</b>",
+                 "admin": "<b>Admin</b>"}
+HELP_LINE = "/{name}{usage} – {summary}"
+# One line per command, for /help and the Telegram command menus.
+SUMMARY_START = "Welcome and what I can do"
+SUMMARY_HELP = "How to use me"
+SUMMARY_CANCEL = "Stop what I am waiting for (a comment, a note)"
+SUMMARY_SOURCES = "Documents in the knowledge base"
+SUMMARY_CHECKLIST = "Run a partner-selection checklist"
+SUMMARY_COHORT = "Answers and ratings of a training cohort"
+SUMMARY_STATS = "Usage, unanswered questions, feedback"
+SUMMARY_REINDEX = "Rebuild the knowledge index"
+SUMMARY_USERS = "Who may use the bot"
+SUMMARY_ALLOW = "Give a user access, with a role"
+SUMMARY_REVOKE = "Take a user's access away"
+SUMMARY_JOIN = "Ask for access with the join code"
 
 EMPTY_QUESTION = (
     "Your message is empty. Please type a question, for example: <i>What is due diligence?</i>"
@@ -108,8 +88,19 @@ NOT_ALLOWED_WITH_CODE = NOT_ALLOWED + " If you have a join code, send <code>/joi
 ADMIN_ONLY = "Sorry, /{command} is for administrators only."
 TRAINER_ONLY = "Sorry, /{command} is for trainers and administrators only."
 UNKNOWN_COMMAND = "I do not know the command /{command}. Send /help to see what I can do."
-CANCELLED = "Cancelled. Ask a question or send /help."
+CANCELLED = "Cancelled: {what}. Ask a question or send /help."
+CANCELLED_COMMENT = "the comment on my answer"
+CANCELLED_NOTE = "the note for the checklist question"
+CANCELLED_SELECTION = "the options you had ticked"
+CANCELLED_START = "starting the new checklist (your run in progress goes on)"
 NOTHING_TO_CANCEL = "There is nothing to cancel. Ask a question or send /help."
+NOTHING_TO_CANCEL_RUN = (
+    "There is nothing to cancel. Your checklist run goes on; to stop it, tap ✖️ Cancel under "
+    "its question."
+)
+NO_FLOW = "I could not handle this message. Please ask a question or send /help."
+PROBLEM = "⚠️ {message}"
+PROBLEM_HINT = "⚠️ {message}\n\nNext step: {hint}"
 INDEX_MISSING = (
     "The knowledge index is not ready yet, so I cannot answer questions. An administrator "
     "needs to build it (<code>partnerbot index</code>)."
@@ -120,6 +111,7 @@ SOURCES_EMPTY = "The knowledge base has no documents yet."
 
 
 SMALL_TALK = {
+    "help": HELP + "\n\nSend /help to see every command.",
     "greeting": "Hello! Ask me anything about choosing and managing partners, for example "
                 "<i>What should staff be trained on when managing implementing partners?</i> "
                 "I answer from UN guidance and cite the paragraph. /checklist runs a guided "
@@ -136,121 +128,13 @@ NO_TERMS = (
 )
 
 
-def citation(chunk: Chunk) -> str:
-    """The short citation of a passage: its document's label, its locator, and what it is
-    about when its place says so ("A/77/257, para 11, on Recommendation 2")."""
-    where = f"{chunk.document_label}, {chunk.locator}"
-    context = chunk.context
-    return f"{where}, on {context}" if context else where
-
-
-def _document(chunk: Chunk) -> str:
-    if chunk.document_label != chunk.title:
-        return f"{chunk.document_label}: {chunk.title}"
-    return chunk.title
-
-
-def answer_message(answer: Answer, *, previous: str | None = None) -> str:
-    """The answer: the quotes, each with its short citation, then the Sources (full titles,
-    each document once); or the decline with the closest passages."""
-    if answer.reason == "empty":
-        return EMPTY_QUESTION
-    if answer.reason == "no_words":
-        return NO_WORDS
-    if answer.reason == "no_terms":
-        return NO_TERMS
-    if answer.reason == "small_talk":
-        kind = answer.small_talk or "ack"
-        return HELP if kind == "help" else SMALL_TALK.get(kind, SMALL_TALK["ack"])
-    parts: list[str] = []
-    if answer.truncated:
-        from bot.answers import MAX_QUERY_CHARS
-
-        parts.append(TRUNCATED.format(length=len(answer.question), limit=MAX_QUERY_CHARS))
-    if answer.follow_up and previous:
-        parts.append(FOLLOW_UP_NOTE.format(previous=esc(previous)))
-    if answer.grounded:
-        for quote in answer.quotes:
-            parts.append(f"“{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>\n\n")
-        parts.append(sources_list([q.hit.chunk for q in answer.quotes]))
-        return "".join(parts).rstrip()
-    parts.append(OTHER_LANGUAGE if answer.reason == "other_language" else NOT_COVERED)
-    for n, quote in enumerate(answer.closest, start=1):
-        parts.append(f"\n\n{n}. “{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>")
-    return "".join(parts).rstrip()
-
-
-def sources_list(chunks: list[Chunk]) -> str:
-    """Each cited document once, by its short label and full title."""
-    lines = [SOURCES_HEADING]
-    for title in dict.fromkeys(_document(c) for c in chunks):
-        lines.append(f"• {esc(title)}")
-    return "\n".join(lines)
-
-
-def passage_message(chunk: object) -> str:
-    """One cited passage in full."""
-    title = getattr(chunk, "title", "")
-    symbol = getattr(chunk, "symbol", None)
-    locator = getattr(chunk, "locator", "")
-    text = getattr(chunk, "text", "")
-    head = f"{symbol} — {title}" if symbol else title
-    return f"<b>{esc(head)}</b>\n<i>{esc(locator)}</i>\n\n{esc(text)}"
-
-
-def sources_message(documents: list[dict[str, object]]) -> str:
-    if not documents:
-        return SOURCES_EMPTY
-    lines = ["<b>Documents in the knowledge base</b>"]
-    for doc in documents:
-        symbol = f"{doc['symbol']} — " if doc.get("symbol") else ""
-        lines.append(f"• {esc(symbol)}{esc(doc['title'])} ({esc(doc['organization'])}, "
-                     f"{esc(doc['date'])}; {doc['passages']} passages)")
-    return "\n".join(lines)
-
-
-def split_message(message: str, limit: int = SPLIT_AT) -> list[str]:
-    """Split at paragraph, then line, then sentence boundaries; never inside an HTML tag."""
-    if len(message) <= limit:
-        return [message]
-    pieces: list[str] = []
-    rest = message
-    while len(rest) > limit:
-        cut = -1
-        for sep in ("\n\n", "\n", ". ", " "):
-            cut = rest.rfind(sep, 0, limit)
-            if cut > limit // 4:
-                cut += len(sep)
-                break
-        if cut <= 0:
-            cut = limit
-        while rest.rfind("<", 0, cut) > rest.rfind(">", 0, cut):  # inside a tag
-            cut = rest.rfind("<", 0, cut)
-        amp = rest.rfind("&", max(0, cut - 10), cut)
-        if amp != -1 and ";" not in rest[amp:cut]:  # inside an entity such as &amp;
-            cut = amp
-        open_tags = _open_tags(rest[:cut])
-        head = rest[:cut].rstrip() + "".join(f"</{name}>" for name, _ in reversed(open_tags))
-        pieces.append(head)
-        rest = "".join(tag for _, tag in open_tags) + rest[cut:].lstrip()
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
-
-
-def _open_tags(fragment: str) -> list[tuple[str, str]]:
-    """Tags still open at the end of `fragment`: (name, the opening tag as written)."""
-    stack: list[tuple[str, str]] = []
-    for match in re.finditer(r"<(/?)([a-z][a-z0-9-]*)[^>]*>", fragment):
-        closing, name = match.group(1), match.group(2)
-        if closing and stack and stack[-1][0] == name:
-            stack.pop()
-        elif not closing:
-            stack.append((name, match.group(0)))
-    return stack
 INTERNAL_ERROR = (
     "Sorry, something went wrong while handling your message. It has been kept, and the "
     "team has been told. Please try again in a moment."
+)
+TERMINAL_QUIT = "(Type /quit to leave.)"
+TERMINAL_NOT_SENT = (
+    "(A message for user {user_id} was not sent: the terminal chat cannot reach other users.)"
 )
 EDITED = "I answer new messages only. Please send your corrected question as a new message."
 
@@ -318,66 +202,6 @@ COHORT_USAGE = (
 )
 
 
-def question_message(title: str, section: str, number: int, total: int,
-                     question: Question) -> str:
-    """One checklist question with its help text and the form of answer expected."""
-    lines = [f"<i>{esc(title)} — {esc(section)} — question {number} of about {total}</i>",
-             "", f"<b>{esc(question.text)}</b>"]
-    if question.help:
-        lines.append(f"<i>{esc(question.help)}</i>")
-    if question.type == "number":
-        bounds = [f"at least {question.min:g}" if question.min is not None else "",
-                  f"at most {question.max:g}" if question.max is not None else ""]
-        unit = f" ({esc(question.unit)})" if question.unit else ""
-        limits = " and ".join(b for b in bounds if b)
-        lines.append(f"\nType a number{unit}" + (f", {limits}." if limits else "."))
-    elif question.type == "text":
-        lines.append("\nType your answer.")
-    elif question.type == "multi":
-        lines.append("\nTick all that apply, then tap Done.")
-    return "\n".join(lines)
-
-
-def outcome_message(checklist: Checklist, outcome: Outcome, cite: Callable[[Cite], str],
-                    answers: list[str]) -> str:
-    """The end of a run: rating, why, required actions with citations, and the answers."""
-    lines = [f"<b>Result: {esc(outcome.rating_label)}</b>"]
-    if outcome.gate_id is None:
-        lines.append(f"Score {outcome.percent:.0f}% (not applicable and skipped questions are "
-                     "left out)")
-    lines += ["", "<b>Why</b>"]
-    for rule in outcome.fired:
-        cites = "; ".join(cite(c) for c in rule.cites)
-        lines.append(f"• {esc(rule.message)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
-    lines += ["", "<b>Required actions</b>"]
-    if not outcome.actions:
-        lines.append("• None.")
-    for action in outcome.actions:
-        cites = "; ".join(cite(c) for c in action.cites)
-        lines.append(f"• {esc(action.text)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
-    lines += ["", "<b>Your answers</b>"]
-    for answer, text in zip(outcome.answers, answers, strict=True):
-        question = checklist.question(answer.question_id)
-        qtext = question.text if question else answer.question_id
-        lines.append(f"• {esc(qtext)} — <b>{esc(text)}</b>")
-    lines.append("\nThe full report is attached (Markdown and CSV).")
-    return "\n".join(lines)
-
-
-def cohort_message(tag: str, summary: dict[str, Any]) -> str:
-    """Runs, ratings and answer counts across one training cohort."""
-    runs_count = summary["runs"]
-    if not runs_count:
-        return f"No runs yet for the cohort <b>{esc(tag)}</b>."
-    status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())
-    ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"
-    lines = [f"<b>Cohort {esc(tag)}</b>: {runs_count} runs ({esc(status)})",
-             f"Ratings: {esc(ratings)}", "", "<b>Answers</b>"]
-    for (checklist_id, question), counts in summary["answers"].items():
-        spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
-        lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")
-    return "\n".join(lines)
-
 # ---- admins ------------------------------------------------------------------------------
 CHART_CAPTION = "Questions per day: answered and declined"
 REINDEX_STARTED = "Re-indexing: the bot keeps answering from the current index meanwhile."
@@ -392,6 +216,9 @@ ALLOW_USAGE = (
 )
 REVOKE_USAGE = "Send /revoke followed by a user id, e.g. /revoke 123456789."
 REVOKE_SELF = "You cannot revoke your own access."
+NO_LONGER_INDEXED = "{chunk_id} (no longer indexed)"
+USERS_HEADING = "<b>Users</b>"
+USERS_WAITING = "\n<b>Waiting for approval</b>"
 ALLOWED = "User <code>{user_id}</code> may now use the bot as {role}."
 YOU_ARE_ALLOWED = "You now have access to Partner Guide ({role}). Send /help to begin."
 REVOKED = "User <code>{user_id}</code> no longer has access."

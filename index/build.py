@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import logging
 import shutil
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from index.chunks import Chunk
 from index.corpus import read_corpus
 from index.dense import HNSW_ABOVE
 from index.embedders import Embedder
 from index.errors import IndexBuildError, IndexBusy, IndexCorrupt, IndexProblem
 from index.sentences import SENTENCE_TEXT, sentence_texts, stack_sentences
 from index.store import (
+    chunk_from_row,
     chunk_row,
     current_version,
     list_versions,
@@ -34,12 +37,22 @@ from index.store import (
 )
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A build announcing the phase it starts: for the admin, and for timing it."""
+
+    phase: str  # "read", "load model", "reuse", "embed", "embed units", "write", "verify", ...
+    message: str
+
+
+Progress = Callable[[Step], None]
 
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did."""
+    """What a build did: passages added, kept and removed (by id), texts embedded anew."""
 
     version: str
     documents: int
@@ -49,20 +62,7 @@ class BuildReport:
     removed: int
     seconds: float
     switched: bool  # False when nothing changed and the live version stays
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
-
-
-class _Phases:
-    """Seconds spent in each phase of a build, for the report (and the benchmark)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def done(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
-        self._last = now
+    embedded: int = 0  # passages whose text (with its title and heading path) was embedded
 
 
 @contextlib.contextmanager
@@ -73,7 +73,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise IndexBusy("Another index build is running. Wait for it to finish.") from exc
+            raise IndexBusy("Another index build is running.", "wait for it to finish") from exc
         try:
             yield
         finally:
@@ -85,67 +85,74 @@ def new_version_name(now: dt.datetime | None = None) -> str:
     return now.strftime("%Y%m%d-%H%M%S-%f")
 
 
-def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
-    """Vectors of the live version by chunk id, when it was built with the same model."""
+def text_hash(text: str) -> str:
+    """The key a vector is stored and reused by: the hash of exactly the text embedded."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass
+class _Previous:
+    """What the live version holds, if it was built with the same model."""
+
+    passages: dict[str, np.ndarray] = field(default_factory=dict)  # text hash -> vector
+    units: dict[str, np.ndarray] = field(default_factory=dict)  # unit text hash -> vector
+    rows: list[dict[str, object]] | None = None  # its chunks.jsonl rows
+    ids: set[str] = field(default_factory=set)
+
+
+def _previous(index_dir: Path, model_id: str) -> _Previous:
+    """The live version's vectors by the hash of their text; empty when there is none, it is
+    unreadable, or it was built with another model (vectors of two models never mix)."""
     live = current_version(index_dir)
     if live is None:
-        return {}
+        return _Previous()
     directory = versions_dir(index_dir) / live
     try:
         manifest = read_manifest(directory)
         if manifest["model_id"] != model_id:
-            return {}
+            return _Previous()
+        with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        chunks = [chunk_from_row(row) for row in rows]
         vectors = np.load(directory / "vectors.npy")
-        ids = manifest["chunk_ids"]
-    except (IndexCorrupt, OSError, ValueError):
-        return {}
-    if len(ids) != len(vectors):
-        return {}
-    return dict(zip(ids, vectors, strict=True))
+        found = _Previous(rows=rows, ids={c.id for c in chunks})
+        if len(vectors) == len(chunks):
+            found.passages = {text_hash(c.embed_text): v
+                              for c, v in zip(chunks, vectors, strict=True)}
+        found.units = _previous_units(directory, chunks)
+        return found
+    except (IndexCorrupt, OSError, ValueError, KeyError, TypeError):
+        return _Previous()
 
 
-def _previous_sentences(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
-    """Sentence vectors of the live version by chunk id (each passage's rows), when it has
-    them and was built with the same model; {} otherwise (every passage's sentences are then
-    embedded again)."""
-    live = current_version(index_dir)
-    if live is None:
-        return {}
-    directory = versions_dir(index_dir) / live
+def _previous_units(directory: Path, chunks: list[Chunk]) -> dict[str, np.ndarray]:
+    """The live version's unit vectors by the hash of their text, when they are of the kind
+    this code embeds (sentences.json names it)."""
     try:
-        manifest = read_manifest(directory)
-        if manifest["model_id"] != model_id:
-            return {}
         meta = json.loads((directory / "sentences.json").read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("text") != SENTENCE_TEXT:
-            return {}  # embedded from other text: embed every passage's sentences again
+            return {}
         vectors = np.load(directory / "sentences.npy")
         owner = np.load(directory / "sentence_owner.npy")
-        ids = manifest["chunk_ids"]
-    except (IndexCorrupt, OSError, ValueError):
+    except (OSError, ValueError):
         return {}
-    if len(owner) != len(vectors) or (len(owner) and (owner.min() < 0 or owner.max() >= len(ids)
-                                                      or np.any(np.diff(owner) < 0))):
+    texts = [t for c in chunks for t in sentence_texts(c)]
+    if len(texts) != len(vectors) or len(owner) != len(vectors):
         return {}
-    starts = np.searchsorted(owner, np.arange(len(ids) + 1))
-    return {chunk_id: vectors[starts[i]:starts[i + 1]] for i, chunk_id in enumerate(ids)}
+    return {text_hash(t): v for t, v in zip(texts, vectors, strict=True)}
 
 
-def _sentence_rows(chunks: list, old: dict[str, np.ndarray], embedder: Embedder,
-                   dim: int) -> tuple[tuple[np.ndarray, np.ndarray], int]:
-    """((sentences.npy, sentence_owner.npy), passages whose sentences were embedded): the rows
-    of unchanged passages are reused by chunk id, only the others' sentences are embedded."""
-    todo = [c for c in chunks if c.id not in old]
-    texts = [sentence_texts(c) for c in todo]
-    flat = [t for group in texts for t in group]
-    fresh = embedder.embed_documents(flat) if flat else np.zeros((0, dim), np.float32)
-    fresh_by_id: dict[str, np.ndarray] = {}
-    start = 0
-    for chunk, group in zip(todo, texts, strict=True):
-        fresh_by_id[chunk.id] = fresh[start:start + len(group)]
-        start += len(group)
-    per_chunk = [old[c.id] if c.id in old else fresh_by_id[c.id] for c in chunks]
-    return stack_sentences(per_chunk, dim), len(todo)
+def _embed(texts: list[str], known: dict[str, np.ndarray], embedder: Embedder,
+           dim: int | None) -> tuple[list[np.ndarray], int]:
+    """A vector for each text, reused by its hash where known; (vectors, how many embedded)."""
+    keys = [text_hash(t) for t in texts]
+    todo = list(dict.fromkeys(k for k in keys if k not in known))
+    by_key = dict(known)
+    if todo:
+        first = {k: t for t, k in zip(texts, keys, strict=True)}
+        fresh = embedder.embed_documents([first[k] for k in todo])
+        by_key.update(zip(todo, fresh, strict=True))
+    return [by_key[k] for k in keys], len(todo)
 
 
 def build_index(
@@ -159,120 +166,76 @@ def build_index(
 ) -> BuildReport:
     """Build or update the index from `docs_dir`; the live version serves until the switch.
 
+    Vectors are reused by the hash of exactly the text embedded (a passage with its title and
+    heading path; a unit alone), so a new title re-embeds its passages and nothing else.
     Raises KnowledgeFileError for broken documents, IndexBusy while another build runs and
     IndexBuildError when writing or checking the new version fails.
     """
-    say = progress or (lambda _message: None)
+    say: Progress = progress or (lambda _step: None)
     started = time.perf_counter()
-    phases = _Phases()
     with build_lock(index_dir):
+        say(Step("read", f"Reading the documents in {docs_dir} ..."))
         documents = read_corpus(docs_dir)
         chunks = [chunk for doc in documents for chunk in doc.chunks]
-        say(f"Read {len(documents)} documents, {len(chunks)} passages.")
-        phases.done("read")
+        say(Step("load model", f"Read {len(documents)} documents, {len(chunks)} passages."))
         embedder.load()
-        phases.done("load model")
-        old = _previous_vectors(index_dir, embedder.model_id)
-        stale = _retitled(index_dir, chunks) if old else set()
-        for chunk_id in stale:  # same id, but the embedded title or heading path changed
-            old.pop(chunk_id, None)
-        new_ids = {c.id for c in chunks}
-        todo = [c for c in chunks if c.id not in old]
-        removed = len(set(old) - new_ids)
+        say(Step("reuse", "Looking for vectors to reuse ..."))
+        old = _previous(index_dir, embedder.model_id)
         live = current_version(index_dir)
-        old_sentences = {k: v for k, v in _previous_sentences(index_dir, embedder.model_id)
-                         .items() if k not in stale}
-        if (live and not todo and not removed and _same_order(index_dir, live, chunks)
-                and all(c.id in old_sentences for c in chunks)):
+        new_ids = {c.id for c in chunks}
+        added = len(new_ids - old.ids)
+        removed = len(old.ids - new_ids)
+        if live and old.rows == [chunk_row(c) for c in chunks] and old.units:
             return BuildReport(live, len(documents), len(chunks), 0, len(chunks), 0,
                                time.perf_counter() - started, switched=False)
-        say(f"Embedding {len(todo)} new or changed passages ...")
-        phases.done("reuse")
-        fresh = embedder.embed_documents([c.embed_text for c in todo]) if todo else None
-        phases.done("embed")
-        fresh_by_id = {c.id: fresh[i] for i, c in enumerate(todo)} if fresh is not None else {}
-        rows = [old[c.id] if c.id in old else fresh_by_id[c.id] for c in chunks]
+        say(Step("embed", "Embedding new or changed passages ..."))
+        rows, embedded = _embed([c.embed_text for c in chunks], old.passages, embedder, None)
         vectors = np.stack(rows).astype(np.float32)
-        say("Embedding the sentences of new or changed passages ...")
-        sentences, _ = _sentence_rows(chunks, old_sentences, embedder, int(vectors.shape[1]))
-        phases.done("embed sentences")
+        dim = int(vectors.shape[1])
+        say(Step("embed units", f"Embedded {embedded} passages; now the sentences of new or "
+                                "changed ones ..."))
+        per_chunk_texts = [sentence_texts(c) for c in chunks]
+        flat, _ = _embed([t for group in per_chunk_texts for t in group], old.units, embedder,
+                         dim)
+        per_chunk: list[np.ndarray] = []
+        start = 0
+        for group in per_chunk_texts:
+            block = flat[start:start + len(group)]
+            per_chunk.append(np.stack(block) if block else np.zeros((0, dim), np.float32))
+            start += len(group)
+        sentences = stack_sentences(per_chunk, dim)
         version = new_version_name()
         _cleanup_unfinished(index_dir)
         tmp = versions_dir(index_dir) / f".tmp-{version}"
         documents_meta = [
             {"source": d.source, "title": d.title, "symbol": d.symbol, "label": d.label,
-             "date": d.date,
-             "organization": d.organization, "kind": d.kind, "sha256": d.sha256,
-             "passages": len(d.chunks)}
+             "date": d.date, "organization": d.organization, "kind": d.kind,
+             "sha256": d.sha256, "passages": len(d.chunks)}
             for d in documents
         ]
         try:
-            say("Writing the new index version ...")
-            written = write_version(tmp, version=version, chunks=chunks, vectors=vectors,
-                          model_id=embedder.model_id, dim=int(vectors.shape[1]),
-                          documents=documents_meta,
+            say(Step("write", "Writing the new index version ..."))
+            write_version(tmp, version=version, chunks=chunks, vectors=vectors,
+                          model_id=embedder.model_id, dim=dim, documents=documents_meta,
                           built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                           hnsw_above=hnsw_above, sentences=sentences)
             final = versions_dir(index_dir) / version
             tmp.rename(final)
-            for phase, seconds in (written or {}).items():
-                phases.seconds[f"write.{phase}"] = seconds
-            phases.done("write")
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise IndexBuildError(
                 f"Writing the new index failed: {exc}. The live index"
                 f" ({live or 'none'}) keeps serving.", "free disk space, then partnerbot index"
             ) from exc
+        say(Step("verify", "Checking the new version ..."))
         _verify(final, embedder, chunks)
-        phases.done("verify")
+        say(Step("switch", f"Switching to version {version} ..."))
         switch_to(index_dir, version)
-        say(f"Switched to version {version}.")
         _prune(index_dir, keep)
-        phases.done("switch")
-        return BuildReport(version, len(documents), len(chunks), len(todo),
-                           len(chunks) - len(todo), removed, time.perf_counter() - started,
-                           switched=True, timings=phases.seconds)
-
-
-def _retitled(index_dir: Path, chunks: list) -> set[str]:
-    """Ids of passages whose document title or heading path changed since the live version.
-
-    A chunk id hashes the source, locator and text, but the embedded text also starts with the
-    title and heading path (`Chunk.embed_text`): such passages keep their id and must still be
-    embedded again.
-    """
-    live = current_version(index_dir)
-    if live is None:
-        return set()
-    now = {c.id: (c.title, list(c.headings)) for c in chunks}
-    stale: set[str] = set()
-    try:
-        with open(versions_dir(index_dir) / live / "chunks.jsonl", encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                new = now.get(row["id"])
-                if new is not None and new != (row["title"], row["headings"]):
-                    stale.add(row["id"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return set(now)  # unreadable: embed everything again
-    return stale
-
-
-def _same_order(index_dir: Path, live: str, chunks: list) -> bool:
-    """True when the live version holds exactly these passages, in this order, with the same
-    metadata (a new citation label changes no id but must reach chunks.jsonl)."""
-    try:
-        manifest = read_manifest(versions_dir(index_dir) / live)
-        with open(versions_dir(index_dir) / live / "chunks.jsonl", encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()]
-    except (IndexCorrupt, OSError, ValueError):
-        return False
-    if manifest["chunk_ids"] != [c.id for c in chunks] or len(rows) != len(chunks):
-        return False
-    return all(row == chunk_row(c) for row, c in zip(rows, chunks, strict=True))
+        say(Step("done", f"Switched to version {version}."))
+        return BuildReport(version, len(documents), len(chunks), added,
+                           len(chunks) - added, removed, time.perf_counter() - started,
+                           switched=True, embedded=embedded)
 
 
 def _verify(directory: Path, embedder: Embedder, chunks: list) -> None:

@@ -24,6 +24,7 @@ from index.onnx_export import (
     INPUT_NAMES,
     META_FILE,
     OUTPUT_NAME,
+    pad_batch,
     source_checksum,
     source_dir,
 )
@@ -148,15 +149,8 @@ class OnnxEmbedder:
 
     def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
         """Pad one batch, run the transformer, mean-pool over the mask and L2-normalise."""
-        width = max(len(e.ids) for e in encodings)
-        ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(encodings), width), dtype=np.int64)
-        types = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = 1
-            types[row, : len(e.ids)] = e.type_ids
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feed = pad_batch(encodings, self._pad_id)
+        mask = feed["attention_mask"]
         hidden = self._session.run([OUTPUT_NAME], {name: feed[name] for name in self._inputs})[0]
         weights = mask.astype(np.float32)
         summed = np.einsum("bsd,bs->bd", hidden, weights)

@@ -205,18 +205,22 @@ def _check_supported(st: Any) -> None:
         raise ValueError("the transformer takes no token_type_ids; only BERT-style models export")
 
 
-def _features(tokenizer: Any, pad_id: int, texts: list[str]) -> dict[str, np.ndarray]:
-    """Tokenise `texts` and pad them into int64 model inputs."""
-    encodings = tokenizer.encode_batch(texts)
+def pad_batch(encodings: list[Any], pad_id: int) -> dict[str, np.ndarray]:
+    """Tokenizer encodings padded into the int64 inputs of a BERT-style model."""
     width = max(len(e.ids) for e in encodings)
-    ids = np.full((len(texts), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(texts), width), dtype=np.int64)
-    types = np.zeros((len(texts), width), dtype=np.int64)
+    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    types = np.zeros((len(encodings), width), dtype=np.int64)
     for row, e in enumerate(encodings):
         ids[row, : len(e.ids)] = e.ids
         mask[row, : len(e.ids)] = 1
         types[row, : len(e.ids)] = e.type_ids
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def _features(tokenizer: Any, pad_id: int, texts: list[str]) -> dict[str, np.ndarray]:
+    """Tokenise `texts` and pad them into int64 model inputs."""
+    return pad_batch(tokenizer.encode_batch(texts), pad_id)
 
 
 def _verify(wrapper: Any, onnx_path: Path, tokenizer: Any, pad_id: int) -> float:

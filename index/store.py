@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,38 +134,22 @@ def write_version(
     built_at: str,
     hnsw_above: int,
     sentences: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[str, float]:
-    """Write every file of one version; the manifest (with checksums) goes last.
-
-    Returns the seconds spent on each part (for the build report).
-    """
-    seconds: dict[str, float] = {}
-    last = time.perf_counter()
-
-    def done(part: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        seconds[part] = now - last
-        last = now
-
+) -> None:
+    """Write every file of one version; the manifest (with checksums) goes last."""
     directory.mkdir(parents=True)
     with open(directory / "chunks.jsonl", "w", encoding="utf-8") as handle:
         for chunk in chunks:
             handle.write(json.dumps(chunk_row(chunk), ensure_ascii=False) + "\n")
     vectors = np.asarray(vectors, dtype=np.float32)  # no copy when it is float32 already
     np.save(directory / "vectors.npy", vectors)
-    done("passages")
     dense = DenseIndex.build(vectors, hnsw_above=hnsw_above)
     dense.save(directory / "dense.faiss")
-    done(f"dense ({dense.kind})")
     KeywordIndex.build([c.keyword_text for c in chunks]).save(directory / "bm25")
-    done("bm25")
     if sentences is not None:  # (vectors, owner passage positions), see index/sentences.py
         np.save(directory / "sentences.npy", sentences[0].astype(np.float32))
         np.save(directory / "sentence_owner.npy", sentences[1].astype(np.int32))
         (directory / "sentences.json").write_text(json.dumps({"text": SENTENCE_TEXT}),
                                                   encoding="utf-8")
-    done("sentences")
     files = _files(directory)
     manifest = {
         "format": FORMAT, "version": version, "model_id": model_id, "dim": dim,
@@ -176,8 +159,6 @@ def write_version(
                       for p, digest in zip(files, _checksums(files), strict=True)},
     }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    done("checksums")
-    return seconds
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -205,7 +186,7 @@ def load_version(directory: Path) -> LoadedIndex:
     try:
         with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
             shared: dict[Any, Any] = {}
-            chunks = [_chunk(json.loads(line), shared) for line in handle if line.strip()]
+            chunks = [chunk_from_row(json.loads(line), shared) for line in handle if line.strip()]
         dense = DenseIndex.load(directory / "dense.faiss")
         keyword = KeywordIndex.load(directory / "bm25", len(chunks))
     except Exception as exc:  # any library error on a damaged file means the same thing
@@ -242,7 +223,7 @@ def _load_sentences(directory: Path, manifest: dict[str, Any],
         raise IndexCorrupt(f"{directory.name}: sentence vectors cannot be read ({exc})") from exc
 
 
-def _chunk(row: dict[str, Any], shared: dict[Any, Any] | None = None) -> Chunk:
+def chunk_from_row(row: dict[str, Any], shared: dict[Any, Any] | None = None) -> Chunk:
     """A passage from its chunks.jsonl row. With `shared`, the values repeated from passage to
     passage (document id, title, symbol, heading path) are one object each, not one per
     passage: about a fifth of the passages' memory at 100k passages."""

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from bot.cli.base import actor, cli, day, settings_of, store_of
-from bot.types import ROLES
 from index.errors import IndexProblem
+
 
 @cli.command()
 @click.option("--since", help="Only activity on or after this date (YYYY-MM-DD).")
@@ -25,8 +25,8 @@ def stats(ctx: click.Context, since: str | None, plot: Path | None) -> None:
     from bot.admin.ops import chart_png, stats_text
     from index.store import load_live
 
-    settings = _settings(ctx)
-    figures = _sessions(settings).stats(since=_date(since))
+    settings = settings_of(ctx)
+    figures = store_of(settings).stats(since=day(since))
     try:
         index = load_live(settings.index_dir, settings.model)
         def citation(chunk_id: str) -> str:
@@ -52,24 +52,23 @@ def export(ctx: click.Context, fmt: str, since: str | None, output: Path | None)
 
     Example: partnerbot export --format csv --since 2026-11-01 --output exports/
     """
-    import datetime as dt
 
-    settings = _settings(ctx)
-    log = _sessions(settings)
-    day = _date(since)
+    settings = settings_of(ctx)
+    log = store_of(settings)
+    since_day = day(since)
     if fmt == "csv":
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         directory = output or settings.data_dir / "exports" / stamp
-        counts = log.export_all(directory, fmt="csv", since=day)
+        counts = log.export_all(directory, fmt="csv", since=since_day)
         for table, count in counts.items():
             click.echo(f"{directory / (table + '.csv')}: {count} rows")
     elif output is not None:
         with open(output, "w", encoding="utf-8") as handle:
-            count = log.export(handle, fmt="jsonl", since=day)
+            count = log.export(handle, fmt="jsonl", since=since_day)
         click.echo(f"{count} rows written to {output}", err=True)
     else:
-        count = log.export(sys.stdout, fmt="jsonl", since=day)
-    log.audit(actor=_actor(), action="export", detail={"format": fmt, "since": since})
+        count = log.export(sys.stdout, fmt="jsonl", since=since_day)
+    log.audit(actor=actor(), action="export", detail={"format": fmt, "since": since})
 
 
 @cli.group()
@@ -84,7 +83,7 @@ def users_list(ctx: click.Context) -> None:
 
     Example: partnerbot users list
     """
-    log = _sessions(_settings(ctx))
+    log = store_of(settings_of(ctx))
     for row in log.users():
         click.echo(f"{row['id']}  {row.get('role') or '-':8} {row.get('username') or ''}  "
                    f"last seen {row.get('last_seen') or '-'}")
@@ -103,7 +102,7 @@ def users_allow(ctx: click.Context, user_id: int, role: str) -> None:
 
     Example: partnerbot users allow 123456789 --role trainer
     """
-    _sessions(_settings(ctx)).set_role(user_id, role, by=_actor())
+    store_of(settings_of(ctx)).set_role(user_id, role, by=actor())
     click.echo(f"User {user_id} may now use the bot as {role}.")
 
 
@@ -115,7 +114,7 @@ def users_revoke(ctx: click.Context, user_id: int) -> None:
 
     Example: partnerbot users revoke 123456789
     """
-    done = _sessions(_settings(ctx)).revoke(user_id, by=_actor())
+    done = store_of(settings_of(ctx)).revoke(user_id, by=actor())
     click.echo(f"User {user_id} no longer has access." if done
                else f"User {user_id} had no access.")
 
@@ -131,7 +130,7 @@ def users_approve(ctx: click.Context, request_id: int, role: str, deny: bool) ->
 
     Example: partnerbot users approve 3 --role staff
     """
-    row = _sessions(_settings(ctx)).resolve_request(request_id, approve=not deny, by=_actor(),
+    row = store_of(settings_of(ctx)).resolve_request(request_id, approve=not deny, by=actor(),
                                                     role=role)
     if row is None:
         raise click.ClickException(f"There is no pending request {request_id}.\n\n"
@@ -150,7 +149,7 @@ def forget(ctx: click.Context, user_id: int, yes: bool) -> None:
     """
     if not yes:
         click.confirm(f"Delete all data of user {user_id}?", abort=True)
-    counts = _sessions(_settings(ctx)).forget(user_id, by=_actor())
+    counts = store_of(settings_of(ctx)).forget(user_id, by=actor())
     click.echo("Deleted: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
 
@@ -165,12 +164,12 @@ def retention(ctx: click.Context, days: int | None) -> None:
 
     Example: partnerbot retention --days 90
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     days = days or settings.retention_days
     if days is None:
         raise click.ClickException("No retention period given.\n\nTry: partnerbot retention "
                                    "--days 90, or set PARTNERBOT_RETENTION_DAYS")
-    count = _sessions(settings).apply_retention(days)
+    count = store_of(settings).apply_retention(days)
     click.echo(f"Blanked the text of {count} rows older than {days} days.")
 
 

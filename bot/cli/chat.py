@@ -6,6 +6,8 @@ import click
 
 from bot.app import build_dialogue
 from bot.cli.base import cli, settings_of
+from index.errors import Problem
+
 
 @cli.command()
 @click.pass_context
@@ -19,8 +21,8 @@ def chat(ctx: click.Context) -> None:
     """
     from bot.terminal import run_terminal_chat
 
-    settings = _settings(ctx)
-    dialogue = make_dialogue(settings, front="cli", local_role="admin")
+    settings = settings_of(ctx)
+    dialogue = build_dialogue(settings, front="cli", local_role="admin")
     run_terminal_chat(dialogue, settings.data_dir / "exports")
 
 
@@ -37,36 +39,16 @@ def run(ctx: click.Context, webhook: bool, listen: str, port: int, public_url: s
 
     Example: PARTNERBOT_TELEGRAM_TOKEN=123:ABC partnerbot run
     """
-    from telegram.error import InvalidToken, NetworkError
+    from bot.tg.app import run_bot
 
-    from bot.tg.app import build_application, protect_token
-
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     token = settings.token()
     if not token:
-        raise click.ClickException(
-            "No Telegram token is set.\n\nTry: export PARTNERBOT_TELEGRAM_TOKEN=<token from "
-            "@BotFather>, or talk to the assistant in the terminal with: partnerbot chat")
-    logging.getLogger().setLevel(settings.log_level)
-    protect_token(token)
-    dialogue = make_dialogue(settings, front="telegram")
-    application = build_application(dialogue, token)
-    try:
-        if webhook:
-            if not public_url:
-                raise click.ClickException("--webhook needs --url (the public HTTPS address).")
-            application.run_webhook(listen=listen, port=port, url_path="telegram",
-                                    webhook_url=public_url.rstrip("/") + "/telegram",
-                                    secret_token=secret_token)
-        else:
-            application.run_polling()
-    except InvalidToken as exc:
-        raise click.ClickException(
-            "Telegram rejected the bot token (Unauthorized).\n\nTry: check "
-            "PARTNERBOT_TELEGRAM_TOKEN (or the token file) against @BotFather's /token") from exc
-    except NetworkError as exc:
-        raise click.ClickException(
-            f"Cannot reach the Bot API at {settings.telegram_api_url}: {exc}\n\n"
-            "Try: check the network, or PARTNERBOT_TELEGRAM_API_URL") from exc
-
-
+        raise Problem("No Telegram token is set.",
+                      "export PARTNERBOT_TELEGRAM_TOKEN=<token from @BotFather>, or talk to the "
+                      "assistant in the terminal with: partnerbot chat")
+    if webhook and not public_url:
+        raise Problem("--webhook needs --url (the public HTTPS address).",
+                      "partnerbot run --webhook --url https://bot.example.org")
+    run_bot(settings, token, webhook=webhook, listen=listen, port=port, public_url=public_url,
+            secret_token=secret_token)

@@ -15,6 +15,7 @@ from bot.checklists.model import Checklist
 from bot.cli.base import cli, has_passage, settings_of, store_of
 from bot.settings import Settings
 
+
 @cli.group()
 def checklist() -> None:
     """Validate, list, show and run the checklists in knowledge/checklists."""
@@ -30,23 +31,23 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """
     from bot.checklists import validate_paths
 
-    settings = _settings(ctx)
-    has_passage = _has_passage(settings)
+    settings = settings_of(ctx)
+    resolver = has_passage(settings)
     targets = list(paths) or [settings.checklists_dir]
-    problems = validate_paths(targets, has_passage=has_passage)
+    problems = validate_paths(targets, has_passage=resolver)
     for problem in problems:
         click.echo(problem)
-    if has_passage is None:
+    if resolver is None:
         click.echo("Note: citations were not checked (no index). Try: partnerbot index", err=True)
     if problems:
         raise SystemExit(1)
     click.echo("All checklists are valid.")
 
 
-def _loaded_checklists(settings: Settings) -> Any:
+def _loaded_checklists(settings: Settings) -> dict[str, Checklist]:
     from bot.checklists import load_checklists
 
-    result = load_checklists(settings.checklists_dir, has_passage=_has_passage(settings))
+    result = load_checklists(settings.checklists_dir, has_passage=has_passage(settings))
     for error in result.errors:
         click.echo(f"Not loaded: {error}", err=True)
     return result.checklists
@@ -60,7 +61,7 @@ def checklist_list(ctx: click.Context, as_json: bool) -> None:
 
     Example: partnerbot checklist list
     """
-    for item in _loaded_checklists(_settings(ctx)).values():
+    for item in _loaded_checklists(settings_of(ctx)).values():
         count = len(item.questions())
         if as_json:
             click.echo(json.dumps({"id": item.id, "version": item.version, "title": item.title,
@@ -78,7 +79,7 @@ def show(ctx: click.Context, checklist_id: str, as_json: bool) -> None:
 
     Example: partnerbot checklist show implementing-partner-selection
     """
-    item = _loaded_checklists(_settings(ctx)).get(checklist_id)
+    item = _loaded_checklists(settings_of(ctx)).get(checklist_id)
     if item is None:
         raise click.ClickException(f"There is no checklist '{checklist_id}'.\n\n"
                                    "Try: partnerbot checklist list")
@@ -115,7 +116,7 @@ def checklist_run(ctx: click.Context, checklist_id: str, answers_file: Path,
 
     from bot.checklists.answers_file import run_from_answers
 
-    item = _loaded_checklists(_settings(ctx)).get(checklist_id)
+    item = _loaded_checklists(settings_of(ctx)).get(checklist_id)
     if item is None:
         raise click.ClickException(f"There is no checklist '{checklist_id}'.\n\n"
                                    "Try: partnerbot checklist list")
@@ -166,13 +167,10 @@ def runs_export(ctx: click.Context, cohort: str, fmt: str, output: Path | None) 
 
     Example: partnerbot runs export --cohort geneva-2026 --output cohort.csv
     """
-    from bot.checklists.answers_file import cohort_rows
-    from bot.store import SessionLog
+    from bot.checklists.cohorts import cohort_rows
 
-    settings = _settings(ctx)
-    rows = cohort_rows(SessionLog(settings.db_path), cohort)
-    import contextlib
-    import csv
+    settings = settings_of(ctx)
+    rows = cohort_rows(store_of(settings), cohort)
 
     with contextlib.ExitStack() as stack:
         handle = (stack.enter_context(open(output, "w", encoding="utf-8", newline=""))

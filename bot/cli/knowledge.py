@@ -20,6 +20,7 @@ from bot.cli.base import (
 )
 from index.build import rollback, status
 
+
 @cli.command()
 @click.option("--status", "show_status", is_flag=True, help="List the kept index versions.")
 @click.option("--rollback", "do_rollback", is_flag=True,
@@ -33,7 +34,7 @@ def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
 
     Example: partnerbot index
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if show_status:
         rows = status(settings.index_dir)
         if not rows:
@@ -47,23 +48,23 @@ def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
         return
     if do_rollback:
         old, new = rollback(settings.index_dir, settings.model)
-        _sessions(settings).audit(actor=_actor(), action="rollback", detail={"from": old,
+        store_of(settings).audit(actor=actor(), action="rollback", detail={"from": old,
                                                                              "to": new})
         click.echo(f"Rolled back from {old} to {new}.")
-        for problem in _checklist_problems(settings):
+        for problem in checklist_problems(settings):
             click.echo(f"Checklist problem: {problem}")
         return
-    report = build_index(settings.docs_dir, settings.index_dir, reference_embedder(settings),
-                         keep=settings.keep_versions, progress=lambda m: click.echo(m, err=True))
-    _sessions(settings).audit(actor=_actor(), action="index", detail={
-        "version": report.version, "added": report.added, "removed": report.removed})
-    problems = _checklist_problems(settings)
+    from bot.admin.ops import reindex
+
+    result = reindex(settings, reference_embedder(settings), actor=actor(),
+                     store=store_of(settings), progress=lambda m: click.echo(m, err=True))
+    report = result.report
     state = "switched to" if report.switched else "unchanged, still serving"
     click.echo(f"Documents: {report.documents}\nChunks: {report.chunks}\n"
                f"Added: {report.added}\nUnchanged: {report.unchanged}\n"
                f"Removed: {report.removed}\nSeconds: {report.seconds:.1f}\n"
                f"Version: {report.version} ({state})")
-    for problem in problems:
+    for problem in result.checklist_problems:
         click.echo(f"Checklist problem: {problem}")
 
 
@@ -77,9 +78,9 @@ def search(ctx: click.Context, question: str | None, as_json: bool, top_k: int) 
 
     Example: partnerbot search --top-k 3 "screening companies"
     """
-    searcher = make_searcher(_settings(ctx))
+    searcher = make_searcher(settings_of(ctx))
     searcher.load()
-    for q in _questions(question):
+    for q in questions(question):
         result = searcher.search(q, top_k) if q.strip() else None
         hits = result.hits if result else []
         if as_json:
@@ -89,7 +90,7 @@ def search(ctx: click.Context, question: str | None, as_json: bool, top_k: int) 
                 for h in hits]}, ensure_ascii=False))
             continue
         if not q.strip():
-            click.echo(texts.to_plain(texts.EMPTY_QUESTION))
+            click.echo(render.to_plain(texts.EMPTY_QUESTION))
         click.echo(f"Query: {q}")
         for n, h in enumerate(hits, start=1):
             click.echo(f"{n}. {h.chunk.citation}  (score {h.score:.4f})")
@@ -106,12 +107,12 @@ def ask(ctx: click.Context, question: str | None, as_json: bool) -> None:
 
     Example: partnerbot ask "Do implementing partners need PSEA training?"
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     searcher = make_searcher(settings)
     searcher.load()
-    for q in _questions(question):
+    for q in questions(question):
         answer = answer_question(q, searcher, threshold=settings.threshold, top_k=settings.top_k)
-        plain = texts.to_plain(texts.answer_message(answer))
+        plain = render.to_plain(render.answer_message(answer))
         if as_json:
             quotes = answer.quotes or answer.closest
             click.echo(json.dumps({
@@ -119,7 +120,7 @@ def ask(ctx: click.Context, question: str | None, as_json: bool) -> None:
                 "reason": answer.reason,
                 "citations": [{"source": x.hit.chunk.source, "title": x.hit.chunk.title,
                                "locator": x.hit.chunk.locator,
-                               "citation": texts.citation(x.hit.chunk), "quote": x.text,
+                               "citation": render.citation(x.hit.chunk), "quote": x.text,
                                "text": x.hit.chunk.text} for x in quotes]},
                 ensure_ascii=False))
         else:
@@ -131,34 +132,33 @@ def ask(ctx: click.Context, question: str | None, as_json: bool) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--title", help="Document title (default: from the file).")
 @click.option("--symbol", help="Document symbol, e.g. A/77/257.")
+@click.option("--label", help="Short citation label, e.g. 'SG note on A/77/257'.")
 @click.option("--date", "date_", help="Date as YYYY-MM-DD, YYYY-MM or YYYY.")
 @click.option("--kind", help="Kind of document, e.g. report, guideline.")
 @click.option("--organization", help="Issuing organization.")
 @click.option("--replace", is_flag=True, help="Overwrite a document with the same name.")
 @click.pass_context
 def add(ctx: click.Context, file: Path, title: str | None, symbol: str | None,
-        date_: str | None, kind: str | None, organization: str | None, replace: bool) -> None:
+        label: str | None, date_: str | None, kind: str | None, organization: str | None,
+        replace: bool) -> None:
     """Convert a PDF, Word, HTML, Markdown or text file into knowledge/docs.
 
     Then run `partnerbot index` (or /reindex in Telegram) to make it searchable.
 
     Example: partnerbot add guidance.pdf --symbol A/80/123 --kind report
     """
-    from bot.ingest import IngestError, add_document
+    from ingest import add_document
 
-    settings = _settings(ctx)
-    try:
-        added = add_document(file, settings.docs_dir, title=title, symbol=symbol, date=date_,
-                             kind=kind, organization=organization, replace=replace)
-    except IngestError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = settings_of(ctx)
+    added = add_document(file, settings.docs_dir, title=title, symbol=symbol, label=label,
+                         date=date_, kind=kind, organization=organization, replace=replace)
     verb = "Replaced" if added.replaced else "Added"
     click.echo(f"{verb} {added.path}\nTitle: {added.title}\nSections: {added.sections}\n"
                f"Paragraphs: {added.paragraphs} ({added.numbered_paragraphs} numbered)")
     for warning in added.warnings:
         click.echo(f"Warning: {warning}")
     click.echo("\nNext: partnerbot index")
-    _sessions(settings).audit(actor=_actor(), action="add",
+    store_of(settings).audit(actor=actor(), action="add",
                               detail={"file": file.name, "document": added.source_id})
 
 

@@ -21,35 +21,34 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackContext,
     CallbackQueryHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from bot import texts
-from bot.dialogue import Command, Dialogue, Event, Press, Reply, Text, Unsupported, User
-from bot.sessions import LogWriteError
+from bot import render, texts
+from bot.app import build_dialogue
+from bot.dialogue.engine import Dialogue
+from bot.settings import Settings
+from bot.store import LogWriteError
+from bot.tg.html import SPLIT_AT, split_message
+from bot.types import ROLES, Command, Event, Press, Reply, Text, Unsupported, User
+from index.errors import Problem
 
 log = logging.getLogger(__name__)
 
 
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
-STAFF_COMMANDS = [("start", "Welcome and what I can do"), ("help", "How to use me"),
-                  ("sources", "Documents in the knowledge base"),
-                  ("checklist", "Run a partner-selection checklist"),
-                  ("cancel", "Stop what is in progress")]
-ADMIN_COMMANDS = [("stats", "Usage, unanswered questions, feedback"),
-                  ("reindex", "Rebuild the knowledge index"), ("users", "Who may use the bot"),
-                  ("allow", "Allow a user: /allow <id> [role]"), ("revoke", "Revoke a user"),
-                  ("cohort", "Answers and ratings of a training cohort")]
 MESSAGE_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio", "document",
                  "location", "contact", "poll", "dice", "animation", "venue")
 
@@ -84,8 +83,29 @@ def protect_token(token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _dialogue(context: ContextTypes.DEFAULT_TYPE) -> Dialogue:
-    return context.application.bot_data["dialogue"]  # type: ignore[no-any-return]
+class BotData:
+    """What the application keeps for the handlers: the dialogue."""
+
+    def __init__(self) -> None:
+        self._dialogue: Dialogue | None = None
+
+    @property
+    def dialogue(self) -> Dialogue:
+        if self._dialogue is None:
+            raise RuntimeError("build_application sets the dialogue before the bot starts")
+        return self._dialogue
+
+    @dialogue.setter
+    def dialogue(self, value: Dialogue) -> None:
+        self._dialogue = value
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+CONTEXT_TYPES = ContextTypes(context=CallbackContext, bot_data=BotData)
+
+
+def _dialogue(context: Context) -> Dialogue:
+    return context.bot_data.dialogue
 
 
 def _user(update: Update) -> User | None:
@@ -103,9 +123,9 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
                                   for b in row] for row in reply.buttons])
 
 
-async def _send_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, html: str,
+async def _send_text(context: Context, chat_id: int, html: str,
                      markup: InlineKeyboardMarkup | None) -> None:
-    pieces = texts.split_message(html)
+    pieces = split_message(html)
     for n, piece in enumerate(pieces):
         keyboard = markup if n == len(pieces) - 1 else None
         try:
@@ -115,10 +135,10 @@ async def _send_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, html: str
             if "parse entities" not in str(exc).lower():
                 raise
             log.warning("HTML rejected, sending plain text: %s", exc)
-            await context.bot.send_message(chat_id, texts.to_plain(piece), reply_markup=keyboard)
+            await context.bot.send_message(chat_id, render.to_plain(piece), reply_markup=keyboard)
 
 
-async def deliver(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply]) -> None:
+async def deliver(context: Context, chat_id: int, replies: list[Reply]) -> None:
     """Send replies in order; a Bot API error on one reply is logged and the rest go on."""
     for reply in replies:
         target = reply.to if reply.to is not None else chat_id
@@ -133,7 +153,7 @@ async def deliver(context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: lis
             log.error("sending to chat %s failed: %s", target, exc)
 
 
-async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event,
+async def _run(update: Update, context: Context, event: Event,
                typing: asyncio.Task[None] | None = None) -> None:
     """Handle the event in a worker thread and send the replies (after `typing`, if any)."""
     user = _user(update)
@@ -154,7 +174,7 @@ async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event,
     await send(replies)
 
 
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+async def _typing(context: Context, chat_id: int) -> None:
     """Show "typing..."; cosmetic, so a failure is logged and the answer still goes out."""
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
@@ -162,7 +182,7 @@ async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         log.warning("typing action in chat %s failed: %s", chat_id, exc)
 
 
-def _addressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+def _addressed(update: Update, context: Context) -> str | None:
     """The text meant for the bot, or None in a group when the bot is not addressed."""
     message = update.effective_message
     if message is None or message.text is None:
@@ -179,7 +199,7 @@ def _addressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None
     return None
 
 
-async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_command(update: Update, context: Context) -> None:
     """A /command, also `/cmd@bot` in groups."""
     message = update.effective_message
     match = _COMMAND.match(message.text or "") if message else None
@@ -191,7 +211,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await _run(update, context, Command(name.lower(), args))
 
 
-async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_text(update: Update, context: Context) -> None:
     """Plain text is a question (or a checklist answer); in groups only when addressed."""
     text = _addressed(update, context)
     if text is None:
@@ -203,7 +223,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _run(update, context, Text(text), typing)
 
 
-async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_press(update: Update, context: Context) -> None:
     """A button press: always answered, then handled."""
     query = update.callback_query
     if query is None:
@@ -229,7 +249,7 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _edit(query: CallbackQuery, reply: Reply) -> bool:
     """Replace the message whose button was pressed; False when it must be sent anew."""
-    if len(reply.html) > texts.SPLIT_AT:
+    if len(reply.html) > SPLIT_AT:
         return False
     try:
         await query.edit_message_text(reply.html, parse_mode=ParseMode.HTML,
@@ -245,7 +265,7 @@ async def _edit(query: CallbackQuery, reply: Reply) -> bool:
     return True
 
 
-async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_other_message(update: Update, context: Context) -> None:
     """Photos, stickers, voice, ...: logged with their type, and a polite reply in private."""
     message = update.effective_message
     if update.edited_message is not None:
@@ -259,13 +279,13 @@ async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await _run(update, context, Unsupported(kind, update.to_dict()))
 
 
-async def _log_only(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+async def _log_only(update: Update, context: Context, kind: str) -> None:
     """Log an update nobody is answered for; a failed write is logged, never told to a group."""
     user = _user(update)
     dialogue = _dialogue(context)
     try:
         await asyncio.to_thread(
-            dialogue.sessions.log_incoming, user_id=user.id if user else None,
+            dialogue.store.log_incoming, user_id=user.id if user else None,
             chat_id=user.chat_id if user else None, chat_type=user.chat_type if user else None,
             kind=kind, text=None, update_id=update.update_id, raw=update.to_dict(),
             front="telegram")
@@ -273,14 +293,14 @@ async def _log_only(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: st
         log.error("update %s not logged: %s", update.update_id, exc)
 
 
-async def on_any_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_any_update(update: object, context: Context) -> None:
     """Updates no other handler takes (channel posts, member changes, ...): logged only."""
     if isinstance(update, Update) and not (update.message or update.callback_query
                                            or update.edited_message):
         await _log_only(update, context, "update")
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """The one error handler: log with the traceback; tell the user the message was kept."""
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
@@ -291,32 +311,34 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def post_init(application: Application) -> None:
-    """Load the index and model, then set the command menus (admins get more)."""
-    dialogue: Dialogue = application.bot_data["dialogue"]
+    """Load the index and model, then set the command menus of each role (from the registry)."""
+    dialogue = application.bot_data.dialogue
     try:
         await asyncio.to_thread(dialogue.searcher.load)
     except Exception as exc:  # the bot still starts and tells users the index is missing
         log.error("index not loaded at start: %s", exc)
-    staff = [BotCommand(n, d) for n, d in STAFF_COMMANDS]
-    await application.bot.set_my_commands(staff, scope=BotCommandScopeDefault())
-    admin = staff + [BotCommand(n, d) for n, d in ADMIN_COMMANDS]
+    menus = {role: [BotCommand(n, d) for n, d in dialogue.commands.menu(role)] for role in ROLES}
+    await application.bot.set_my_commands(menus["staff"], scope=BotCommandScopeDefault())
     for admin_id in sorted(dialogue.settings.admin_ids):
         try:
-            await application.bot.set_my_commands(admin, scope=BotCommandScopeChat(admin_id))
+            await application.bot.set_my_commands(menus["admin"],
+                                                   scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # the admin has not opened a chat with the bot yet
             log.warning("admin menu for %s not set: %s", admin_id, exc)
 
 
-def build_application(dialogue: Dialogue, token: str, *, rate_limit: bool = True) -> Application:
+def build_application(dialogue: Dialogue, token: str, *, rate_limit: bool = True
+                      ) -> Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any],
+                                       BotData, Any]:
     """The python-telegram-bot Application with every handler wired."""
     settings = dialogue.settings
-    builder: Any = (ApplicationBuilder().token(token).base_url(settings.telegram_api_url)
-                    .base_file_url(settings.file_url()).concurrent_updates(True)
-                    .post_init(post_init))
+    builder = (ApplicationBuilder().token(token).base_url(settings.telegram_api_url)
+               .base_file_url(settings.file_url()).context_types(CONTEXT_TYPES)
+               .concurrent_updates(True).post_init(post_init))
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    application: Application = builder.build()
-    application.bot_data["dialogue"] = dialogue
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    application = builder.build()
+    application.bot_data.dialogue = dialogue
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND,
                                            on_command))
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, on_text))
@@ -324,4 +346,30 @@ def build_application(dialogue: Dialogue, token: str, *, rate_limit: bool = True
     application.add_handler(MessageHandler(filters.ALL, on_other_message))
     application.add_handler(TypeHandler(Update, on_any_update), group=1)
     application.add_error_handler(on_error)
-    return application
+    return application  # type: ignore[return-value]
+
+
+def run_bot(settings: Settings, token: str, *, webhook: bool = False, listen: str = "0.0.0.0",
+            port: int = 8443, public_url: str | None = None,
+            secret_token: str | None = None) -> None:
+    """Run the bot until stopped: long polling, or a webhook at `public_url`/telegram.
+
+    Raises `Problem` for a token Telegram rejects and a Bot API it cannot reach.
+    """
+    logging.getLogger().setLevel(settings.log_level)
+    protect_token(token)
+    application = build_application(build_dialogue(settings, front="telegram"), token)
+    try:
+        if webhook:
+            application.run_webhook(listen=listen, port=port, url_path="telegram",
+                                    webhook_url=(public_url or "").rstrip("/") + "/telegram",
+                                    secret_token=secret_token)
+        else:
+            application.run_polling()
+    except InvalidToken as exc:
+        raise Problem("Telegram rejected the bot token (Unauthorized).",
+                      "check PARTNERBOT_TELEGRAM_TOKEN (or the token file) against "
+                      "@BotFather's /token") from exc
+    except NetworkError as exc:
+        raise Problem(f"Cannot reach the Bot API at {settings.telegram_api_url}: {exc}",
+                      "check the network, or PARTNERBOT_TELEGRAM_API_URL") from exc

@@ -1,0 +1,192 @@
+"""The one dialogue engine every front uses: `handle(user, event) -> list[Reply]`.
+
+Pure core: no Telegram. Fronts translate their input into events and send the replies.
+Everything that arrives is logged first, including what the bot cannot handle. Commands come
+from one registry (bot/dialogue/commands.py), buttons go to the flow that owns their prefix,
+free text to the first flow that takes it (the questions flow, last, answers it). A domain
+error (`index.errors.Problem`) is turned into a message here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot import render, texts
+from bot.dialogue.commands import Commands
+from bot.dialogue.flow import CommandSpec, Context, Flow, Turn
+from bot.types import Command, Event, Notify, Press, Reply, Text, Unsupported, User
+from index.errors import IndexMissing, Problem
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.store import SessionLog
+    from index.search import Searcher
+
+log = logging.getLogger(__name__)
+
+
+def _no_notify(reply: Reply) -> None:
+    """Where there is no front to send progress to (the CLI, tests), progress is dropped."""
+
+
+@dataclass
+class Dialogue:
+    """Routes events to the flows and logs every exchange."""
+
+    ctx: Context
+    flows: Sequence[Flow]
+    commands: Commands = field(init=False)
+    _retention_applied: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        core = [
+            CommandSpec("start", texts.SUMMARY_START, self._start),
+            CommandSpec("help", texts.SUMMARY_HELP, self._help),
+            CommandSpec("cancel", texts.SUMMARY_CANCEL, self._cancel),
+        ]
+        self.commands = Commands([*core, *(c for f in self.flows for c in f.commands())])
+        owners: dict[str, Flow] = {}
+        for flow in self.flows:
+            for prefix in flow.prefixes:
+                if prefix in owners:
+                    raise ValueError(f"two flows own the button prefix {prefix!r}")
+                owners[prefix] = flow
+        self._press_owner = owners
+        self._pending_owner = {kind: flow for flow in self.flows for kind in flow.pending_kinds}
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def searcher(self) -> Searcher:
+        return self.ctx.searcher
+
+    @property
+    def store(self) -> SessionLog:
+        return self.ctx.store
+
+    # ---- entry point -------------------------------------------------------------------
+
+    def handle(self, user: User, event: Event, notify: Notify | None = None) -> list[Reply]:
+        """Log the event, answer it, log the replies; never raises on user input."""
+        started = time.perf_counter()
+        turn = Turn(self.ctx, user, notify or _no_notify)
+        self._apply_retention(turn)
+        turn.message_id = turn.safe(self._log_incoming, user, event)
+        try:
+            replies = self._route(turn, event)
+        except IndexMissing:
+            replies = [Reply(texts.INDEX_MISSING)]
+        except Problem as exc:
+            log.warning("problem while handling %s: %s", type(event).__name__, exc)
+            replies = [Reply(render.problem(exc))]
+        latency = (time.perf_counter() - started) * 1000
+        for reply in replies:
+            if reply.html and reply.to is None:
+                turn.safe(self.ctx.store.log_outgoing, chat_id=user.chat_id, user_id=user.id,
+                          reply_to=turn.message_id, text=reply.html, latency_ms=latency,
+                          front=self.ctx.front)
+        if turn.failures:
+            replies = replies + self._admin_alerts(turn.failures[0])
+        return replies
+
+    def _apply_retention(self, turn: Turn) -> None:
+        """Blank texts older than the retention period, at most once a day."""
+        days = self.ctx.settings.retention_days
+        last = self._retention_applied
+        if days is None or (last is not None and time.monotonic() - last < 86_400):
+            return
+        self._retention_applied = time.monotonic()
+        turn.safe(self.ctx.store.apply_retention, days)
+
+    def _admin_alerts(self, reason: str) -> list[Reply]:
+        alert = texts.LOG_FAILED_ADMIN.format(reason=render.esc(reason))
+        return [Reply(alert, to=admin) for admin in sorted(self.ctx.settings.admin_ids)]
+
+    def _log_incoming(self, user: User, event: Event) -> int:
+        store = self.ctx.store
+        store.touch_user(user.id, username=user.username, first_name=user.first_name,
+                         language=user.language)
+        raw = None
+        if isinstance(event, Text):
+            kind, text = "text", event.text
+        elif isinstance(event, Command):
+            kind, text = "command", f"/{event.name} {event.args}".strip()
+        elif isinstance(event, Press):
+            kind, text = "callback", event.data
+        else:
+            kind, text, raw = event.kind, None, event.raw
+        return store.log_incoming(user_id=user.id, chat_id=user.chat_id,
+                                  chat_type=user.chat_type, kind=kind, text=text, raw=raw,
+                                  front=self.ctx.front)
+
+    # ---- routing -----------------------------------------------------------------------
+
+    def _route(self, turn: Turn, event: Event) -> list[Reply]:
+        if turn.role is None:
+            spec = self.commands.get(event.name.lower()) if isinstance(event, Command) else None
+            if spec is not None and spec.role is None and isinstance(event, Command):
+                return spec.handler(turn, event.args)
+            template = (texts.NOT_ALLOWED_WITH_CODE if self.ctx.settings.join_code
+                        else texts.NOT_ALLOWED)
+            return [Reply(template.format(user_id=turn.user.id))]
+        if isinstance(event, Unsupported):
+            if event.kind == "edited_message":
+                return [Reply(texts.EDITED)]
+            return [Reply(texts.UNSUPPORTED.format(kind=render.esc(event.kind.replace("_", " "))))]
+        if isinstance(event, Command):
+            return self._command(turn, event)
+        if isinstance(event, Press):
+            prefix, _, rest = event.data.partition(":")
+            owner = self._press_owner.get(prefix)
+            if owner is None:
+                return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
+            return owner.on_press(turn, prefix, rest)
+        for flow in self.flows:
+            replies = flow.on_text(turn, event)
+            if replies is not None:
+                return replies
+        return [Reply(texts.NO_FLOW)]
+
+    def _command(self, turn: Turn, event: Command) -> list[Reply]:
+        spec = self.commands.get(event.name.lower())
+        if spec is None:
+            return [Reply(texts.UNKNOWN_COMMAND.format(command=render.esc(event.name)))]
+        if not self.commands.usable(spec, turn.role):
+            template = texts.ADMIN_ONLY if spec.role == "admin" else texts.TRAINER_ONLY
+            return [Reply(template.format(command=render.esc(spec.name)))]
+        return spec.handler(turn, event.args)
+
+    # ---- the core commands -------------------------------------------------------------
+
+    def _start(self, turn: Turn, args: str) -> list[Reply]:
+        """`/start` welcomes; `/start <payload>` (a deep link) goes to the flow that owns it."""
+        if args:
+            for flow in self.flows:
+                replies = flow.on_start(turn, args)
+                if replies is not None:
+                    return replies
+        return [Reply(texts.WELCOME)]
+
+    def _help(self, turn: Turn, args: str) -> list[Reply]:
+        """`/help`: how to ask, and every command the user may use."""
+        return [Reply(render.help_message(self.commands.by_role(), turn.role))]
+
+    def _cancel(self, turn: Turn, args: str) -> list[Reply]:
+        """`/cancel`: stop waiting for the newest pending thing in this chat, and say what."""
+        store, user = self.ctx.store, turn.user
+        for row in store.pending(user.id, user.chat_id):
+            owner = self._pending_owner.get(row["kind"])
+            what = owner.on_cancel(turn, row["kind"]) if owner is not None else None
+            if what is None:
+                store.drop_pending(user.id, user.chat_id, row["kind"])
+                continue
+            return [Reply(texts.CANCELLED.format(what=what))]
+        if store.active_run(user.id) is not None:
+            return [Reply(texts.NOTHING_TO_CANCEL_RUN)]
+        return [Reply(texts.NOTHING_TO_CANCEL)]

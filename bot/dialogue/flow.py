@@ -1,0 +1,117 @@
+"""What a flow is, and what it may use.
+
+A flow (questions and answers, checklists, admin) owns some commands and some button
+prefixes, and may take free text, `/cancel` and a `/start` payload. Flows are passed to the
+dialogue when it is built (bot/app.py); the dialogue routes each event to the flow that owns
+it. Everything a flow waits for lives in the store (`Context.store`, pending state), never in
+the flow object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from bot.types import Notify, Reply, Role, Text, User, role_at_least
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.store import SessionLog
+    from index.search import Searcher
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    """What flows work with: the settings, the searcher over the live index, the store."""
+
+    settings: Settings
+    searcher: Searcher
+    store: SessionLog
+    front: str = "telegram"  # "telegram" or "cli" (the terminal chat)
+    local_role: Role | None = None  # the terminal chat's operator has this role
+
+    def role(self, user: User) -> Role | None:
+        """The user's role, or None without access (an open pilot makes everyone staff,
+        unless an admin revoked them)."""
+        if self.local_role is not None:
+            return self.local_role
+        role = self.store.role(user.id)
+        if role is None and self.settings.open_pilot and not self.store.revoked(user.id):
+            return "staff"
+        return role  # type: ignore[return-value]
+
+    def allowed(self, user: User, needed: Role) -> bool:
+        return role_at_least(self.role(user), needed)
+
+
+@dataclass
+class Turn:
+    """One event being handled: who sent it, its row in the log, and how to send progress.
+
+    `safe` runs a log write that must not stop the reply: a failure is logged, the admins are
+    told once after the reply, and the call returns None.
+    """
+
+    ctx: Context
+    user: User
+    notify: Notify
+    message_id: int | None = None  # the incoming message's row in the session log
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def role(self) -> Role | None:
+        return self.ctx.role(self.user)
+
+    def safe(self, func: Callable[..., T], *args: object, **kwargs: object) -> T | None:
+        from bot.store import LogWriteError
+
+        try:
+            return func(*args, **kwargs)
+        except LogWriteError as exc:
+            log.error("session log write failed: %s", exc)
+            self.failures.append(exc.message)
+            return None
+
+
+class CommandHandler(Protocol):
+    def __call__(self, turn: Turn, args: str) -> list[Reply]:
+        """Handle `/command args`."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: its name, who may use it, its one-line summary and its handler."""
+
+    name: str
+    summary: str
+    handler: CommandHandler
+    role: Role | None = "staff"  # the least role that may use it; None: anyone (/join)
+    usage: str = ""  # what follows the name in /help, e.g. "<user id> [role]"
+    menu: bool = True  # listed in the Telegram command menu of the roles that may use it
+
+
+class Flow(Protocol):
+    """A part of the conversation, plugged into the dialogue."""
+
+    prefixes: tuple[str, ...]  # the button data prefixes it owns ("c" for "c:12:q:a0")
+    pending_kinds: tuple[str, ...]  # the kinds of pending state it keeps in the store
+
+    def commands(self) -> Sequence[CommandSpec]:
+        """The commands it owns."""
+
+    def on_press(self, turn: Turn, prefix: str, rest: str) -> list[Reply]:
+        """A press of one of its buttons (data `prefix:rest`, untrusted)."""
+
+    def on_text(self, turn: Turn, message: Text) -> list[Reply] | None:
+        """Free text: replies when the flow takes it (an answer it waits for), else None."""
+
+    def on_cancel(self, turn: Turn, kind: str) -> str | None:
+        """`/cancel` of the pending thing `kind` it owns: what was cancelled, or None."""
+
+    def on_start(self, turn: Turn, payload: str) -> list[Reply] | None:
+        """`/start payload` (a deep link): replies when the payload is its own, else None."""

@@ -1,0 +1,205 @@
+"""Messages put together from bot/texts.py: answers, passages, checklist questions and results.
+
+Every dynamic value is escaped with `esc` here and nowhere else; `to_plain` turns a message into
+terminal text. Pure functions: no Telegram, no database.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bot import texts
+from bot.texts import (
+    EMPTY_QUESTION,
+    FOLLOW_UP_NOTE,
+    NO_TERMS,
+    NO_WORDS,
+    NOT_COVERED,
+    OTHER_LANGUAGE,
+    SMALL_TALK,
+    SOURCES_EMPTY,
+    SOURCES_HEADING,
+    TRUNCATED,
+)
+
+if TYPE_CHECKING:
+    from bot.answers import Answer
+    from bot.checklists.engine import Outcome
+    from bot.checklists.model import Checklist, Cite, Question
+    from bot.dialogue.flow import CommandSpec
+    from bot.types import Role
+    from index.chunks import Chunk
+    from index.errors import Problem
+
+
+def esc(value: object) -> str:
+    """Escape a dynamic value for Telegram HTML."""
+    return html.escape(str(value), quote=False)
+
+
+def to_plain(message: str) -> str:
+    """Telegram HTML -> terminal text."""
+    text = re.sub(r"<br\s*/?>", "\n", message)
+    text = re.sub(r"</?(b|i|u|s|code|pre|blockquote|a)(\s[^>]*)?>", "", text)
+    return html.unescape(text)
+
+
+def citation(chunk: Chunk) -> str:
+    """The short citation of a passage: its document's label, its locator, and what it is
+    about when its place says so ("A/77/257, para 11, on Recommendation 2")."""
+    where = f"{chunk.document_label}, {chunk.locator}"
+    context = chunk.context
+    return f"{where}, on {context}" if context else where
+
+
+def _document(chunk: Chunk) -> str:
+    if chunk.document_label != chunk.title:
+        return f"{chunk.document_label}: {chunk.title}"
+    return chunk.title
+
+
+def answer_message(answer: Answer, *, previous: str | None = None) -> str:
+    """The answer: the quotes, each with its short citation, then the Sources (full titles,
+    each document once); or the decline with the closest passages."""
+    if answer.reason == "empty":
+        return EMPTY_QUESTION
+    if answer.reason == "no_words":
+        return NO_WORDS
+    if answer.reason == "no_terms":
+        return NO_TERMS
+    if answer.reason == "small_talk":
+        kind = answer.small_talk or "ack"
+        return SMALL_TALK.get(kind, SMALL_TALK["ack"])
+    parts: list[str] = []
+    if answer.truncated:
+        from bot.answers import MAX_QUERY_CHARS
+
+        parts.append(TRUNCATED.format(length=len(answer.question), limit=MAX_QUERY_CHARS))
+    if answer.follow_up and previous:
+        parts.append(FOLLOW_UP_NOTE.format(previous=esc(previous)))
+    if answer.grounded:
+        for quote in answer.quotes:
+            parts.append(f"“{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>\n\n")
+        parts.append(sources_list([q.hit.chunk for q in answer.quotes]))
+        return "".join(parts).rstrip()
+    parts.append(OTHER_LANGUAGE if answer.reason == "other_language" else NOT_COVERED)
+    for n, quote in enumerate(answer.closest, start=1):
+        parts.append(f"\n\n{n}. “{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>")
+    return "".join(parts).rstrip()
+
+
+def sources_list(chunks: list[Chunk]) -> str:
+    """Each cited document once, by its short label and full title."""
+    lines = [SOURCES_HEADING]
+    for title in dict.fromkeys(_document(c) for c in chunks):
+        lines.append(f"• {esc(title)}")
+    return "\n".join(lines)
+
+
+def passage_message(chunk: object) -> str:
+    """One cited passage in full."""
+    title = getattr(chunk, "title", "")
+    symbol = getattr(chunk, "symbol", None)
+    locator = getattr(chunk, "locator", "")
+    text = getattr(chunk, "text", "")
+    head = f"{symbol} — {title}" if symbol else title
+    return f"<b>{esc(head)}</b>\n<i>{esc(locator)}</i>\n\n{esc(text)}"
+
+
+def sources_message(documents: list[dict[str, object]]) -> str:
+    if not documents:
+        return SOURCES_EMPTY
+    lines = ["<b>Documents in the knowledge base</b>"]
+    for doc in documents:
+        symbol = f"{doc['symbol']} — " if doc.get("symbol") else ""
+        lines.append(f"• {esc(symbol)}{esc(doc['title'])} ({esc(doc['organization'])}, "
+                     f"{esc(doc['date'])}; {doc['passages']} passages)")
+    return "\n".join(lines)
+
+
+def question_message(title: str, section: str, number: int, total: int,
+                     question: Question) -> str:
+    """One checklist question with its help text and the form of answer expected."""
+    lines = [f"<i>{esc(title)} — {esc(section)} — question {number} of about {total}</i>",
+             "", f"<b>{esc(question.text)}</b>"]
+    if question.help:
+        lines.append(f"<i>{esc(question.help)}</i>")
+    if question.type == "number":
+        bounds = [f"at least {question.min:g}" if question.min is not None else "",
+                  f"at most {question.max:g}" if question.max is not None else ""]
+        unit = f" ({esc(question.unit)})" if question.unit else ""
+        limits = " and ".join(b for b in bounds if b)
+        lines.append(f"\nType a number{unit}" + (f", {limits}." if limits else "."))
+    elif question.type == "text":
+        lines.append("\nType your answer.")
+    elif question.type == "multi":
+        lines.append("\nTick all that apply, then tap Done.")
+    return "\n".join(lines)
+
+
+def outcome_message(checklist: Checklist, outcome: Outcome, cite: Callable[[Cite], str],
+                    answers: list[str]) -> str:
+    """The end of a run: rating, why, required actions with citations, and the answers."""
+    lines = [f"<b>Result: {esc(outcome.rating_label)}</b>"]
+    if outcome.gate_id is None:
+        lines.append(f"Score {outcome.percent:.0f}% (not applicable and skipped questions are "
+                     "left out)")
+    lines += ["", "<b>Why</b>"]
+    for rule in outcome.fired:
+        cites = "; ".join(cite(c) for c in rule.cites)
+        lines.append(f"• {esc(rule.message)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
+    lines += ["", "<b>Required actions</b>"]
+    if not outcome.actions:
+        lines.append("• None.")
+    for action in outcome.actions:
+        cites = "; ".join(cite(c) for c in action.cites)
+        lines.append(f"• {esc(action.text)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
+    lines += ["", "<b>Your answers</b>"]
+    for answer, text in zip(outcome.answers, answers, strict=True):
+        question = checklist.question(answer.question_id)
+        qtext = question.text if question else answer.question_id
+        lines.append(f"• {esc(qtext)} — <b>{esc(text)}</b>")
+    lines.append("\nThe full report is attached (Markdown and CSV).")
+    return "\n".join(lines)
+
+
+def cohort_message(tag: str, summary: dict[str, Any]) -> str:
+    """Runs, ratings and answer counts across one training cohort."""
+    runs_count = summary["runs"]
+    if not runs_count:
+        return f"No runs yet for the cohort <b>{esc(tag)}</b>."
+    status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())
+    ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"
+    lines = [f"<b>Cohort {esc(tag)}</b>: {runs_count} runs ({esc(status)})",
+             f"Ratings: {esc(ratings)}", "", "<b>Answers</b>"]
+    for (checklist_id, question), counts in summary["answers"].items():
+        spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
+        lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")
+    return "\n".join(lines)
+
+
+
+def problem(exc: Problem) -> str:
+    """A domain error as the user reads it: what happened, and the next step."""
+    if exc.hint:
+        return texts.PROBLEM_HINT.format(message=esc(exc.message), hint=esc(exc.hint))
+    return texts.PROBLEM.format(message=esc(exc.message))
+
+
+def help_message(by_role: dict[Role, list[CommandSpec]], role: Role | None) -> str:
+    """/help: how to use the bot, then the commands of each role the user has."""
+    from bot.types import ROLES, role_at_least
+
+    parts = [texts.HELP]
+    for section in ROLES:
+        if not role_at_least(role, section) or not by_role.get(section):
+            continue
+        lines = [texts.HELP_SECTIONS[section]]
+        lines += [texts.HELP_LINE.format(name=spec.name, summary=esc(spec.summary),
+                                         usage=f" {esc(spec.usage)}" if spec.usage else "")
+                  for spec in by_role[section]]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
