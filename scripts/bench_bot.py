@@ -51,6 +51,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from processes import interrupt  # noqa: E402  (beside this script)
+
 TOKEN = "123456:BENCH-TOKEN"
 FIRST_USER = 10_001
 WARM_UP_USER = 9_999
@@ -91,14 +93,14 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
     """Run the real bot until SIGINT, then write the timings (and profiles) as JSON."""
     import cProfile
 
-    from bot.cli import make_dialogue
+    from bot.app import build_dialogue
     from bot.settings import load_settings
     from bot.tg import app as tg_app
 
     settings = load_settings(data_dir=data_dir, knowledge_dir=ROOT / "knowledge",
                              telegram_api_url=api_url, allowed_users=users, admins="",
                              onnx=onnx)
-    dialogue = make_dialogue(settings, front="telegram")
+    dialogue = build_dialogue(settings, front="telegram")
     timings = Timings()
     profiles: list[cProfile.Profile] = []
     local = threading.local()
@@ -129,9 +131,9 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
                 profiler.disable()
             timings.mark("handled")
 
-    dialogue.handle = timings.timed("dialogue.handle", timed_handle)
-    searcher, sessions = dialogue.searcher, dialogue.sessions
-    searcher.search = timings.timed("search (incl. embedding)", searcher.search)
+    dialogue.handle = timings.timed("dialogue.handle", timed_handle)  # type: ignore[method-assign]
+    searcher, sessions = dialogue.searcher, dialogue.store
+    searcher.search = timings.timed("search (incl. embedding)", searcher.search)  # type: ignore[method-assign]
     embedder = searcher.embedder
     embedder.embed_query = timings.timed("embed_query", embedder.embed_query)  # type: ignore[method-assign]
     for name in ("touch_user", "log_incoming", "log_outgoing", "log_answer", "last_answer",
@@ -272,11 +274,7 @@ def drive(args: argparse.Namespace) -> int:
                 try:
                     results, cpu = run_users(server, child, plan, args.timeout, args.think)
                 finally:
-                    child.send_signal(signal.SIGINT)
-                    try:
-                        child.wait(60)
-                    except subprocess.TimeoutExpired:
-                        child.kill()
+                    interrupt(child)
             bot_log = log_path.read_text(errors="replace")
             db = sqlite_utils.Database(data_dir / "partnerbot.db")
             logged = [(r["user_id"], r["question"]) for r in db.query(

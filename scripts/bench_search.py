@@ -32,22 +32,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import functools
 import importlib.metadata
 import json
 import os
 import platform
 import random
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +52,22 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_build import (  # noqa: E402
+    heartbeat,
+    measure_build,
+    measure_incremental,
+    say,
+    synthetic_corpus,
+)
+from bench_search_report import (  # noqa: E402
+    TARGETS,
+    _Saved,
+    pct,
+    report,
+)
+from processes import interrupt  # noqa: E402  (beside this script)
+
 from index import dense as dense_params  # noqa: E402
-from index.build import build_index  # noqa: E402
 from index.corpus import read_corpus  # noqa: E402
 from index.dense import DenseIndex  # noqa: E402
 from index.embedders import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
@@ -66,52 +75,12 @@ from index.search import Searcher  # noqa: E402
 from index.search import _top as top_scores  # noqa: E402
 
 MODEL = DEFAULT_MODEL
-TARGETS = {
-    "search_real": 1.5, "search_100k": 2.0, "recall": 0.98, "build": 0.9,
-    "startup": 1.5, "rss_real_mb": 400, "rss_100k_mb": 1024,
-}
 PACKAGES = ("numpy", "torch", "sentence-transformers", "transformers", "onnxruntime",
             "tokenizers", "faiss-cpu", "bm25s", "python-telegram-bot")
 FIRST_QUESTION = "What should staff be trained on when managing implementing partners?"
-_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(\"“])")
-_LEADING_MARK = re.compile(r"^(?:\d{1,4}\.\s+|[-*+]\s+|\([a-z]{1,4}\)\s+|\[\d+\]\s*)+")
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def say(message: str) -> None:
-    """Progress goes to standard error; the tables go to standard output."""
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def heartbeat(label: str, expected: float | None = None, every: float = 30.0) -> Iterator[None]:
-    """Print the elapsed time every `every` seconds while a long step runs."""
-    done = threading.Event()
-    started = time.perf_counter()
-
-    def beat() -> None:
-        while not done.wait(every):
-            elapsed = time.perf_counter() - started
-            eta = f" of ~{expected:.0f} s expected" if expected else ""
-            say(f"    ... {label}: {elapsed:.0f} s{eta}")
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f}"
 
 
 def machine() -> dict[str, Any]:
@@ -215,163 +184,7 @@ def serving_embedder(onnx_dir: Path | None) -> Any:
     return embedder
 
 
-def synthetic_corpus(target: Path, passages: int, seed: int = 7,
-                     per_doc: int = 100) -> Path:
-    """Markdown documents of `passages` numbered paragraphs made of real sentences.
-
-    Each paragraph takes the length of a random real passage and is filled with random
-    sentences of the real documents, so lengths and vocabulary match the real corpus.
-    """
-    real = [c for d in read_corpus(ROOT / "knowledge" / "docs") for c in d.chunks]
-    sentences: list[str] = []
-    for chunk in real:
-        for line in chunk.text.splitlines():
-            for sentence in _SENTENCE.split(_LEADING_MARK.sub("", line.strip())):
-                sentence = _LEADING_MARK.sub("", sentence).strip()
-                if 25 <= len(sentence) <= 600 and not sentence.startswith(("#", "[", "|")):
-                    sentences.append(sentence)
-    lengths = [len(c.text) for c in real]
-    rng = random.Random(seed)
-    docs = target / "docs"
-    docs.mkdir(parents=True)
-    made = 0
-    number = 0
-    while made < passages:
-        number += 1
-        count = min(per_doc, passages - made)
-        lines = ["---", f"title: Synthetic guidance note {number}", f"symbol: SYN/{number}",
-                 "organization: Benchmark corpus (recombined sentences of the knowledge base)",
-                 "date: 2024-01-01", "kind: synthetic", f"source: synthetic-{number}.txt", "---",
-                 "", f"# Synthetic guidance note {number}", ""]
-        for para in range(1, count + 1):
-            if para % 20 == 1:
-                lines += [f"## Section {para // 20 + 1}. {rng.choice(sentences)[:60]}", ""]
-            want = rng.choice(lengths)
-            words: list[str] = []
-            size = 0
-            while size < want:
-                sentence = rng.choice(sentences)
-                words.append(sentence)
-                size += len(sentence) + 1
-            lines += [f"{para}. " + " ".join(words), ""]
-        (docs / f"synthetic-{number:05d}.md").write_text("\n".join(lines), encoding="utf-8")
-        made += count
-    return docs
-
-
-def revise_one_document(docs: Path) -> tuple[str, int]:
-    """Change every numbered paragraph of the first document; (its name, passages changed)."""
-    path = sorted(docs.glob("*.md"))[0]
-    before = {c.id for d in read_corpus(docs) for c in d.chunks}
-    text = path.read_text(encoding="utf-8")
-    text = re.sub(r"^(\d{1,4}\.[ \t].*\S)[ \t]*$", r"\1 (Revised.)", text, flags=re.MULTILINE)
-    path.write_text(text, encoding="utf-8")
-    after = {c.id for d in read_corpus(docs) for c in d.chunks}
-    return path.stem, len(after - before)
-
-
 # ----------------------------------------------------------------------------- measurements
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    """(result, wall seconds, CPU seconds of this process, all threads)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = fn()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
-
-
-def bare_encode(reference: SentenceTransformerEmbedder, calls: list[list[str]]) -> None:
-    """The bare `model.encode` calls the build makes (one per list of texts)."""
-    for texts in calls:
-        if texts:
-            reference._model.encode(texts, batch_size=reference.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True)
-
-
-def embedded_texts(chunks: list[Any]) -> list[list[str]]:
-    """What a build embeds for these passages, one list per `embed_documents` call: the
-    passages, then (when the index stores sentence vectors, index/sentences.py) every
-    sentence of every passage."""
-    calls = [[c.embed_text for c in chunks]]
-    try:
-        from index.sentences import sentence_texts  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return calls
-    return [*calls, [t for c in chunks for t in sentence_texts(c)]]
-
-
-def measure_build(docs: Path, index_dir: Path, reference: SentenceTransformerEmbedder,
-                  *, sample: list[Any], passages: int, rounds: int,
-                  label: str) -> dict[str, Any]:
-    """Full builds (each into an empty index) alternating with bare encodes of `sample`.
-
-    Two bare figures: the passages alone (`model.encode` of the same passages), and
-    everything the build embeds for them (the passages and, when built, their sentences).
-    With several rounds the best (shortest) time of each is used, the usual estimate on a
-    machine other processes share; with one round (a long build) the bare encodes are timed
-    before and after the build and averaged, so both see the same conditions.
-    """
-    calls = embedded_texts(sample)
-    times: dict[str, list[float]] = {"passages": [], "all": [], "build": []}
-    cpu: dict[str, list[float]] = {"passages": [], "all": [], "build": []}
-    timings: dict[str, float] = {}
-    n = len(sample)
-
-    def bare(when: str) -> None:
-        for key, work in (("passages", calls[:1]), ("all", calls)):
-            if key == "all" and len(calls) == 1:
-                times["all"].append(times["passages"][-1])
-                cpu["all"].append(cpu["passages"][-1])
-                continue
-            texts = sum(len(t) for t in work)
-            with heartbeat(f"{label} bare encode of {texts:,} texts"):
-                _, wall, used = timed(functools.partial(bare_encode, reference, work))
-            times[key].append(wall)
-            cpu[key].append(used)
-            say(f"  {label}: bare encode ({key}: {texts:,} texts) {n / wall:.1f} passages/s "
-                f"({when})")
-
-    for round_no in range(rounds):
-        bare(f"round {round_no + 1}")
-        shutil.rmtree(index_dir, ignore_errors=True)
-        expected = passages * times["all"][-1] / n
-        with heartbeat(f"{label} full build", expected=expected):
-            report, wall, used = timed(lambda: build_index(
-                docs, index_dir, reference, progress=lambda m: say(f"    {m}")))
-        times["build"].append(wall)
-        cpu["build"].append(used)
-        timings = dict(getattr(report, "timings", None) or {})
-        say(f"  {label}: full build {passages / wall:.1f} passages/s "
-            f"({wall:.1f} s; {_phases(timings)})")
-    if rounds == 1:
-        bare("after the build")
-    pick: Callable[[list[float]], float] = statistics.mean if rounds == 1 else min
-    best = {k: pick(v) if k != "build" or rounds > 1 else v[0] for k, v in times.items()}
-    best_cpu = {k: pick(v) if k != "build" or rounds > 1 else v[0] for k, v in cpu.items()}
-    build_pps = passages / best["build"]
-    bare_pps = n / best["passages"]
-    all_pps = n / best["all"]
-    return {"passages": passages, "bare_sample": n, "bare_pps": bare_pps,
-            "bare_all_pps": all_pps, "bare_all_texts": sum(len(t) for t in calls),
-            "build_s": best["build"], "build_pps": build_pps, "ratio": build_pps / bare_pps,
-            "ratio_all": build_pps / all_pps,
-            "cpu_ratio_all": (passages / best_cpu["build"]) / (n / best_cpu["all"]),
-            "phases": timings, "rounds": rounds, "runs": times}
-
-
-def _phases(timings: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) or "-"
-
-
-def measure_incremental(docs: Path, index_dir: Path,
-                        reference: SentenceTransformerEmbedder) -> dict[str, Any]:
-    name, changed = revise_one_document(docs)
-    started = time.perf_counter()
-    report = build_index(docs, index_dir, reference)
-    seconds = time.perf_counter() - started
-    timings = dict(getattr(report, "timings", None) or {})
-    return {"document": name, "changed": changed, "reembedded": report.added,
-            "unchanged": report.unchanged, "seconds": seconds, "phases": timings}
 
 
 def measure_search(index_dir: Path, embedder: Any, queries: list[str],
@@ -427,12 +240,6 @@ def measure_search(index_dir: Path, embedder: Any, queries: list[str],
     }
 
 
-def rest_p50(r: dict[str, Any]) -> float:
-    """Median search time left after the embedding, dense search, BM25 scoring and top-100."""
-    return max(r["search_p50"] - r["embed_p50"] - r["dense_p50"] - r["bm25_p50"]
-               - r["partition_p50"], 0.0)
-
-
 def measure_recall(version_dir: Path, embedder: Any, queries: list[str],
                    extra_queries: list[str], k: int = 10) -> dict[str, Any]:
     """recall@k of the production HNSW index against exact search, over the stored vectors."""
@@ -458,8 +265,6 @@ def measure_recall(version_dir: Path, embedder: Any, queries: list[str],
     return {"kind": hnsw.kind, "recall": float(np.mean(recall)), "min": float(np.min(recall)),
             "queries": len(texts), "flat_p50": pct(flat_t, 50), "hnsw_p50": pct(hnsw_t, 50),
             "hnsw_build_s": hnsw_build, "passages": len(vectors)}
-
-
 
 
 def measure_ask(data_dir: Path, knowledge: Path, runs: int, **env: str) -> dict[str, Any]:
@@ -526,12 +331,7 @@ def measure_bot(data_dir: Path, knowledge: Path, queries: list[str], *, answers:
                 latencies.append(server.reply_latency(update) or 0.0)
             hwm, rss = _vm(proc.pid, "VmHWM"), _vm(proc.pid, "VmRSS")
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            interrupt(proc)
     return {"ready": ready, "first_answer": first_latency,
             "answer_p50": pct(latencies, 50) if latencies else 0.0,
             "hwm_mb": hwm, "rss_mb": rss, "answers": len(latencies) + 1}
@@ -540,146 +340,7 @@ def measure_bot(data_dir: Path, knowledge: Path, queries: list[str], *, answers:
 # ----------------------------------------------------------------------------- report
 
 
-def _hnsw_params() -> str:
-    d = dense_params
-    return (f"HNSW above {d.HNSW_ABOVE:,} passages, M {d.HNSW_M}, efConstruction "
-            f"{d.HNSW_EF_CONSTRUCTION}, efSearch {d.HNSW_EF_SEARCH}")
-
-
-def fmt_target(ok: bool | None) -> str:
-    return "-" if ok is None else ("met" if ok else "**not met**")
-
-
-def report(info: dict[str, Any], command: str, results: dict[str, Any]) -> str:
-    v = info["versions"]
-    out = [
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['mem_gib']} GiB RAM, "
-        f"{info['os']}; load average at start {info['load_before'][0]:.2f}, at end "
-        f"{info.get('load_after', (0.0,))[0]:.2f}",
-        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"Commit: {info['commit']}; run {info['started']}; "
-        + (f"{info['seconds']:.0f} s in all" if "seconds" in info else "unfinished run"),
-        f"Command: `{command}`",
-        f"Threads: torch {info['torch_threads']}, onnxruntime {info['ort_threads']}, "
-        f"faiss {info['faiss_threads']}; query embedder for serving: {info['serving']}",
-        *([f"Reused: {info['reused']}"] if info.get("reused") else []),
-        "",
-    ]
-    search = results.get("search", {})
-    if search:
-        out += ["Search (hybrid, top 5; each query of eval/devset.yaml timed "
-                "after its bare embedding):", "",
-                "| corpus | passages | dense index | search p50 ms | search p95 ms | "
-                "bare embed p50 ms | bare embed p95 ms | ratio p50 | ratio p95 | target p95 |",
-                "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
-        for name, r in search.items():
-            target = r.get("target")
-            ok = None if target is None else r["ratio_p95"] <= target
-            tgt = "-" if target is None else f"<= {target}x: {fmt_target(ok)}"
-            out.append(f"| {name} | {r['passages']:,} | {r['dense']} | {ms(r['search_p50'])} | "
-                       f"{ms(r['search_p95'])} | {ms(r['embed_p50'])} | {ms(r['embed_p95'])} | "
-                       f"{r['ratio_p50']:.2f} | {r['ratio_p95']:.2f} | {tgt} |")
-        out += ["", "Where the search time goes (medians, ms; timed separately after each "
-                "search):", "",
-                "| corpus | embed | dense top-100 | BM25 scores (all passages) | "
-                "BM25 top-100 by partition (`index.search._top`) | rest (query analysis, "
-                "fusion, sentences, coverage) | for comparison: a full argsort of the BM25 "
-                "scores |",
-                "|---|---:|---:|---:|---:|---:|---:|"]
-        for name, r in search.items():
-            out.append(f"| {name} | {ms(r['embed_p50'])} | {ms(r['dense_p50'])} | "
-                       f"{ms(r['bm25_p50'])} | {ms(r['partition_p50'])} | {ms(rest_p50(r))} | "
-                       f"{ms(r['argsort_p50'])} (same top-100 ids: "
-                       f"{r['partition_same']:.0%} of queries) |")
-        out += ["", "Where the two top-100 differ, they differ only in which of the passages "
-                "tied at the 100th score is kept: a partition keeps any of them, the stable "
-                "sort the first."]
-        out.append("")
-    recall = results.get("recall", {})
-    if recall:
-        out += [f"Approximate dense index ({_hnsw_params()}) against exact search over the "
-                "same stored vectors (queries: the dev set and 300 passage excerpts):", "",
-                "| corpus | queries | recall@10 | worst query | exact ms p50 | HNSW ms p50 | "
-                "HNSW build s | target |", "|---|---:|---:|---:|---:|---:|---:|---|"]
-        for name, r in recall.items():
-            ok = r["recall"] >= TARGETS["recall"]
-            out.append(f"| {name} | {r['queries']} | {r['recall']:.4f} | {r['min']:.1f} | "
-                       f"{ms(r['flat_p50'])} | {ms(r['hnsw_p50'])} | {r['hnsw_build_s']:.1f} | "
-                       f">= {TARGETS['recall']}: {fmt_target(ok)} |")
-        out.append("")
-    build = results.get("build", {})
-    if build:
-        out += ["Indexing: a full build into an empty index with the reference embedder (model "
-                "loaded), against the bare `model.encode` calls on the same passages: of the "
-                "passages alone, and of everything the build embeds for them (the passages, "
-                "then every sentence of every passage for the sentence vectors). Best of "
-                "the rounds, or for one long build the bare encodes before and after it "
-                "averaged; a sample of the passages for the bare encodes of big corpora.", "",
-                "| corpus | passages | full build s | build passages/s | bare encode, passages "
-                "alone: passages/s | ratio | target | bare encode of all it embeds: "
-                "passages/s (texts) | ratio | ratio of CPU time | phases of the build (s) |",
-                "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]
-        for name, r in build.items():
-            ok = r["ratio"] >= TARGETS["build"]
-            sample = "" if r["bare_sample"] == r["passages"] else \
-                f" (sample {r['bare_sample']:,})"
-            out.append(
-                f"| {name} | {r['passages']:,} | {r['build_s']:.1f} | {r['build_pps']:.1f} | "
-                f"{r['bare_pps']:.1f}{sample} | {r['ratio']:.2f} | >= {TARGETS['build']}: "
-                f"{fmt_target(ok)} | {r['bare_all_pps']:.1f} ({r['bare_all_texts']:,}) | "
-                f"{r['ratio_all']:.2f} | {r['cpu_ratio_all']:.2f} | {_phases(r['phases'])} |")
-        out.append("")
-    inc = results.get("incremental", {})
-    if inc:
-        out += ["Incremental re-index after one document changed (every numbered paragraph "
-                "of the first document edited):", "",
-                "| corpus | document | passages changed | re-embedded | unchanged | seconds | "
-                "phases |", "|---|---|---:|---:|---:|---:|---|"]
-        for name, r in inc.items():
-            out.append(f"| {name} | {r['document']} | {r['changed']} | {r['reembedded']} | "
-                       f"{r['unchanged']:,} | {r['seconds']:.1f} | {_phases(r['phases'])} |")
-        out.append("")
-    start = results.get("startup", {})
-    if start:
-        out += ["Start-up (fresh processes; median of the runs after one warm-up run):", "",
-                "| what | median s | min s | max s | runs | target |",
-                "|---|---:|---:|---:|---:|---|"]
-        for name, r in start.items():
-            target = r.get("target")
-            ok = None if target is None else r["median"] <= target
-            tgt = "-" if target is None else f"<= {target} s: {fmt_target(ok)}"
-            out.append(f"| {name} | {r['median']:.2f} | {r['min']:.2f} | {r['max']:.2f} | "
-                       f"{r['runs']} | {tgt} |")
-        out.append("")
-    mem = results.get("memory", {})
-    if mem:
-        out += ["Memory (peak RSS = VmHWM of the `partnerbot run` process after answering "
-                "21 questions):", "",
-                "| what | peak RSS MB | RSS at end MB | first answer s | answer p50 s | "
-                "target |", "|---|---:|---:|---:|---:|---|"]
-        for name, r in mem.items():
-            target = r.get("target")
-            ok = None if target is None else r["hwm_mb"] <= target
-            tgt = "-" if target is None else f"<= {target} MB: {fmt_target(ok)}"
-            out.append(f"| {name} | {r['hwm_mb']:.0f} | {r.get('rss_mb', 0):.0f} | "
-                       f"{r.get('first_answer', 0):.3f} | {r.get('answer_p50', 0):.3f} | {tgt} |")
-        out.append("")
-    return "\n".join(out)
-
-
 # ----------------------------------------------------------------------------- main
-
-
-class _Saved(dict):  # type: ignore[type-arg]
-    """A dict that calls `save` whenever a figure is stored in it."""
-
-    def __init__(self, save: Callable[[], None]) -> None:
-        super().__init__()
-        self._save = save
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        self._save()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,10 +34,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import texts
+from bot import render
 from bot.answers import Answer, answer_question, search_query
-from bot.services import make_searcher, reference_embedder
+from bot.app import make_searcher, reference_embedder
 from bot.settings import load_settings
+from bot.tg.html import MAX_MESSAGE
 from index.build import build_index
 from index.fusion import reciprocal_rank_fusion
 from index.queries import expand_acronyms, normalise
@@ -227,7 +228,7 @@ def main() -> int:
     threshold = settings.threshold
     answers = {i.id: answer_question(i.question, searcher, threshold=threshold) for i in items}
     scores = {k: a.top_score for k, a in answers.items()}
-    lengths = [len(texts.answer_message(answers[i.id])) for i in answerable]
+    lengths = [len(render.answer_message(answers[i.id])) for i in answerable]
     keyed = [i for i in answerable if i.keys]
     with_key = sum(quotes_key(answers[i.id], i.keys) for i in keyed)
     first_ok = sum(first_citation_expected(answers[i.id], i.expected) for i in answerable)
@@ -238,7 +239,7 @@ def main() -> int:
     print(f"| answer length, mean / 95th percentile | {statistics.mean(lengths):.0f} / "
           f"{percentile(lengths, 0.95):.0f} characters |")
     print(f"| answers over one Telegram message (4,096) | "
-          f"{sum(n > texts.MAX_MESSAGE for n in lengths)} |")
+          f"{sum(n > MAX_MESSAGE for n in lengths)} |")
     print("\n| abstention | calibration part | held-out part |\n|---|---|---|")
     calibration_part = abstention([i for i in items if not i.held_out], answers)
     held_out_part = abstention([i for i in items if i.held_out], answers)

@@ -62,8 +62,8 @@ def main() -> int:
     if args.mode == "no-mmap":
         store.np = _NumpyWithoutMmap()  # type: ignore[assignment]
     elif args.mode == "no-share":
-        chunk = store._chunk
-        store._chunk = lambda row, shared=None: chunk(row, None)  # type: ignore[assignment]
+        chunk = store.chunk_from_row
+        store.chunk_from_row = lambda row, shared=None: chunk(row, None)  # type: ignore[assignment]
     started = time.perf_counter()
     loaded = store.load_version(args.version_dir)
     seconds = time.perf_counter() - started

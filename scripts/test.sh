@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check bot index scripts tests
-.venv/bin/mypy bot index scripts tests
+.venv/bin/ruff check bot index ingest scripts tests
+.venv/bin/mypy bot index ingest scripts tests
 exec .venv/bin/python -m pytest "$@"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from telegram import (
     Bot,
@@ -23,13 +22,21 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, EndPointNotFound, InvalidToken, RetryAfter
+from telegram.error import BadRequest, EndPointNotFound, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
-from tests.support.fakebotapi import ApiError, FakeBotAPI, parse_html
+from tests.support.fakebotapi import ApiError, FakeBotAPI, FloodLimits, parse_html
 
 TOKEN = "123456:TEST-TOKEN"
 T = TypeVar("T")
+INTERNAL_ERROR = {"ok": False, "error_code": 500, "description": "Internal Server Error"}
+NOT_FOUND = {"ok": False, "error_code": 404, "description": "Not Found"}
+
+
+def too_many_requests(retry_after: int) -> dict[str, Any]:
+    return {"ok": False, "error_code": 429,
+            "description": f"Too Many Requests: retry after {retry_after}",
+            "parameters": {"retry_after": retry_after}}
 
 
 @pytest.fixture
@@ -49,15 +56,48 @@ def with_bot(server: FakeBotAPI, body: Callable[[Bot], Awaitable[T]], token: str
 
 
 def raw_call(server: FakeBotAPI, path: str, data: bytes | None = None,
-             ctype: str = "application/json") -> tuple[int, Any]:
-    """POST (or GET without data) to the fake with urllib; returns (status, JSON body)."""
+             ctype: str = "application/json", timeout: float = 5) -> tuple[int, Any]:
+    """POST (or GET without data) to the fake over loopback; returns (status, JSON body)."""
     url = server.base_url.removesuffix("/bot") + path
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    with httpx.Client(trust_env=False, timeout=timeout) as client:  # no proxy for loopback
+        if data is None:
+            response = client.get(url)
+        else:
+            response = client.post(url, content=data, headers={"Content-Type": ctype})
+    return response.status_code, response.json()
+
+
+@pytest.fixture
+def api(server: FakeBotAPI) -> Iterator[httpx.Client]:
+    """Plain HTTP to the fake's methods: ``api.post("sendMessage", json={...})``."""
+    with httpx.Client(base_url=f"{server.base_url}{TOKEN}/", trust_env=False,
+                      timeout=5) as client:
+        yield client
+
+
+def outcome(response: httpx.Response) -> tuple[int, Any]:
+    return response.status_code, response.json()
+
+
+@contextlib.contextmanager
+def flood_limited(limits: FloodLimits) -> Iterator[tuple[FakeBotAPI, httpx.Client]]:
+    """A fake with flood limits, and plain HTTP to its methods."""
+    with FakeBotAPI(token=TOKEN, flood_limits=limits) as server, httpx.Client(
+            base_url=f"{server.base_url}{TOKEN}/", trust_env=False, timeout=5) as client:
+        yield server, client
+
+
+class Clock:
+    """A clock for FloodLimits that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def test_get_me(server: FakeBotAPI) -> None:
@@ -149,20 +189,22 @@ def test_get_updates_offset_confirms(server: FakeBotAPI) -> None:
 
 
 def test_long_polling_waits_for_an_update(server: FakeBotAPI) -> None:
-    async def body(bot: Bot) -> tuple[Any, float, Any, float]:
-        start = time.monotonic()
-        threading.Timer(0.3, server.send_text, (21, "ping")).start()
-        got = await bot.get_updates(timeout=5)
-        first = time.monotonic() - start
-        start = time.monotonic()
-        empty = await bot.get_updates(offset=got[0].update_id + 1, timeout=1)
-        return got, first, empty, time.monotonic() - start
+    async def body(bot: Bot) -> tuple[int, Any, Any]:
+        poll = asyncio.create_task(bot.get_updates(timeout=5))
+        await server.wait_long_poll_async(timeout=5)  # the poll waits: nothing is queued yet
+        assert not poll.done() and server.long_polls == 1
+        uid = server.send_text(21, "ping")
+        got = await poll
+        poll = asyncio.create_task(bot.get_updates(offset=got[0].update_id + 1, timeout=1))
+        await server.wait_long_poll_async(timeout=5)  # waits again, then times out empty
+        return uid, got, await poll
 
-    got, first_wait, empty, second_wait = with_bot(server, body)
-    assert [u.message.text for u in got] == ["ping"]
-    assert 0.25 < first_wait < 3
-    assert empty == () and 0.9 < second_wait < 3
-    uid = got[0].update_id
+    uid, got, empty = with_bot(server, body)
+    assert [(u.update_id, u.message.text) for u in got] == [(uid, "ping")]
+    assert empty == () and server.long_polls == 0
+    polls = [r for r in server.requests if r.method == "getUpdates"]
+    assert [r.params.get("timeout") for r in polls] == [5, 1]
+    assert polls[0].at <= server.update_available_at(uid)  # the update came during the poll
     delivered = server.update_delivered_at(uid)
     assert delivered is not None and delivered >= server.update_available_at(uid)
 
@@ -263,6 +305,144 @@ def test_fail_next_429_raises_retry_after(server: FakeBotAPI) -> None:
     assert status == 429 and answer["parameters"] == {"retry_after": 3}
 
 
+def test_fail_answers_500_for_n_calls_then_runs_the_method(
+        server: FakeBotAPI, api: httpx.Client) -> None:
+    server.fail("sendMessage", times=2)
+    message = {"chat_id": 7, "text": "hi"}
+    assert [outcome(api.post("sendMessage", json=message)) for _ in range(2)] == [
+        (500, INTERNAL_ERROR)] * 2
+    assert outcome(api.post("getMe"))[0] == 200  # other methods are unaffected
+    status, body = outcome(api.post("sendMessage", json=message))
+    assert (status, body["result"]["text"]) == (200, "hi")
+    assert [m["text"] for m in server.messages(7)] == ["hi"]  # the failed calls sent nothing
+    assert [(r.method, r.error_code) for r in server.requests] == [
+        ("sendMessage", 500), ("sendMessage", 500), ("getMe", None), ("sendMessage", None)]
+
+
+def test_fail_always_until_cleared(server: FakeBotAPI, api: httpx.Client) -> None:
+    commands = {"commands": [{"command": "start", "description": "Start"}]}
+    server.fail("setMyCommands", times=None)
+    for _ in range(5):
+        assert outcome(api.post("setMyCommands", json=commands)) == (500, INTERNAL_ERROR)
+    assert server.my_commands() == []
+    server.clear_failures("setMyCommands")
+    assert outcome(api.post("setMyCommands", json=commands)) == (200, {"ok": True, "result": True})
+    assert server.my_commands() == commands["commands"]
+
+
+def test_failures_for_one_method_apply_in_turn(server: FakeBotAPI, api: httpx.Client) -> None:
+    server.fail("sendChatAction", 502, "Bad Gateway")
+    server.flood("sendChatAction", retry_after=4)
+    server.fail_next("sendChatAction", 400, "Bad Request: chat not found")
+    action = {"chat_id": 7, "action": "typing"}
+    assert [outcome(api.post("sendChatAction", json=action)) for _ in range(4)] == [
+        (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+        (429, too_many_requests(4)),
+        (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}),
+        (200, {"ok": True, "result": True}),
+    ]
+
+
+def test_flood_answers_429_with_retry_after(server: FakeBotAPI, api: httpx.Client) -> None:
+    server.flood("getUpdates", retry_after=3, times=2)
+    assert [outcome(api.post("getUpdates", json={"timeout": 0})) for _ in range(3)] == [
+        (429, too_many_requests(3)), (429, too_many_requests(3)), (200, {"ok": True,
+                                                                         "result": []})]
+    sent = with_bot(server, lambda bot: bot.send_message(7, "markup"))
+    server.flood("editMessageText", retry_after=2)
+
+    async def edit(bot: Bot) -> Any:
+        with pytest.raises(RetryAfter, match="Retry in 2"):
+            await bot.edit_message_text("edited", chat_id=7, message_id=sent.message_id)
+        return await bot.edit_message_text("edited", chat_id=7, message_id=sent.message_id)
+
+    assert with_bot(server, edit).text == "edited"
+
+
+def test_unknown_answers_404_until_cleared(server: FakeBotAPI, api: httpx.Client) -> None:
+    server.unknown("deleteWebhook")
+    for _ in range(3):
+        assert outcome(api.post("deleteWebhook")) == (404, NOT_FOUND)
+    with pytest.raises(InvalidToken, match="Not Found"):  # how PTB reads a 404
+        with_bot(server, lambda bot: bot.delete_webhook())
+    assert outcome(api.post("getWebhookInfo"))[0] == 200
+    server.clear_failures()
+    assert outcome(api.post("deleteWebhook")) == (200, {"ok": True, "result": True})
+
+
+def test_injected_500_reaches_ptb_as_a_network_error(server: FakeBotAPI) -> None:
+    server.fail("answerCallbackQuery")
+    with pytest.raises(NetworkError, match="Internal Server Error"):
+        with_bot(server, lambda bot: bot.answer_callback_query("1"))
+    assert server.requests[-1].error_code == 500
+
+
+@pytest.mark.parametrize("kwargs", [{"times": 0}, {"status": 200}])
+def test_fail_refuses_what_is_no_failure(server: FakeBotAPI, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"times|status"):
+        server.fail("sendMessage", **kwargs)
+
+
+def test_no_flood_limits_by_default(server: FakeBotAPI, api: httpx.Client) -> None:
+    for n in range(40):
+        assert api.post("sendMessage", json={"chat_id": 7, "text": f"m{n}"}).status_code == 200
+    assert len(server.messages(7)) == 40
+
+
+def test_flood_limit_per_chat_then_accepts_after_retry_after() -> None:
+    clock = Clock()
+    limits = FloodLimits(chat_rate=1, chat_burst=3, clock=clock)
+    with flood_limited(limits) as (server, api):
+        def send(chat: int) -> tuple[int, Any]:
+            return outcome(api.post("sendMessage", json={"chat_id": chat, "text": "x"}))
+
+        assert [send(7)[0] for _ in range(3)] == [200] * 3  # the burst
+        assert send(7) == (429, too_many_requests(1))
+        action = {"chat_id": 7, "action": "typing"}  # chat actions count too
+        assert outcome(api.post("sendChatAction", json=action)) == (429, too_many_requests(1))
+        assert send(8)[0] == 200  # another chat has its own allowance
+        no_chat = [outcome(api.post("sendMessage", json={"text": "x"})) for _ in range(4)]
+        assert [o[1]["description"] for o in no_chat] == ["Bad Request: chat_id is empty"] * 4
+        assert outcome(api.post("getMe"))[0] == 200  # not a message: not counted
+        clock.advance(1)
+        assert send(7)[0] == 200
+        assert send(7) == (429, too_many_requests(1))
+        assert len(server.messages(7)) == 4
+
+
+def test_flood_limit_counts_down_retry_after() -> None:
+    clock = Clock()
+    limits = FloodLimits(chat_rate=0.25, chat_burst=1, clock=clock)  # one message per 4 s
+    with flood_limited(limits) as (server, api):
+        def send() -> tuple[int, Any]:
+            return outcome(api.post("sendMessage", json={"chat_id": 7, "text": "x"}))
+
+        assert send()[0] == 200
+        assert send() == (429, too_many_requests(4))
+        clock.advance(2.5)
+        assert send() == (429, too_many_requests(2))
+        clock.advance(1.5)
+        assert send()[0] == 200
+        assert [m["text"] for m in server.messages(7)] == ["x", "x"]
+
+
+def test_global_flood_limit_over_all_chats() -> None:
+    clock = Clock()
+    limits = FloodLimits(global_rate=30, global_burst=30, chat_rate=None, clock=clock)
+    with flood_limited(limits) as (server, api):
+        def send(chat: int) -> int:
+            return api.post("sendMessage", json={"chat_id": chat, "text": "x"}).status_code
+
+        assert [send(100 + n) for n in range(30)] == [200] * 30
+        status, body = outcome(api.post("sendMessage", json={"chat_id": 200, "text": "x"}))
+        assert (status, body) == (429, too_many_requests(1))
+        clock.advance(1 / 30)  # room for one more
+        assert [send(300), send(301)] == [200, 429]
+        clock.advance(1)
+        assert [send(400 + n) for n in range(30)] == [200] * 30
+        assert server.messages(200) == []
+
+
 def test_unknown_method_is_404(server: FakeBotAPI) -> None:
     with pytest.raises(EndPointNotFound):
         with_bot(server, lambda bot: bot.do_api_request("sendTelepathy", api_kwargs={"x": 1}))
@@ -305,15 +485,24 @@ def test_webhook_and_polling_conflict(server: FakeBotAPI) -> None:
 def test_wait_helpers(server: FakeBotAPI) -> None:
     uid = server.send_text(71, "question")
     server.mark()
-    threading.Timer(0.2, lambda: with_bot(server, lambda bot: bot.send_message(71, "answer"))
-                    ).start()
-    (message,) = server.wait_for_messages(71, timeout=5)
+
+    async def main() -> list[dict[str, Any]]:
+        async with Bot(TOKEN, base_url=server.base_url) as bot:
+            waiting = asyncio.create_task(server.wait_for_messages_async(71, timeout=60))
+            await asyncio.sleep(0)  # one turn of the loop: the waiter is registered, not done
+            assert not waiting.done()
+            await bot.send_message(71, "answer")
+            # woken by the message, long before its own timeout would end the wait
+            return await asyncio.wait_for(waiting, 10)
+
+    (message,) = asyncio.run(main())
     assert message["text"] == "answer"
-    assert server.wait_reply(uid, timeout=1).result["text"] == "answer"
-    latency = server.reply_latency(uid)
-    assert latency is not None and latency > 0.1
-    with pytest.raises(AssertionError, match=r"timed out after 0.2s waiting for a sendMessage"):
-        server.wait_for("sendMessage", timeout=0.2)
+    reply = server.wait_reply(uid, timeout=1)
+    assert reply.result["text"] == "answer" and reply.at >= server.update_available_at(uid)
+    assert server.reply_latency(uid) == reply.at - server.update_available_at(uid)
+    assert server.wait_for("sendMessage", since=0)["text"] == "answer"
+    with pytest.raises(AssertionError, match=r"timed out after 0.1s waiting for a sendMessage"):
+        server.wait_for("sendMessage", timeout=0.1)  # the mark moved past the answer
 
     async def in_loop() -> None:
         with pytest.raises(RuntimeError, match="wait_for_async"):
@@ -368,28 +557,35 @@ def test_application_answers_start(server: FakeBotAPI) -> None:
 
     replies, latency = asyncio.run(main())
     assert replies[0]["text"] == "Welcome, args=['partner']"
-    assert latency is not None and latency < 5
+    assert latency is not None  # how long it took is for the benchmarks
     assert server.calls("deleteWebhook") and server.pending_update_count == 0
 
 
 def test_second_long_poll_conflicts_and_stop_releases_polls() -> None:
     fake = FakeBotAPI(token=TOKEN).start()
-    first: list[tuple[int, Any]] = []
-    poller = threading.Thread(
-        target=lambda: first.append(raw_call(fake, f"/bot{TOKEN}/getUpdates?timeout=30")))
-    poller.start()
-    time.sleep(0.2)
-    assert raw_call(fake, f"/bot{TOKEN}/getUpdates?timeout=0") == (200, {"ok": True,
-                                                                          "result": []})
-    poller.join(2)
-    assert first[0][0] == 409 and first[0][1]["description"].startswith("Conflict: terminated")
-    poller = threading.Thread(target=lambda: raw_call(fake, f"/bot{TOKEN}/getUpdates?timeout=30"))
-    poller.start()
-    time.sleep(0.2)
-    started = time.monotonic()
-    fake.stop()
+    answers: list[tuple[int, Any]] = []
+
+    def long_poll() -> threading.Thread:
+        poller = threading.Thread(target=lambda: answers.append(
+            raw_call(fake, f"/bot{TOKEN}/getUpdates?timeout=30", timeout=40)))
+        poller.start()
+        fake.wait_long_poll(timeout=5)
+        return poller
+
+    try:
+        poller = long_poll()
+        assert raw_call(fake, f"/bot{TOKEN}/getUpdates?timeout=0") == (200, {"ok": True,
+                                                                              "result": []})
+        poller.join(5)
+        assert not poller.is_alive()
+        assert answers[0][0] == 409
+        assert answers[0][1]["description"].startswith("Conflict: terminated")
+        poller = long_poll()
+    finally:
+        fake.stop()
     poller.join(5)
-    assert not poller.is_alive() and time.monotonic() - started < 2
+    assert not poller.is_alive()
+    assert answers[1] == (200, {"ok": True, "result": []})
 
 
 def test_concurrent_users_each_get_their_reply(server: FakeBotAPI) -> None:
@@ -425,5 +621,4 @@ def test_concurrent_users_each_get_their_reply(server: FakeBotAPI) -> None:
     for uid in update_ids:
         replies = server.replies_to(uid)
         assert [r.method for r in replies] == ["sendMessage"]
-        latency = server.reply_latency(uid)
-        assert latency is not None and latency >= 0
+        assert server.reply_latency(uid) == replies[0].at - server.update_available_at(uid)

@@ -23,18 +23,16 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 from telegram import Update
-from telegram.ext import ContextTypes, TypeHandler
+from telegram.ext import TypeHandler
 
-from bot import texts
+from bot import render, texts
+from bot.app import build_dialogue
 from bot.cli import cli
-from bot.dialogue import Dialogue
-from bot.extensions import install
-from bot.sessions import SessionLog
+from bot.dialogue.engine import Dialogue
 from bot.settings import load_settings
-from bot.tg.app import ADMIN_COMMANDS, STAFF_COMMANDS, build_application
+from bot.tg.app import Context, build_application
 from index.build import build_index
 from index.embedders import SentenceTransformerEmbedder
-from index.search import Searcher
 from tests.conftest import ROOT
 from tests.support.fakebotapi import FakeBotAPI, Request
 
@@ -51,16 +49,11 @@ SENDS = frozenset({"sendMessage", "sendDocument"})
 
 def telegram_dialogue(server: FakeBotAPI, data_dir: Path, embedder: SentenceTransformerEmbedder,
                       knowledge_dir: Path = ROOT / "knowledge") -> Dialogue:
-    """What `make_dialogue(settings, front="telegram")` builds, with the session's model."""
+    """The bot's own wiring (bot/app.py), with the session's model instead of the ONNX one."""
     settings = load_settings(data_dir=data_dir, knowledge_dir=knowledge_dir,
                              telegram_api_url=server.base_url, admins=str(ADMIN),
                              allowed_users=f"{STAFF},{STAFF2}")
-    sessions = SessionLog(settings.db_path)
-    sessions.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)
-    dialogue = Dialogue(settings=settings, searcher=Searcher(settings.index_dir, embedder),
-                        sessions=sessions, front="telegram")
-    install(dialogue)
-    return dialogue
+    return build_dialogue(settings, front="telegram", embedder=embedder)
 
 
 class RunningBot:
@@ -77,7 +70,7 @@ class RunningBot:
         self._stop: asyncio.Event | None = None
         self._serving: Any = None
 
-    async def _handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _handled(self, update: Update, context: Context) -> None:
         with self._cond:
             self._handled_ids.add(update.update_id)
             self._cond.notify_all()
@@ -124,7 +117,7 @@ class RunningBot:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._loop.close()
-            self.dialogue.sessions.close()
+            self.dialogue.store.close()
 
     def wait_handled(self, update_id: int, timeout: float = 20.0) -> None:
         with self._cond:
@@ -195,11 +188,13 @@ def errors(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
 
 
 def test_start_sets_command_menus_and_welcomes(bot: RunningBot, server: FakeBotAPI) -> None:
-    staff = [name for name, _ in STAFF_COMMANDS]
-    admin = staff + [name for name, _ in ADMIN_COMMANDS]
+    staff = [name for name, _ in bot.dialogue.commands.menu("staff")]
+    admin = [name for name, _ in bot.dialogue.commands.menu("admin")]
+    assert staff == ["start", "help", "cancel", "checklist", "sources"]
     assert [c["command"] for c in server.my_commands()] == staff
     assert [c["command"] for c in server.my_commands({"type": "chat", "chat_id": ADMIN})] == admin
-    assert "stats" in admin and not server.my_commands({"type": "chat", "chat_id": STAFF})
+    assert {"stats", "reindex", "users", "allow", "revoke", "cohort"} <= set(admin) - set(staff)
+    assert "join" not in admin and not server.my_commands({"type": "chat", "chat_id": STAFF})
     replies = bot.say(STAFF, "/start")
     assert [r.params["text"] for r in replies] == [texts.WELCOME]
     assert replies[0].params["parse_mode"] == "HTML"
@@ -238,7 +233,7 @@ def test_passage_and_feedback_buttons(bot: RunningBot) -> None:
     assert [r.method for r in calls if r.ok] == ["answerCallbackQuery", "sendMessage"]
     chunk = bot.dialogue.searcher.current().by_id(chunk_id)
     assert chunk is not None
-    assert sent(calls)[0].params["text"] == texts.passage_message(chunk)
+    assert sent(calls)[0].params["text"] == render.passage_message(chunk)
     assert chunk.text in sent(calls)[0].result["text"]  # in full, unescaped by Telegram
 
     thanks = bot.press(STAFF, texts.HELPFUL)
@@ -289,7 +284,10 @@ def test_group_chat_answers_only_when_addressed(bot: RunningBot) -> None:
     assert [r.chat_id for r in answered] == [GROUP]
     assert "<b>Sources</b>" in answered[0].params["text"]
     helped = bot.say(STAFF, "/help@partner_guide_bot", **group)
-    assert [r.params["text"] for r in helped] == [texts.HELP]
+    expected = render.help_message(bot.dialogue.commands.by_role(), "staff")
+    assert [r.params["text"] for r in helped] == [expected]
+    assert expected.startswith(texts.HELP) and "/checklist – " in expected
+    assert "/stats" not in expected  # a staff member sees the staff commands only
     assert bot.server.messages(STAFF) == []  # nothing went to the private chat
     rows = db(bot)
     logged = [r["kind"] for r in rows["messages"].rows_where(
@@ -361,7 +359,7 @@ def test_access_control_and_admin_commands(bot: RunningBot) -> None:
         refused = bot.say(STAFF, f"/{command}")
         name = command.split()[0]
         assert [r.params["text"] for r in refused] == [texts.ADMIN_ONLY.format(command=name)]
-    assert bot.dialogue.sessions.role(5) is None
+    assert bot.dialogue.store.role(5) is None
     stats = bot.say(ADMIN, "/stats")
     assert [r.method for r in stats] == ["sendMessage", "sendDocument"]
     assert stats[0].params["text"].startswith("<pre>")
@@ -400,7 +398,7 @@ def test_forged_callback_data_is_answered_without_a_crash(
 
 def test_a_locked_session_log_still_answers_and_alerts_the_admin(
         bot: RunningBot, errors: Callable[[], list[str]]) -> None:
-    sessions = bot.dialogue.sessions
+    sessions = bot.dialogue.store
     sessions.timeout = 0.1
     sessions.close()  # reopened with the short timeout
     blocker = sqlite3.connect(bot.dialogue.settings.db_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import texts
+from bot import render, texts
 from bot.answers import Answer, answer_question, quote_text, small_talk, without_greeting
 from bot.settings import DEFAULT_THRESHOLD
 from index.chunks import Chunk
@@ -111,7 +111,7 @@ def test_small_talk_gets_a_short_reply_not_a_search(message: str, kind: str) -> 
     assert small_talk(message) == kind
     answer = answer_question(message, searcher=None, threshold=0.5)  # type: ignore[arg-type]
     assert answer.reason == "small_talk" and not answer.hits
-    reply = texts.answer_message(answer)
+    reply = render.answer_message(answer)
     assert texts.NOT_COVERED[:60] not in reply and "Closest passages" not in reply
     assert len(reply) < 700
 
@@ -130,7 +130,7 @@ def test_a_greeting_with_a_question_is_a_question() -> None:
 def test_nothing_to_search_gets_a_clear_message(message: str, reason: str) -> None:
     answer = answer_question(message, searcher=None, threshold=0.5)  # type: ignore[arg-type]
     assert answer.reason == reason
-    message = texts.answer_message(answer)
+    message = render.answer_message(answer)
     assert message in (texts.EMPTY_QUESTION, texts.NO_WORDS, texts.NO_TERMS)
     assert "message" in message and "<i>" in message  # says what was wrong, with an example
 
@@ -186,20 +186,20 @@ def test_a_declined_question_shows_each_closest_passage_by_its_best_sentence(
         real_searcher: Searcher) -> None:
     answer = ask(real_searcher, "How many days of annual leave do I get per year?")
     assert not answer.grounded and 1 <= len(answer.closest) <= 3
-    message = texts.answer_message(answer)
+    message = render.answer_message(answer)
     assert "does not cover this question" in message and "Closest passages" in message
     for quote in answer.closest:
         printed = " ".join(quote.hit.chunk.text.split())
         pieces = [p.strip() for p in re.split(r"…|\n", quote.text) if p.strip(" :")]
         assert pieces and all(p.rstrip(":") in printed for p in pieces), quote.text  # verbatim
-        assert texts.esc(texts.citation(quote.hit.chunk)) in message
+        assert render.esc(render.citation(quote.hit.chunk)) in message
         assert len(quote.text) < len(quote.hit.chunk.text) or len(quote.text) < 400
 
 
 def test_answers_cite_short_labels_with_context_and_full_titles_once(
         real_searcher: Searcher) -> None:
     answer = ask(real_searcher, "did agencies support the annual report recommendation?")
-    message = texts.answer_message(answer)
+    message = render.answer_message(answer)
     chunk = answer.quotes[0].hit.chunk
     assert chunk.document_label == "SG note on A/77/257"
     if chunk.locator.startswith("para"):
@@ -219,4 +219,4 @@ def test_no_sentence_is_quoted_twice_and_answers_fit_a_phone(real_searcher: Sear
     answer = ask(real_searcher, question)
     sentences = [s for q in answer.quotes for s in q.text.replace("\n", " … ").split(" … ")]
     assert len(sentences) == len(set(sentences))
-    assert len(texts.answer_message(answer)) <= 1600
+    assert len(render.answer_message(answer)) <= 1600

@@ -140,4 +140,28 @@ def test_corrupt_index_file_keeps_the_previous_version_serving(tmp_path: Path,
 def test_invalid_settings_name_the_variable(tmp_path: Path) -> None:
     result = invoke(tmp_path, "ask", "x", PARTNERBOT_TOP_K="0")
     assert result.exit_code == 1
-    assert "top_k" in result.output and "greater than or equal to 1" in result.output
+    assert "PARTNERBOT_TOP_K" in result.output and "greater than or equal to 1" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("variable", ["PARTNERBOT_LOG_LEVEL", "PARTNERBOT_ONNX"])
+def test_every_setting_is_checked_at_start(tmp_path: Path, variable: str) -> None:
+    env = {"PARTNERBOT_DATA_DIR": str(tmp_path), variable: "LOUD"}
+    result = CliRunner().invoke(cli, ["stats"], env=env)
+    assert result.exit_code == 1 and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: Invalid settings:\n{variable}: ")
+
+
+def test_a_read_only_database_is_a_clear_error(tmp_path: Path) -> None:
+    """`partnerbot users allow` on a database it cannot write: a message, no traceback."""
+    assert invoke(tmp_path, "users", "list").exit_code == 0  # creates the database
+    db = tmp_path / "partnerbot.db"
+    db.chmod(0o444)
+    try:
+        result = invoke(tmp_path, "users", "allow", "5")
+    finally:
+        db.chmod(0o644)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: Could not write to the session log")
+    assert "\n\nTry: " in result.output

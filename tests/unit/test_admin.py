@@ -12,7 +12,8 @@ from click.testing import CliRunner, Result
 
 from bot import texts
 from bot.cli import cli
-from bot.dialogue import Command, Dialogue, Press, Text
+from bot.dialogue.engine import Dialogue
+from bot.types import Command, Press, Text
 from tests.conftest import ROOT
 from tests.unit.test_dialogue import ADMIN, STAFF, STRANGER, TRAINER, buttons, make, user
 
@@ -22,9 +23,7 @@ ADMIN_COMMANDS = ["stats", "reindex", "users", "allow", "revoke"]
 @pytest.fixture()
 def admin_dialogue(tmp_path: Path, hashed_index: Path, knowledge: Path) -> Dialogue:
     shutil.copytree(hashed_index, tmp_path / "var" / "index")  # a writable index of its own
-    dialogue = make(tmp_path, tmp_path / "var" / "index", knowledge)
-    dialogue.settings.join_code = dialogue.settings.join_code or None
-    return dialogue
+    return make(tmp_path, tmp_path / "var" / "index", knowledge)
 
 
 @pytest.mark.parametrize("command", ADMIN_COMMANDS)
@@ -33,7 +32,7 @@ def test_admin_commands_are_refused_to_others(admin_dialogue: Dialogue, command:
                                               uid: int) -> None:
     replies = admin_dialogue.handle(user(uid), Command(command, "5 admin"))
     assert replies[0].html == texts.ADMIN_ONLY.format(command=command)
-    assert admin_dialogue.sessions.role(5) is None
+    assert admin_dialogue.store.role(5) is None
 
 
 def test_stats_for_admins_has_a_chart(admin_dialogue: Dialogue) -> None:
@@ -49,14 +48,15 @@ def test_allow_revoke_and_users(admin_dialogue: Dialogue) -> None:
     assert "Send /allow" in admin_dialogue.handle(user(ADMIN), Command("allow", "x"))[0].html
     replies = admin_dialogue.handle(user(ADMIN), Command("allow", f"{STRANGER} trainer"))
     assert replies[1].to == STRANGER
-    assert admin_dialogue.role(user(STRANGER)) == "trainer"
+    assert admin_dialogue.ctx.role(user(STRANGER)) == "trainer"
     listing = admin_dialogue.handle(user(ADMIN), Command("users"))[0].html
     assert f"<code>{STRANGER}</code>" in listing
     admin_dialogue.handle(user(ADMIN), Command("revoke", str(STRANGER)))
-    assert admin_dialogue.role(user(STRANGER)) is None
-    actions = [r["action"] for r in admin_dialogue.sessions.audit_log()]
-    assert "allow" in " ".join(actions) or "set_role" in " ".join(actions)
-    assert any("revoke" in a for a in actions)
+    assert admin_dialogue.ctx.role(user(STRANGER)) is None
+    audit = [(r["actor"], r["action"], r["detail"]["user_id"], r["detail"]["role"])
+             for r in admin_dialogue.store.audit_log() if r["actor"] == str(ADMIN)]
+    assert audit == [(str(ADMIN), "set_role", STRANGER, "trainer"),
+                     (str(ADMIN), "revoke", STRANGER, None)]
 
 
 def test_join_code_request_approved_with_one_button(admin_dialogue: Dialogue) -> None:
@@ -74,7 +74,7 @@ def test_join_code_request_approved_with_one_button(admin_dialogue: Dialogue) ->
     assert "administrators only" in forged[0].html
     done = admin_dialogue.handle(user(ADMIN), Press(approve.data))
     assert any(r.to == STRANGER for r in done)
-    assert admin_dialogue.role(user(STRANGER)) == "staff"
+    assert admin_dialogue.ctx.role(user(STRANGER)) == "staff"
     again = admin_dialogue.handle(user(ADMIN), Press(approve.data))
     assert again[0].html == texts.JOIN_ALREADY
 

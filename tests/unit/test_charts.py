@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from matplotlib import colors, image
 
-from bot.charts import ANSWERED_COLOR, DECLINED_COLOR, questions_chart
+from bot.admin.charts import ANSWERED_COLOR, DECLINED_COLOR, questions_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -63,6 +63,6 @@ def test_writes_to_a_path_given_as_text(tmp_path: Path):
 
 
 def test_importing_the_module_does_not_import_matplotlib():
-    code = "import sys, bot.charts; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, bot.admin.charts; sys.exit('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2])
     assert done.returncode == 0

@@ -11,11 +11,11 @@ from bot.checklists import (
     Checklist,
     ChecklistError,
     checklist_from_dict,
-    field_path,
     load_checklist,
     load_checklists,
     validate_paths,
 )
+from bot.checklists.loading import field_path
 
 VALID_DIR = Path(__file__).parent.parent / "data" / "checklists" / "valid"
 

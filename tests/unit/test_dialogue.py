@@ -9,26 +9,29 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from bot import texts
-from bot.dialogue import Button, Command, Dialogue, Press, Reply, Text, Unsupported, User
-from bot.extensions import install
-from bot.sessions import SessionLog
+from bot import render, texts
+from bot.answers import answer_question
+from bot.app import build_dialogue
+from bot.dialogue.engine import Dialogue
 from bot.settings import Settings
+from bot.tg.html import MAX_MESSAGE, split_message
+from bot.types import Button, Command, Press, Reply, Text, Unsupported, User
 from index.embedders import HashingEmbedder
-from index.search import Searcher
 
 ADMIN, STAFF, TRAINER, STRANGER = 1, 2, 3, 99
 
 
-def make(tmp_path: Path, hashed_index: Path, knowledge: Path) -> Dialogue:
-    settings = Settings(data_dir=tmp_path / "var", knowledge_dir=knowledge, threshold=0.2,
+def make(tmp_path: Path, index_dir: Path, knowledge: Path) -> Dialogue:
+    """The real wiring (bot/app.py) on a data directory of its own, with the hashing embedder
+    over `index_dir` (linked in when it lives elsewhere)."""
+    data = tmp_path / "var"
+    data.mkdir(exist_ok=True)
+    if index_dir != data / "index" and not (data / "index").exists():
+        (data / "index").symlink_to(index_dir, target_is_directory=True)
+    settings = Settings(data_dir=data, knowledge_dir=knowledge, threshold=0.2,
                         admins=str(ADMIN), allowed_users=f"{STAFF},{TRAINER}")
-    sessions = SessionLog(settings.db_path)
-    sessions.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)
-    sessions.set_role(TRAINER, "trainer", by="test")
-    dialogue = Dialogue(settings=settings, searcher=Searcher(hashed_index, HashingEmbedder()),
-                        sessions=sessions)
-    install(dialogue)
+    dialogue = build_dialogue(settings, embedder=HashingEmbedder(), prefetch=False)
+    dialogue.store.set_role(TRAINER, "trainer", by="test")
     return dialogue
 
 
@@ -66,8 +69,8 @@ def test_question_is_answered_cited_and_logged(dialogue: Dialogue) -> None:
     answer = next(iter(rows["answers"].rows))
     assert answer["grounded"] == 1 and answer["index_version"]
     assert rows["answer_passages"].count == len([d for d in data if d.startswith("p:")])
-    kinds = [r["direction"] if "direction" in r else r.get("kind") for r in rows["messages"].rows]
-    assert kinds  # incoming and outgoing are both there
+    logged = [(r["direction"], r["kind"]) for r in rows["messages"].rows]
+    assert logged == [("in", "text"), ("out", "text")]  # the question, then the answer
     assert rows.execute("select count(*) from messages").fetchone()[0] == 2
 
 
@@ -76,7 +79,7 @@ def test_passage_button_shows_the_full_passage(dialogue: Dialogue) -> None:
     shown = press(dialogue, "Show passage 1", replies)
     chunk_id = buttons(replies)[0].data[2:]
     chunk = dialogue.searcher.current().by_id(chunk_id)
-    assert chunk is not None and texts.esc(chunk.text) in shown[0].html
+    assert chunk is not None and render.esc(chunk.text) in shown[0].html
 
 
 def test_negative_feedback_asks_for_a_comment_and_keeps_it(dialogue: Dialogue) -> None:
@@ -90,11 +93,15 @@ def test_negative_feedback_asks_for_a_comment_and_keeps_it(dialogue: Dialogue) -
 
 
 @pytest.mark.parametrize("data", ["", "zzz", "f:999:1", "f:abc:1", "f:1:7", "p:nope",
-                                  "c:1:q:a0", "c:x", "s:no-such-checklist", "n:5", "x" * 64])
+                                  "c:1:q:a0", "c:x", "n:5", "x" * 64])
 def test_forged_or_stale_buttons_get_a_clear_message(dialogue: Dialogue, data: str) -> None:
     replies = dialogue.handle(user(), Press(data))
-    assert replies[0].html in (texts.STALE_BUTTON,
-                               texts.CHECKLIST_UNKNOWN.format(id="no-such-checklist"))
+    assert [(r.html, r.notice) for r in replies] == [(texts.STALE_BUTTON, texts.STALE_BUTTON)]
+
+
+def test_a_start_button_for_an_unknown_checklist_says_so(dialogue: Dialogue) -> None:
+    replies = dialogue.handle(user(), Press("s:no-such-checklist"))
+    assert [r.html for r in replies] == [texts.CHECKLIST_UNKNOWN.format(id="no-such-checklist")]
 
 
 def test_feedback_on_another_users_answer_is_refused(dialogue: Dialogue) -> None:
@@ -135,10 +142,10 @@ def test_follow_up_is_searched_with_the_previous_question(dialogue: Dialogue) ->
 
 
 def test_a_locked_database_still_answers_and_alerts_admins(dialogue: Dialogue) -> None:
-    dialogue.sessions.timeout = 0.1
+    dialogue.store.timeout = 0.1
     dialogue.handle(user(), Text("warm up"))  # creates the file and schema
-    dialogue.sessions.close()
-    dialogue.sessions.timeout = 0.1
+    dialogue.store.close()
+    dialogue.store.timeout = 0.1
     blocker = sqlite3.connect(dialogue.settings.db_path)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
@@ -146,9 +153,12 @@ def test_a_locked_database_still_answers_and_alerts_admins(dialogue: Dialogue) -
     finally:
         blocker.rollback()
         blocker.close()
-    assert "Sources" in replies[0].html or "Closest passages" in replies[0].html
+    answer = render.answer_message(answer_question(
+        "How are partners screened?", dialogue.searcher, threshold=dialogue.settings.threshold))
+    assert replies[0].html == answer  # the answer went out, without feedback buttons (no row)
+    assert not any(b.data.startswith("f:") for b in buttons(replies[:1]))
     alerts = [r for r in replies if r.to == ADMIN]
-    assert alerts and "could not be written" in alerts[0].html
+    assert len(alerts) == 1 and "could not be written" in alerts[0].html
 
 
 # ---- checklists ---------------------------------------------------------------------------
@@ -272,18 +282,36 @@ def test_broken_checklist_is_reported_and_the_others_work(dialogue: Dialogue,
     assert "its file is broken" in refused[0].html
 
 
-def test_cancel_abandons_the_run(dialogue: Dialogue) -> None:
-    dialogue.handle(user(), Command("start", "checklist-partnership-design"))
-    assert dialogue.handle(user(), Command("cancel"))[0].html == texts.CANCELLED
+def test_cancel_cancels_what_is_pending_and_never_the_run(dialogue: Dialogue) -> None:
+    started = dialogue.handle(user(), Command("start", "checklist-partnership-design"))
+    note = press(dialogue, texts.NOTE, started)
+    assert note[0].html == texts.NOTE_ASK
+    cancelled = dialogue.handle(user(), Command("cancel"))
+    assert cancelled[0].html == texts.CANCELLED.format(what=texts.CANCELLED_NOTE)
+    assert next(iter(db(dialogue)["runs"].rows))["status"] == "in_progress"
+    assert dialogue.handle(user(), Command("cancel"))[0].html == texts.NOTHING_TO_CANCEL_RUN
+    stopped = press(dialogue, texts.CANCEL, started)  # stopping the run is its own button
+    assert stopped[0].html == texts.RUN_ABANDONED_MSG
     assert next(iter(db(dialogue)["runs"].rows))["status"] == "abandoned"
     assert dialogue.handle(user(), Command("cancel"))[0].html == texts.NOTHING_TO_CANCEL
+
+
+def test_pending_state_survives_a_restart(tmp_path: Path, hashed_index: Path,
+                                          knowledge: Path) -> None:
+    first = make(tmp_path, hashed_index, knowledge)
+    replies = first.handle(user(), Text("How are partners screened?"))
+    press(first, texts.NOT_HELPFUL, replies)
+    restarted = make(tmp_path, hashed_index, knowledge)  # a new process on the same database
+    saved = restarted.handle(user(), Text("It missed the point"))
+    assert saved[0].html == texts.FEEDBACK_COMMENT_SAVED
+    assert next(iter(db(restarted)["feedback"].rows))["comment"] == "It missed the point"
 
 
 def test_split_messages_never_cut_tags_or_entities() -> None:
     link = '<a href="https://example.org/?a=1&amp;b=2">link</a> '
     message = "<b>Heading</b>\n" + "&amp;" * 1500 + "\n<i>" + link * 60 + "</i>"
-    pieces = texts.split_message(message)
-    assert len(pieces) > 1 and all(len(p) <= texts.MAX_MESSAGE for p in pieces)
+    pieces = split_message(message)
+    assert len(pieces) > 1 and all(len(p) <= MAX_MESSAGE for p in pieces)
     for piece in pieces:
         assert not re.search(r"&[a-z]*$", piece) and not re.search(r"^[a-z]*;", piece)
         assert piece.count("<i>") == piece.count("</i>")

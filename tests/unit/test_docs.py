@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import yaml
 
-from bot.checklist_run import run_from_answers
 from bot.checklists import checklist_from_dict, validate_paths
+from bot.checklists.answers_file import run_from_answers
 from bot.cli import cli
 from index.corpus import read_corpus
 from tests.conftest import ROOT
@@ -31,8 +31,8 @@ def test_every_command_has_help_and_an_example_in_the_readme() -> None:
     for path, command in all_commands(cli):
         assert command.help, f"{path} has no help text"
         if not isinstance(command, click.Group):
-            assert re.search(rf"^{re.escape(path)}\b", README, re.MULTILINE) or (
-                f"`{path}" in README), f"{path} is not shown in README.md"
+            example = re.compile(rf"^(?:[A-Z_]+=\S+ )*{re.escape(path)}(?: |$)", re.MULTILINE)
+            assert example.search(README), f"{path} has no example line in README.md"
             assert "Example:" in command.help, f"{path} --help has no example"
 
 

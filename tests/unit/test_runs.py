@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot import runs
 from bot.checklists import Checklist, checklist_from_dict, load_checklist
-from bot.runs import (
+from bot.checklists import engine as runs
+from bot.checklists.engine import (
     Answer,
     InvalidAnswer,
     Note,
