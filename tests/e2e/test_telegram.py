@@ -162,12 +162,6 @@ def db(bot: RunningBot) -> sqlite_utils.Database:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI(token=TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
 def bot(server: FakeBotAPI, real_data_dir: Path,
         real_embedder: SentenceTransformerEmbedder) -> Iterator[RunningBot]:
     running = RunningBot(server, telegram_dialogue(server, real_data_dir, real_embedder)).start()
