@@ -23,6 +23,7 @@ from index.search import Searcher
 from index.store import warm_up
 
 log = logging.getLogger(__name__)
+WRITE_TIMEOUT = 1.0  # seconds a write of the bot waits for a busy database before it gives up
 
 
 def reference_embedder(settings: Settings) -> Embedder:
@@ -71,7 +72,7 @@ def _in_background(work: Callable[[], object], what: str) -> None:
 
 def open_store(settings: Settings) -> SessionLog:
     """The session log, with the roles of the settings applied (raises LogWriteError)."""
-    store = SessionLog(settings.db_path)
+    store = SessionLog(settings.db_path, timeout=WRITE_TIMEOUT)
     store.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)
     return store
 

@@ -106,7 +106,16 @@ INDEX_MISSING = (
     "needs to build it (<code>partnerbot index</code>)."
 )
 INDEX_BROKEN = "The knowledge index cannot be used right now: {reason}"
-LOG_FAILED_ADMIN = "⚠️ The session log could not be written: {reason}. Answers are still sent."
+LOG_FAILED_ADMIN = (
+    "⚠️ The session log could not be written: {reason}. Answers are still sent; the log rows "
+    "are kept beside the database and written back when it works again. You get one alert per "
+    "incident."
+)
+LOG_RECOVERED_ADMIN = "✅ The session log works again: {reason} kept rows were written back."
+NOT_SAVED = (
+    "Sorry, I could not save that just now (the bot's storage is not available), so nothing "
+    "was recorded. Please try again in a few minutes; the team has been told."
+)
 SOURCES_EMPTY = "The knowledge base has no documents yet."
 
 

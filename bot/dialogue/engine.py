@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot import render, texts
 from bot.dialogue.commands import Commands
 from bot.dialogue.flow import CommandSpec, Context, Flow, Turn
+from bot.store import LogWriteError
 from bot.types import Command, Event, Notify, Press, Reply, Text, Unsupported, User
 from index.errors import IndexMissing, Problem
 
@@ -76,23 +77,32 @@ class Dialogue:
         """Log the event, answer it, log the replies; never raises on user input."""
         started = time.perf_counter()
         turn = Turn(self.ctx, user, notify or _no_notify)
+        store = self.ctx.store
+        recovered = store.recover()
         self._apply_retention(turn)
-        turn.message_id = turn.safe(self._log_incoming, user, event)
+        turn.message_id = self._log_incoming(turn, event)
         try:
             replies = self._route(turn, event)
         except IndexMissing:
             replies = [Reply(texts.INDEX_MISSING)]
+        except LogWriteError as exc:  # state that could not be saved: nothing was kept
+            log.error("could not save while handling %s: %s", type(event).__name__, exc)
+            replies = [Reply(texts.NOT_SAVED)]
+            if store.incident_opened():
+                turn.failures.append(exc.message)
         except Problem as exc:
             log.warning("problem while handling %s: %s", type(event).__name__, exc)
             replies = [Reply(render.problem(exc))]
         latency = (time.perf_counter() - started) * 1000
         for reply in replies:
             if reply.html and reply.to is None:
-                turn.safe(self.ctx.store.log_outgoing, chat_id=user.chat_id, user_id=user.id,
-                          reply_to=turn.message_id, text=reply.html, latency_ms=latency,
-                          front=self.ctx.front)
+                turn.log("log_outgoing", chat_id=user.chat_id, user_id=user.id,
+                         reply_to=turn.message_id, text=reply.html, latency_ms=latency,
+                         front=self.ctx.front)
         if turn.failures:
-            replies = replies + self._admin_alerts(turn.failures[0])
+            replies = replies + self._admin_alerts(texts.LOG_FAILED_ADMIN, turn.failures[0])
+        elif recovered:
+            replies = replies + self._admin_alerts(texts.LOG_RECOVERED_ADMIN, str(recovered))
         return replies
 
     def _apply_retention(self, turn: Turn) -> None:
@@ -104,14 +114,14 @@ class Dialogue:
         self._retention_applied = time.monotonic()
         turn.safe(self.ctx.store.apply_retention, days)
 
-    def _admin_alerts(self, reason: str) -> list[Reply]:
-        alert = texts.LOG_FAILED_ADMIN.format(reason=render.esc(reason))
+    def _admin_alerts(self, template: str, reason: str) -> list[Reply]:
+        alert = template.format(reason=render.esc(reason))
         return [Reply(alert, to=admin) for admin in sorted(self.ctx.settings.admin_ids)]
 
-    def _log_incoming(self, user: User, event: Event) -> int:
-        store = self.ctx.store
-        store.touch_user(user.id, username=user.username, first_name=user.first_name,
-                         language=user.language)
+    def _log_incoming(self, turn: Turn, event: Event) -> int | None:
+        user = turn.user
+        turn.log("touch_user", user_id=user.id, username=user.username,
+                 first_name=user.first_name, language=user.language)
         raw = None
         if isinstance(event, Text):
             kind, text = "text", event.text
@@ -121,9 +131,9 @@ class Dialogue:
             kind, text = "callback", event.data
         else:
             kind, text, raw = event.kind, None, event.raw
-        return store.log_incoming(user_id=user.id, chat_id=user.chat_id,
-                                  chat_type=user.chat_type, kind=kind, text=text, raw=raw,
-                                  front=self.ctx.front)
+        return turn.log("log_incoming", user_id=user.id, chat_id=user.chat_id,  # type: ignore[no-any-return]
+                        chat_type=user.chat_type, kind=kind, text=text, raw=raw,
+                        front=self.ctx.front)
 
     # ---- routing -----------------------------------------------------------------------
 

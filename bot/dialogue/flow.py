@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.types import Notify, Reply, Role, Text, User, role_at_least
 
@@ -53,8 +53,8 @@ class Context:
 class Turn:
     """One event being handled: who sent it, its row in the log, and how to send progress.
 
-    `safe` runs a log write that must not stop the reply: a failure is logged, the admins are
-    told once after the reply, and the call returns None.
+    `log` writes a log row that must not stop the reply (spooled when the database fails);
+    `failures` collects what the admins must be told after the reply.
     """
 
     ctx: Context
@@ -67,14 +67,22 @@ class Turn:
     def role(self) -> Role | None:
         return self.ctx.role(self.user)
 
+    def log(self, method: str, **kwargs: Any) -> Any:
+        """Write a log row (store `method`); when the database fails it is spooled and written
+        back later, the admins told once per incident, and the result is None."""
+        result, alert = self.ctx.store.keep(method, **kwargs)
+        if alert is not None:
+            self.failures.append(alert)
+        return result
+
     def safe(self, func: Callable[..., T], *args: object, **kwargs: object) -> T | None:
+        """Run a write that may be skipped (retention): a failure is logged, None returned."""
         from bot.store import LogWriteError
 
         try:
             return func(*args, **kwargs)
         except LogWriteError as exc:
             log.error("session log write failed: %s", exc)
-            self.failures.append(exc.message)
             return None
 
 

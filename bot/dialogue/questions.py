@@ -65,11 +65,12 @@ class QuestionFlow:
         html = render.answer_message(answer, previous=last["question"] if last else None)
         if answer.reason in ("empty", "no_words", "no_terms", "small_talk"):
             return [Reply(html)]
-        answer_id = turn.safe(
-            ctx.store.log_answer, message_id=turn.message_id, user_id=user.id,
+        answer_id = turn.log(
+            "log_answer", message_id=turn.message_id, user_id=user.id,
             chat_id=user.chat_id, question=text, query=answer.query, answer=html,
             grounded=answer.grounded, index_version=answer.version,
-            passages=[(h.chunk.id, h.score) for h in answer.hits], top_score=answer.top_score)
+            passages=[(h.chunk.id, float(h.score)) for h in answer.hits],
+            top_score=float(answer.top_score))
         rows: list[tuple[Button, ...]] = []
         passages = tuple(Button(texts.SHOW_PASSAGE.format(n=n), f"p:{h.chunk.id}")
                          for n, h in enumerate(answer.hits, start=1))

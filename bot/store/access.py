@@ -21,10 +21,11 @@ class Access(Store):
     """Who may use the bot, and what admins did."""
 
     def touch_user(
-        self, user_id: int, *, username: str | None, first_name: str | None, language: str | None
+        self, user_id: int, *, username: str | None, first_name: str | None,
+        language: str | None, at: str | None = None,
     ) -> None:
         """Record that a user was seen; a field given as None keeps its stored value."""
-        now = self._now()
+        now = at or self._now()
         with self._write("users") as db:
             db.execute(
                 """INSERT INTO users (id, username, first_name, language, first_seen, last_seen)
@@ -162,10 +163,11 @@ class Access(Store):
                 self._audit(db, by, "deny", {"request_id": request_id, "user_id": row[0]})
             return next(db.query("SELECT * FROM access_requests WHERE id = ?", [request_id]))
 
-    def audit(self, *, actor: int | str, action: str, detail: dict[str, Any] | None = None) -> None:
+    def audit(self, *, actor: int | str, action: str, detail: dict[str, Any] | None = None,
+              at: str | None = None) -> None:
         """Record an admin action; ``actor`` is a user id or a name such as "cli"."""
         with self._write("audit") as db:
-            self._audit(db, actor, action, detail)
+            self._audit(db, actor, action, detail, at=at)
 
     def audit_log(self, since: date | None = None) -> list[Row]:
         """Audit rows since a date, oldest first, detail decoded."""

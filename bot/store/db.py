@@ -2,16 +2,21 @@
 transaction, sqlite3 errors raised as `LogWriteError`, long reads on their own read-only
 connection.
 
-One connection (``synchronous=NORMAL``) guarded by a lock, shared by all threads. Times are
-ISO-8601 UTC text. The schema lives in :mod:`bot.store.migrations`. This package is the only
-code that talks to a database.
+Each thread has its own connection (``synchronous=NORMAL``), so a write waiting for a busy
+database holds up only its own thread, for `timeout` seconds at most. A database file deleted
+under a running process (its data directory removed) is noticed before the next write, which
+fails with `LogWriteError`; the write after it opens a new file. Times are ISO-8601 UTC text.
+The schema lives in :mod:`bot.store.migrations`. This package is the only code that talks to
+a database.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -21,9 +26,16 @@ from typing import Any, Self
 from sqlite_utils import Database
 
 from bot.store.migrations import applied, migrate
+from bot.store.spool import Spool
 from index.errors import Problem
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# The log rows a failed write is spooled for (they take an `at` and return an id or nothing);
+# state the conversation reads back (runs, pending, roles) is never spooled.
+SPOOLED = frozenset({"touch_user", "log_incoming", "log_outgoing", "log_answer", "log_feedback",
+                     "add_feedback_comment", "log_run_answer", "audit"})
+RETRY_SECONDS = 5.0  # during an incident, the database is tried again at most this often
 Row = dict[str, Any]
 _JSON_COLUMNS = {
     "messages": ("raw",),
@@ -82,7 +94,7 @@ def _insert(db: Database, table: str, row: Row) -> int:
 
 
 class Store:
-    """The connection and transactions every part of the session log builds on."""
+    """The connections and transactions every part of the session log builds on."""
 
     def __init__(self, path: Path | str, *, timeout: float = 5.0, clock: Clock | None = None):
         """Remember where the log lives; the file is opened (and created) on first use.
@@ -93,8 +105,15 @@ class Store:
         self.path = Path(path)
         self.timeout = timeout
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.RLock()
-        self._db: Database | None = None
+        self._lock = threading.Lock()  # guards the list of connections and the schema check
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._generation = 0  # bumped when every connection must be opened again
+        self._migrated = False
+        self.spool = Spool(self.path.parent / "spool" / f"{self.path.stem}.jsonl")
+        self._last_try = 0.0
+        self.retry_seconds = RETRY_SECONDS
+        self._failing = False  # an incident is open: admins were told, not again until it ends
 
     def __enter__(self) -> Self:
         return self
@@ -103,18 +122,72 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the connection; a later call opens it again."""
+        """Close every connection; a later call opens them again."""
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections = []
+            self._generation += 1
+            self._migrated = False
+
+    # -- log rows that must not be lost -------------------------------------------------------
+
+    def keep(self, method: str, **kwargs: Any) -> tuple[Any, str | None]:
+        """Write a log row (`method` of SPOOLED), or spool it when the database fails.
+
+        Returns (what the method returned, or None when spooled; the problem's message when
+        this failure opened an incident, else None). During an incident the database is
+        tried again every RETRY_SECONDS at most, so a locked database holds up no one.
+        """
+        if method not in SPOOLED:
+            raise ValueError(f"{method} is not a log row that can be spooled")
+        if "at" not in kwargs and method not in ("add_feedback_comment", "log_run_answer"):
+            kwargs["at"] = self._now()
+        if not self.spool.empty:
+            self.recover()
+            if not self.spool.empty:
+                self.spool.append(method, kwargs)
+                return None, None
+        try:
+            return getattr(self, method)(**kwargs), None
+        except LogWriteError as exc:
+            log.error("session log write failed, spooled: %s", exc)
+            self._last_try = time.monotonic()
+            self.spool.append(method, kwargs)
+            return None, exc.message if self.incident_opened() else None
+
+    def incident_opened(self) -> bool:
+        """After a failed write: True the first time since the log last worked (tell admins)."""
+        opened = not self._failing
+        self._failing = True
+        return opened
+
+    def recover(self) -> int | None:
+        """Write spooled rows back when the database works again; how many, when the spool
+        was emptied (the incident is over), else None."""
+        if self.spool.empty or time.monotonic() - self._last_try < self.retry_seconds:
+            return None
+        self._last_try = time.monotonic()
+        try:
+            written = self.spool.replay(lambda method, kwargs: getattr(self, method)(**kwargs))
+        except LogWriteError as exc:
+            log.warning("session log still unavailable: %s", exc)
+            return None
+        if not self.spool.empty:
+            return None
+        self._failing = False
+        return written
 
     # -- connection ------------------------------------------------------------------------
 
     def _open(self) -> Database:
-        """The shared connection, opened with the schema up to date. Call with the lock held."""
-        if self._db is not None:
-            return self._db
+        """This thread's connection, opened (and the schema brought up to date) if needed."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is not None and getattr(self._local, "generation", -1) == self._generation:
+            return db
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -132,41 +205,56 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")  # deleted or blanked text is zeroed
             db = Database(conn)
-            migrate(db)
+            with self._lock:
+                if not self._migrated:
+                    migrate(db)
+                    self._migrated = True
+                self._connections.append(conn)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
             raise LogWriteError("_migrations", f"cannot open {self.path}: {exc}") from exc
-        self._db = db
+        self._local.db, self._local.generation = db, self._generation
         return db
+
+    def _check_file(self) -> None:
+        """Fail when the database file was deleted under the open connections."""
+        if getattr(self._local, "db", None) is not None and not self.path.exists():
+            self.close()  # the next write opens a new file
+            raise LogWriteError("database", f"{self.path} was deleted (the data directory was "
+                                            "removed while the bot was running)")
 
     @contextmanager
     def _write(self, table: str) -> Iterator[Database]:
         """Run the block as one IMMEDIATE transaction; a sqlite3 error becomes LogWriteError."""
-        with self._lock:
-            db = self._open()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                yield db
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise LogWriteError(table, str(exc)) from exc
-            finally:
-                if db.conn.in_transaction:
-                    try:
-                        db.conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass  # the original error is the one worth reporting
+        self._check_file()
+        db = self._open()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LogWriteError(table, str(exc)) from exc
+        else:
+            if self._failing and self.spool.empty:
+                self._failing = False  # it works again
+        finally:
+            if db.conn.in_transaction:
+                try:
+                    db.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error is the one worth reporting
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        with self._lock:
+        try:
             return list(self._open().query(sql, params))
+        except sqlite3.Error as exc:
+            raise LogWriteError("read", str(exc)) from exc
 
     @contextmanager
     def _snapshot(self) -> Iterator[Database]:
         """A separate read-only connection on one consistent snapshot, for long reads."""
-        with self._lock:
-            self._open()
+        self._open()
         conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
                                timeout=self.timeout, isolation_level=None)
         try:
@@ -178,8 +266,7 @@ class Store:
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the file and truncate it, so no old page images remain there."""
-        with self._lock:
-            self._open().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._open().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _now(self) -> str:
         return _iso(self._clock())
@@ -187,15 +274,15 @@ class Store:
     @property
     def schema_version(self) -> int:
         """Number of the newest migration applied to the file."""
-        with self._lock:
-            return max(applied(self._open()), default=0)
+        return max(applied(self._open()), default=0)
 
     def _audit(
-        self, db: Database, actor: int | str, action: str, detail: dict[str, Any] | None
+        self, db: Database, actor: int | str, action: str, detail: dict[str, Any] | None, *,
+        at: str | None = None,
     ) -> None:
         _insert(
             db,
             "audit",
-            {"at": self._now(), "actor": str(actor), "action": action,
+            {"at": at or self._now(), "actor": str(actor), "action": action,
              "detail": None if detail is None else _json(detail)},
         )

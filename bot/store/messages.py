@@ -18,11 +18,11 @@ class Messages(Store):
     def log_incoming(
         self, *, user_id: int | None, chat_id: int | None, chat_type: str | None, kind: str,
         text: str | None, update_id: int | None = None, raw: dict[str, Any] | None = None,
-        front: str = "telegram",
+        front: str = "telegram", at: str | None = None,
     ) -> int:
         """Store one incoming message of any kind, handled or not; returns its id."""
         row = {
-            "at": self._now(), "direction": "in", "front": front, "user_id": user_id,
+            "at": at or self._now(), "direction": "in", "front": front, "user_id": user_id,
             "chat_id": chat_id, "chat_type": chat_type, "kind": kind, "text": text,
             "update_id": update_id,
             "raw": None if raw is None else json.dumps(raw, ensure_ascii=False, default=str),
@@ -32,11 +32,11 @@ class Messages(Store):
 
     def log_outgoing(
         self, *, chat_id: int | None, user_id: int | None, reply_to: int | None, text: str,
-        latency_ms: float, front: str = "telegram",
+        latency_ms: float, front: str = "telegram", at: str | None = None,
     ) -> int:
         """Store one message the bot sent; ``reply_to`` is the id of the incoming row."""
         row = {
-            "at": self._now(), "direction": "out", "front": front, "user_id": user_id,
+            "at": at or self._now(), "direction": "out", "front": front, "user_id": user_id,
             "chat_id": chat_id, "kind": "text", "text": text, "reply_to": reply_to,
             "latency_ms": latency_ms,
         }
@@ -46,11 +46,12 @@ class Messages(Store):
     def log_answer(
         self, *, message_id: int | None, user_id: int | None, chat_id: int | None, question: str,
         query: str, answer: str, grounded: bool, index_version: str,
-        passages: Sequence[tuple[str, float]], top_score: float,
+        passages: Sequence[tuple[str, float]], top_score: float, at: str | None = None,
     ) -> int:
         """Store an answer (or a decline) and its passages in rank order; returns its id."""
         row = {
-            "at": self._now(), "message_id": message_id, "user_id": user_id, "chat_id": chat_id,
+            "at": at or self._now(), "message_id": message_id, "user_id": user_id,
+            "chat_id": chat_id,
             "question": question, "query": query, "answer": answer, "grounded": int(grounded),
             "index_version": index_version, "top_score": top_score,
         }
@@ -76,10 +77,9 @@ class Messages(Store):
 
     def answer(self, answer_id: int) -> Row | None:
         """One answer with ``passages`` as [(chunk_id, score)] in rank order."""
-        with self._lock:
-            db = self._open()
-            rows = list(db.query("SELECT * FROM answers WHERE id = ?", [answer_id]))
-            return self._with_passages(db, rows[0]) if rows else None
+        db = self._open()
+        rows = list(db.query("SELECT * FROM answers WHERE id = ?", [answer_id]))
+        return self._with_passages(db, rows[0]) if rows else None
 
     def last_answer(
         self, *, chat_id: int, user_id: int, within_seconds: float | None = None
@@ -90,15 +90,16 @@ class Messages(Store):
         if within_seconds is not None:
             sql += " AND at >= :after"
             params["after"] = _iso(self._clock() - timedelta(seconds=within_seconds))
-        with self._lock:
-            db = self._open()
-            rows = list(db.query(sql + " ORDER BY id DESC LIMIT 1", params))
-            return self._with_passages(db, rows[0]) if rows else None
+        db = self._open()
+        rows = list(db.query(sql + " ORDER BY id DESC LIMIT 1", params))
+        return self._with_passages(db, rows[0]) if rows else None
 
     def log_feedback(
-        self, *, answer_id: int, user_id: int, value: int, comment: str | None = None
+        self, *, answer_id: int, user_id: int, value: int, comment: str | None = None,
+        at: str | None = None,
     ) -> int:
-        """Store a +1/-1 vote, replacing the user's earlier vote on that answer; returns its id."""
+        """Store a +1/-1 vote, replacing the user's earlier vote on that answer (a comment
+        given before stays); returns its id."""
         if value not in (1, -1):
             raise ValueError(f"Feedback value must be 1 or -1, got {value!r}")
         with self._write("feedback") as db:
@@ -106,8 +107,9 @@ class Messages(Store):
                 """INSERT INTO feedback (answer_id, user_id, value, comment, at)
                 VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (answer_id, user_id) DO UPDATE SET
-                    value = excluded.value, comment = excluded.comment, at = excluded.at""",
-                [answer_id, user_id, value, comment, self._now()],
+                    value = excluded.value, comment = coalesce(excluded.comment, comment),
+                    at = excluded.at""",
+                [answer_id, user_id, value, comment, at or self._now()],
             )
             row = db.execute(
                 "SELECT id FROM feedback WHERE answer_id = ? AND user_id = ?", [answer_id, user_id]

@@ -251,7 +251,8 @@ def test_last_answer_for_follow_ups(log: SessionLog, clock: Clock):
     assert log.last_answer(chat_id=6, user_id=6) is None
 
 
-def test_a_later_vote_replaces_the_earlier(log: SessionLog, clock: Clock):
+def test_a_later_vote_replaces_the_earlier_and_keeps_its_comment(log: SessionLog,
+                                                                  clock: Clock):
     answer_id = ask(log, 4, "q", grounded=True)
     first = log.log_feedback(answer_id=answer_id, user_id=4, value=-1)
     assert log.add_feedback_comment(answer_id=answer_id, user_id=4, comment="too vague")
@@ -260,7 +261,7 @@ def test_a_later_vote_replaces_the_earlier(log: SessionLog, clock: Clock):
     log.log_feedback(answer_id=answer_id, user_id=5, value=-1, comment="wrong form")
     assert [(f["id"], f["user_id"], f["value"], f["comment"], f["at"][11:16])
             for f in rows(log, "feedback")] == [
-        (first, 4, 1, None, "09:01"), (first + 1, 5, -1, "wrong form", "09:01")]
+        (first, 4, 1, "too vague", "09:01"), (first + 1, 5, -1, "wrong form", "09:01")]
     assert not log.add_feedback_comment(answer_id=answer_id, user_id=6, comment="no vote")
 
 
