@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bot.types import Role
     from index.chunks import Chunk
     from index.errors import Problem
+    from ingest import Conversion
 
 
 def esc(value: object) -> str:
@@ -140,29 +141,30 @@ def question_message(title: str, section: str, number: int, total: int,
     return "\n".join(lines)
 
 
-def outcome_message(checklist: Checklist, outcome: Outcome, cite: Callable[[Cite], str],
-                    answers: list[str]) -> str:
-    """The end of a run: rating, why, required actions with citations, and the answers."""
-    lines = [f"<b>Result: {esc(outcome.rating_label)}</b>"]
+def outcome_message(checklist: Checklist, outcome: Outcome,
+                    cite: Callable[[Cite], str]) -> str:
+    """The end of a run, short: the rating (and partner), why, and the required actions with
+    their citations, each rule of this tool marked as such. The answers are in the report."""
+    lines = [texts.RESULT_HEADING.format(label=esc(outcome.rating_label))]
+    if outcome.partner:
+        lines.append(texts.RESULT_PARTNER.format(partner=esc(outcome.partner)))
     if outcome.gate_id is None:
-        lines.append(f"Score {outcome.percent:.0f}% (not applicable and skipped questions are "
-                     "left out)")
-    lines += ["", "<b>Why</b>"]
-    for rule in outcome.fired:
-        cites = "; ".join(cite(c) for c in rule.cites)
-        lines.append(f"• {esc(rule.message)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
-    lines += ["", "<b>Required actions</b>"]
+        lines.append(texts.RESULT_SCORE.format(percent=f"{outcome.percent:.0f}"))
+
+    def item(text: str, cites: tuple[Cite, ...], applies: str | None) -> str:
+        sources = "; ".join(cite(c) for c in cites)
+        line = f"• {esc(text)}" + (f" <i>({esc(sources)})</i>" if sources else "")
+        if applies:
+            line += "\n  <i>" + esc(texts.TOOL_RULE.format(applies=applies)) + "</i>"
+        return line
+
+    lines += ["", texts.RESULT_WHY]
+    lines += [item(r.message, r.cites, r.applies) for r in outcome.fired]
+    lines += ["", texts.RESULT_ACTIONS]
     if not outcome.actions:
-        lines.append("• None.")
-    for action in outcome.actions:
-        cites = "; ".join(cite(c) for c in action.cites)
-        lines.append(f"• {esc(action.text)}" + (f" <i>({esc(cites)})</i>" if cites else ""))
-    lines += ["", "<b>Your answers</b>"]
-    for answer, text in zip(outcome.answers, answers, strict=True):
-        question = checklist.question(answer.question_id)
-        qtext = question.text if question else answer.question_id
-        lines.append(f"• {esc(qtext)} — <b>{esc(text)}</b>")
-    lines.append("\nThe full report is attached (Markdown and CSV).")
+        lines.append(texts.RESULT_NO_ACTIONS)
+    lines += [item(a.text, a.cites, a.applies) for a in outcome.actions]
+    lines += ["", texts.RESULT_REPORT]
     return "\n".join(lines)
 
 
@@ -202,4 +204,22 @@ def help_message(by_role: dict[Role, list[CommandSpec]], role: Role | None) -> s
                                          usage=f" {esc(spec.usage)}" if spec.usage else "")
                   for spec in by_role[section]]
         parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def upload_preview(name: str, summary: Conversion, first_paragraph: str,
+                   warnings: list[str]) -> str:
+    """What an uploaded file was converted into, before an admin adds it."""
+    meta = summary.metadata
+    parts = [texts.UPLOAD_PREVIEW_HEAD.format(name=esc(name)),
+             texts.UPLOAD_PREVIEW_FIELDS.format(
+                 title=esc(meta.title), symbol=esc(meta.symbol or texts.UPLOAD_NO_SYMBOL),
+                 organization=esc(meta.organization), date=esc(meta.date), kind=esc(meta.kind),
+                 sections=summary.sections, paragraphs=summary.paragraphs,
+                 numbered=summary.numbered_paragraphs, source_id=esc(summary.source_id))]
+    if first_paragraph:
+        parts.append(texts.UPLOAD_FIRST_PARAGRAPH.format(text=esc(first_paragraph)))
+    if warnings:
+        parts.append("\n".join([texts.UPLOAD_CHECK, *(f"• {esc(w)}" for w in warnings)]))
+    parts.append(texts.UPLOAD_PREVIEW_ASK)
     return "\n\n".join(parts)

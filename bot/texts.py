@@ -69,8 +69,15 @@ HELPFUL = "👍"
 NOT_HELPFUL = "👎"
 FEEDBACK_THANKS = "Thank you for the feedback."
 FEEDBACK_ASK_COMMENT = (
-    "Thank you. What was wrong or missing? Reply with a short comment, or send /cancel to skip."
+    "Thank you. What was wrong or missing? <b>Reply to this message</b> with a short comment "
+    "(a message that is not a reply is answered as a question), or send /cancel to skip."
 )
+VOTED = "{label} ✔"
+COMMENT_CLOSED = (
+    "That comment prompt is closed (cancelled, already answered, or older than a day), so "
+    "nothing was saved. Tap 👎 under the answer again to comment on it."
+)
+COMMENT_EMPTY = "The comment was empty, so nothing was saved. Reply to this message with it."
 FEEDBACK_COMMENT_SAVED = (
     "Thank you, your comment was saved for the team that maintains the guidance."
 )
@@ -87,6 +94,11 @@ NOT_ALLOWED = (
 NOT_ALLOWED_WITH_CODE = NOT_ALLOWED + " If you have a join code, send <code>/join CODE</code>."
 ADMIN_ONLY = "Sorry, /{command} is for administrators only."
 TRAINER_ONLY = "Sorry, /{command} is for trainers and administrators only."
+PRIVATE_ONLY = (
+    "/{command} is used in a private chat with me, so that what it shows stays private. "
+    "Please send it to me there{where}."
+)
+PRIVATE_LINK = ": <a href=\"https://t.me/{username}\">t.me/{username}</a>"
 UNKNOWN_COMMAND = "I do not know the command /{command}. Send /help to see what I can do."
 CANCELLED = "Cancelled: {what}. Ask a question or send /help."
 CANCELLED_COMMENT = "the comment on my answer"
@@ -105,7 +117,14 @@ INDEX_MISSING = (
     "The knowledge index is not ready yet, so I cannot answer questions. An administrator "
     "needs to build it (<code>partnerbot index</code>)."
 )
-INDEX_BROKEN = "The knowledge index cannot be used right now: {reason}"
+INDEX_UNAVAILABLE = (
+    "Sorry, the knowledge index cannot be read right now, so I cannot answer questions. This "
+    "was written to the bot's log for the administrators; please try again later."
+)
+INDEX_BROKEN_ADMIN = (
+    "⚠️ No version of the knowledge index can be read: {reason}. Users are told the index is "
+    "unavailable. Rebuild it with <code>partnerbot index</code> (or /reindex)."
+)
 LOG_FAILED_ADMIN = (
     "⚠️ The session log could not be written: {reason}. Answers are still sent; the log rows "
     "are kept beside the database and written back when it works again. You get one alert per "
@@ -138,10 +157,12 @@ NO_TERMS = (
 
 
 INTERNAL_ERROR = (
-    "Sorry, something went wrong while handling your message. It has been kept, and the "
-    "team has been told. Please try again in a moment."
+    "Sorry, something went wrong while handling your message. The error was written to the "
+    "bot's log for the team. Please try again in a moment."
 )
+INTERNAL_ERROR_SHORT = "Sorry, something went wrong. Please try again."
 TERMINAL_QUIT = "(Type /quit to leave.)"
+TERMINAL_REPLY = "(What you type next is your reply to this message; an empty line skips it.)"
 TERMINAL_NOT_SENT = (
     "(A message for user {user_id} was not sent: the terminal chat cannot reach other users.)"
 )
@@ -209,6 +230,38 @@ REPORT_CAPTION = "Checklist report"
 COHORT_USAGE = (
     "Send /cohort followed by the cohort tag from the training link, e.g. /cohort geneva-2026."
 )
+# Strict answers (answer files) and the rules the engine applies (bot/checklists/engine.py).
+NOT_WHOLE = "This question takes a whole number, not {number}."
+ANSWER_EXCLUSIVE = "'{label}' cannot be combined with other options: choose it alone."
+ANSWER_BOOL = (
+    "Got {value}, not an answer: YAML reads a bare yes, no, on or off as true or false, so "
+    'quote the value, e.g. "yes" or "no".'
+)
+ANSWER_WANTS_NUMBER = "Expected a number, got {got}."
+ANSWER_WANTS_TEXT = "Expected text, got {got}. Quote it if that is the answer."
+ANSWER_WANTS_ONE = "Expected one option value, got {got}. Use one of: {options}."
+ANSWER_WANTS_LIST = "Expected a list of option values, got {got}. Use some of: {options}."
+ANSWER_NOT_VALUE = "Not an option value of this question: {token}. Use one of: {options}."
+ANSWER_NUMBER_FOR_CHOICE = (
+    "Expected an option value, got the number {number}: answer files name options by their "
+    "value, not their position. Use one of: {options}."
+)
+PARTNER_TOO_LONG = "The partner's name or reference is too long: at most {limit} characters."
+RULE_FLOOR = (
+    "{count} answers carry {risk} risk or more (this tool's floor: {at_least}), so the rating "
+    "is raised from {before} to {after}."
+)
+TOOL_RULE = "Rule of this tool: {applies}"
+RESULT_HEADING = "<b>Result: {label}</b>"
+RESULT_PARTNER = "Partner: <b>{partner}</b>"
+RESULT_SCORE = "Score {percent}% (not applicable and skipped questions are left out)"
+RESULT_WHY = "<b>Why</b>"
+RESULT_ACTIONS = "<b>Required actions</b>"
+RESULT_NO_ACTIONS = "• None."
+RESULT_REPORT = (
+    "Every answer, the questions not asked and the sources are in the attached report "
+    "(Markdown and CSV)."
+)
 
 
 # ---- admins ------------------------------------------------------------------------------
@@ -242,3 +295,129 @@ DENY = "✖️ Deny"
 JOIN_ALREADY = "This request was already handled."
 JOIN_DENIED_ADMIN = "Request of user <code>{user_id}</code> denied."
 JOIN_DENIED = "Your request for access was not approved. Please contact an administrator."
+
+# access and input limits (bot/admin/flow.py, bot/cli/admin.py; the CLI prints them as text)
+ROLE_CHANGED = "User <code>{user_id}</code> is now {role} (was {before})."
+YOUR_ROLE_CHANGED = "Your role in Partner Guide is now {role} (was {before}). Send /help to begin."
+ROLE_UNCHANGED = "User <code>{user_id}</code> already has the role {role}; nothing changed."
+ALREADY_REVOKED = (
+    "User <code>{user_id}</code> had no access already (revoked earlier); nothing changed."
+)
+NO_ACCESS_UNCHANGED = "User <code>{user_id}</code> had no access; nothing changed."
+SETTINGS_ADMIN_FIXED = (
+    "User <code>{user_id}</code> is an admin listed in PARTNERBOT_ADMINS: only that setting "
+    "changes their access. Edit PARTNERBOT_ADMINS on the server and restart the bot."
+)
+ADMINS_ONLY_BY_SETTINGS = (
+    "Only the admins listed in PARTNERBOT_ADMINS may make someone an admin, or change or revoke "
+    "another admin's access. Ask one of them."
+)
+CHANGE_SELF = "You cannot change your own role; ask another admin."
+NOT_A_ROLE = (
+    "'{role}' is not a role. Send /allow followed by a user id and staff, trainer or admin, "
+    "e.g. /allow 123456789 trainer."
+)
+JOIN_USAGE = "Send /join followed by the join code an administrator gave you."
+JOIN_HAS_ACCESS = "You already have access to Partner Guide ({role}); no join code is needed."
+JOIN_LOCKED = (
+    "Too many wrong join codes: /join is paused for you until {until} UTC (in about {minutes} "
+    "min). Please try again after that, or ask an administrator for the current code."
+)
+JOIN_LOCKED_ADMIN = (
+    "⚠️ User <code>{user_id}</code> {name} sent {count} wrong join codes within {window} "
+    "minutes; /join is refused for them until {until} UTC. One alert per lockout."
+)
+
+
+# document uploads ------------------------------------------------------------------------
+# An admin sends a file in a private chat (bot/admin/upload.py); the preview is put together
+# in render.upload_preview.
+UPLOAD_ADMIN_ONLY = (
+    "Sorry, only administrators can add documents to the knowledge base. To suggest one, send "
+    "it to an administrator."
+)
+UPLOAD_PRIVATE_ONLY = (
+    "Documents are added in a private chat with me, not in a group. Send the file to me "
+    "directly."
+)
+UPLOAD_BAD_CAPTION = (
+    "I could not read the caption line <code>{line}</code>, so I did not open the file. Write "
+    "one field per line, e.g. <code>title: Partner screening policy</code> or "
+    "<code>symbol: JIU/REP/2023/1</code> (fields: title, symbol, label, date, kind, "
+    "organization), or just a title or a symbol, and send the file again."
+)
+UPLOAD_TYPE_SUFFIX = "it is a <code>{suffix}</code> file"
+UPLOAD_TYPE_NONE = "its name has no extension, so I cannot tell its type"
+UPLOAD_UNKNOWN_TYPE = (
+    "I cannot add <b>{name}</b>: {what}. I can add PDF (with a text layer), Word "
+    "(<code>.docx</code>), HTML, Markdown (<code>.md</code>) and text (<code>.txt</code>) files. "
+    "Save or export it as one of these (an old Word <code>.doc</code> as <code>.docx</code>) "
+    "and send it again. Nothing was changed."
+)
+UPLOAD_TOO_LARGE = (
+    "<b>{name}</b> is {size} MB; I can take files of up to {limit} MB. Send a smaller version "
+    "(e.g. saved without images), or add it on the server with <code>partnerbot add</code>. "
+    "Nothing was changed."
+)
+UPLOAD_NOT_DOWNLOADED = (
+    "I could not download <b>{name}</b>: {reason} Please send it again in a moment. Nothing "
+    "was changed."
+)
+UPLOAD_NOT_STAGED = (
+    "I could not keep <b>{name}</b> for the preview ({reason}). The bot's data directory may be "
+    "full or read-only; the team has to fix that first. Nothing was changed."
+)
+UPLOAD_NOT_CONVERTED = "⚠️ I cannot add <b>{name}</b>: {reason}\n\nNothing was changed."
+UPLOAD_REPLACES = (
+    "⚠️ I cannot add <b>{name}</b>: it would replace {what}. Documents are not replaced from "
+    "the chat: to update one, replace it on the server (<code>partnerbot add FILE "
+    "--replace</code>, then <code>partnerbot index</code>). If this is a different document, "
+    "send it again with a caption giving its own <code>title: …</code> or "
+    "<code>symbol: …</code>. Nothing was changed."
+)
+UPLOAD_SAME_ID = "the document <code>{id}</code> (<i>{title}</i>), which has the same title"
+UPLOAD_SAME_SYMBOL = (
+    "the document <code>{id}</code> (<i>{title}</i>), which has the same symbol {symbol}"
+)
+UPLOAD_SAME_SOURCE = (
+    "the document <code>{id}</code> (<i>{title}</i>), made from a file of the same name"
+)
+UPLOAD_PREVIEW_HEAD = "📄 I read <b>{name}</b>. It would be added as:"
+UPLOAD_PREVIEW_FIELDS = (
+    "<b>Title:</b> {title}\n<b>Symbol:</b> {symbol}\n<b>Organization:</b> {organization} · "
+    "<b>Date:</b> {date} · <b>Kind:</b> {kind}\n<b>Found:</b> {sections} sections, "
+    "{paragraphs} paragraphs ({numbered} numbered)\n<b>File:</b> <code>{source_id}.md</code>"
+)
+UPLOAD_NO_SYMBOL = "none"
+UPLOAD_FIRST_PARAGRAPH = "<b>First paragraph</b>\n<i>{text}</i>"
+UPLOAD_CHECK = "<b>Please check</b>"
+UPLOAD_PREVIEW_ASK = (
+    "Tap <b>Add</b> to add it and re-index (I answer from it right after), or <b>Cancel</b>. "
+    "To set the title or symbol, send the file again with a caption, one field per line: "
+    "<code>title: …</code>, <code>symbol: JIU/REP/2023/1</code> (also <code>label</code>, "
+    "<code>date</code>, <code>kind</code>, <code>organization</code>)."
+)
+UPLOAD_ADD = "✅ Add"
+UPLOAD_STALE = (
+    "This file is no longer waiting to be added: it was added or cancelled, a newer file "
+    "replaced it, or it expired. Send the file again."
+)
+UPLOAD_GONE = (
+    "The copy of <b>{name}</b> kept for the preview is gone (the bot's data directory was "
+    "cleaned). Send the file again. Nothing was changed."
+)
+UPLOAD_DROPPED = "Not added: <b>{name}</b>. Nothing was changed."
+UPLOAD_CANCELLED_WHAT = "adding the document {name}"
+UPLOAD_ADDING = (
+    "Adding <b>{title}</b> and re-indexing: the bot keeps answering from the current index "
+    "meanwhile."
+)
+UPLOAD_ADDED = (
+    "✅ Added <b>{title}</b>{symbol} as <code>{source_id}</code>: {passages} passages, index "
+    "version <code>{version}</code>. Ask a question about it now."
+)
+UPLOAD_INDEX_FAILED = (
+    "⚠️ <b>{title}</b> was not added: re-indexing failed, so I took the document out again and "
+    "the current index keeps serving. Fix the problem below, then send the file again.\n"
+    "<code>{reason}</code>"
+)

@@ -3,10 +3,12 @@ ratings and citations; each problem is (location, message)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 
 from bot.checklists.model import (
     CHOICE_TYPES,
+    RESERVED_IDS,
     RISK_LEVEL,
     YES_NO_VALUES,
     Band,
@@ -15,10 +17,26 @@ from bot.checklists.model import (
     Condition,
     HasPassage,
     Loc,
+    PassageText,
     Question,
 )
 
 Finding = tuple[Loc, str]
+_QUOTED = re.compile(r"“([^“”]+)”")
+_FOOTNOTE = re.compile(r"\[\^?\d{1,3}\]")
+
+
+def normalize(text: str) -> str:
+    """Text as quotes are compared: footnote markers dropped, typographic quotes and
+    apostrophes made plain, runs of white space one space."""
+    text = _FOOTNOTE.sub("", text)
+    text = text.translate(str.maketrans("’‘“”", "''\"\""))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def quoted_phrases(text: str) -> list[str]:
+    """The phrases of a text written between “typographic quotes”."""
+    return _QUOTED.findall(text)
 
 
 def _dupes(kind: str, items: Iterable[tuple[Loc, str]]) -> list[Finding]:
@@ -84,8 +102,11 @@ def _check_condition(
 
 
 def _check_question(q: Question, loc: Loc, by_id: dict[str, Question], earlier: set[str],
-                    rating_risks: set[str]) -> list[Finding]:
+                    rating_risks: set[str], snapshot: bool) -> list[Finding]:
     out: list[Finding] = []
+    if q.id in RESERVED_IDS and not snapshot:
+        out.append(((*loc, "id"), f"the id '{q.id}' is reserved (answer files use it for the "
+                                  "partner's name)"))
     if q.type in CHOICE_TYPES:
         if len(q.options) < 2:
             out.append(((*loc, "options"), f"a {q.type} question needs at least 2 options"))
@@ -99,6 +120,13 @@ def _check_question(q: Question, loc: Loc, by_id: dict[str, Question], earlier: 
                             f"a yes_no option value must be yes, no or na, not '{o.value}'"))
         if q.type == "yes_no" and len(q.options) >= 2 and not {"yes", "no"} <= seen:
             out.append(((*loc, "options"), "a yes_no question needs both 'yes' and 'no' options"))
+        for k, o in enumerate(q.options):
+            if o.exclusive and q.type != "multi":
+                out.append(((*loc, "options", k, "exclusive"),
+                            "only the options of a multi question can be exclusive"))
+            elif q.type == "multi" and o.value == "none" and not o.exclusive and not snapshot:
+                out.append(((*loc, "options", k, "value"),
+                            "the option 'none' of a multi question must be 'exclusive: true'"))
     elif q.options:
         message = "options are only allowed on yes_no, single and multi questions"
         out.append(((*loc, "options"), message))
@@ -106,6 +134,8 @@ def _check_question(q: Question, loc: Loc, by_id: dict[str, Question], earlier: 
         for name in ("min", "max", "unit"):
             if getattr(q, name) is not None:
                 out.append(((*loc, name), f"only number questions take '{name}'"))
+        if q.integer:
+            out.append(((*loc, "integer"), "only number questions take 'integer'"))
     elif q.min is not None and q.max is not None and q.max < q.min:
         out.append(((*loc, "max"), f"'max' ({q.max:g}) is below 'min' ({q.min:g})"))
     if q.weight != 1 and not q.scored:
@@ -119,9 +149,19 @@ def _check_question(q: Question, loc: Loc, by_id: dict[str, Question], earlier: 
                 out.append(((*loc, "options", k, "risk"), message))
     if not q.cites:
         out.append(((*loc, "cites"), "every question needs at least one citation"))
+    out += _check_basis(q.basis, q.applies, loc)
     if q.show_if is not None:
         out += _check_condition(q.show_if, (*loc, "show_if"), by_id, earlier)
     return out
+
+
+def _check_basis(basis: str, applies: str | None, loc: Loc) -> list[Finding]:
+    if basis == "applied" and applies is None:
+        return [((*loc, "basis"), "basis 'applied' needs 'applies': what this tool applies, in "
+                                  "a sentence shown to users")]
+    if basis == "stated" and applies is not None:
+        return [((*loc, "applies"), "'applies' goes with 'basis: applied' only")]
+    return []
 
 
 def _check_bands(bands: tuple[Band, ...]) -> list[Finding]:
@@ -147,13 +187,69 @@ def _check_bands(bands: tuple[Band, ...]) -> list[Finding]:
     return out
 
 
-def _cite_problems(cites: tuple[Cite, ...], loc: Loc, has_passage: HasPassage) -> list[Finding]:
-    return [((*loc, "cites", k), f"no passage '{c.locator}' in document '{c.doc}'")
-            for k, c in enumerate(cites) if not has_passage(c.doc, c.locator)]
+def _items(checklist: Checklist) -> Iterator[tuple[Loc, str, tuple[Cite, ...], list[
+        tuple[Loc, str]]]]:
+    """Every traced item: (location, basis, cites, [(location, text) of its wording])."""
+    for si, section in enumerate(checklist.sections):
+        for qi, q in enumerate(section.questions):
+            loc: Loc = ("sections", si, "questions", qi)
+            texts = [((*loc, "text"), q.text), ((*loc, "help"), q.help or ""),
+                     ((*loc, "applies"), q.applies or "")]
+            for k, o in enumerate(q.options):
+                texts += [((*loc, "options", k, "rationale"), o.rationale or ""),
+                          ((*loc, "options", k, "mitigation"), o.mitigation or "")]
+            yield loc, q.basis, q.cites, texts
+    for i, g in enumerate(checklist.gates):
+        loc = ("gates", i)
+        yield loc, g.basis, g.cites, [((*loc, "message"), g.message),
+                                      ((*loc, "applies"), g.applies or "")]
+    for i, r in enumerate(checklist.ratings):
+        for k, a in enumerate(r.actions):
+            loc = ("ratings", i, "actions", k)
+            yield loc, a.basis, a.cites, [((*loc, "text"), a.text),
+                                          ((*loc, "applies"), a.applies or "")]
 
 
-def check(checklist: Checklist, has_passage: HasPassage | None = None) -> list[Finding]:
-    """Every semantic problem of a structurally valid checklist, as (location, message)."""
+def _cite_problems(checklist: Checklist, has_passage: HasPassage | None,
+                   passage_text: PassageText | None) -> list[Finding]:
+    """Citations that do not resolve; with the passages' text also quotes that are not
+    verbatim, and wording in “quotes” that no cited passage holds."""
+    out: list[Finding] = []
+    for loc, basis, cites, texts in _items(checklist):
+        found: list[str] = []
+        for k, c in enumerate(cites):
+            text = passage_text(c.doc, c.locator) if passage_text is not None else None
+            exists = text is not None if passage_text is not None else (
+                has_passage is not None and has_passage(c.doc, c.locator))
+            if not exists:
+                out.append(((*loc, "cites", k), f"no passage '{c.locator}' in document '{c.doc}'"))
+                continue
+            if text is None:
+                continue
+            found.append(normalize(text))
+            if c.quote is not None and normalize(c.quote) not in normalize(text):
+                out.append(((*loc, "cites", k, "quote"),
+                            f"not found verbatim in '{c.doc}, {c.locator}': '{c.quote}'"))
+        if basis == "stated" and not any(c.quote for c in cites):
+            out.append(((*loc, "basis"), "a stated item needs a cite with the 'quote' that states "
+                                         "it; or mark it 'basis: applied' with 'applies'"))
+        if passage_text is None:
+            continue
+        for tloc, text in texts:
+            for phrase in quoted_phrases(text):
+                if not any(normalize(phrase) in passage for passage in found):
+                    out.append((tloc, f"“{phrase}” is not in any passage this item cites"))
+    return out
+
+
+def check(checklist: Checklist, has_passage: HasPassage | None = None,
+          passage_text: PassageText | None = None, *, snapshot: bool = False) -> list[Finding]:
+    """Every semantic problem of a structurally valid checklist, as (location, message).
+
+    Citations are checked when `has_passage` or `passage_text` is given (with the text, the
+    quotes too). A `snapshot` (the checklist a stored run started on) is checked without them
+    and without the rules added after runs were first stored (a multi option 'none' that is
+    not exclusive, the reserved id 'partner'), so that old runs keep loading."""
     questions = [((("sections", si, "questions", qi)), q)
                  for si, s in enumerate(checklist.sections) for qi, q in enumerate(s.questions)]
     by_id: dict[str, Question] = {}
@@ -174,24 +270,34 @@ def check(checklist: Checklist, has_passage: HasPassage | None = None) -> list[F
     earlier: set[str] = set()
     risks: set[str] = {r.risk for r in checklist.ratings}
     for loc, q in questions:
-        out += _check_question(q, loc, by_id, earlier, risks)
+        out += _check_question(q, loc, by_id, earlier, risks, snapshot)
         earlier.add(q.id)
     for i, g in enumerate(checklist.gates):
         out += _check_condition(g.when, ("gates", i, "when"), by_id, None)
         if g.outcome not in rating_ids:
             out.append((("gates", i, "outcome"), f"rating '{g.outcome}' is not defined"))
+        out += _check_basis(g.basis, g.applies, ("gates", i))
+    banded = {b.rating for b in checklist.scoring.bands}
     for i, b in enumerate(checklist.scoring.bands):
         if b.rating not in rating_ids:
             out.append((("scoring", "bands", i, "rating"), f"rating '{b.rating}' is not defined"))
     out += _check_bands(checklist.scoring.bands)
-    if has_passage is not None:
-        for loc, q in questions:
-            out += _cite_problems(q.cites, loc, has_passage)
-        for i, g in enumerate(checklist.gates):
-            out += _cite_problems(g.cites, ("gates", i), has_passage)
-        for i, r in enumerate(checklist.ratings):
-            for k, a in enumerate(r.actions):
-                out += _cite_problems(a.cites, ("ratings", i, "actions", k), has_passage)
+    for i, f in enumerate(checklist.scoring.floors):
+        floc: Loc = ("scoring", "floors", i, "rating")
+        if f.rating not in rating_ids:
+            out.append((floc, f"rating '{f.rating}' is not defined"))
+        elif f.rating not in banded:
+            out.append((floc, f"rating '{f.rating}' is not used by any band, so a floor cannot "
+                              "lead to it"))
+    for i, r in enumerate(checklist.ratings):
+        for k, a in enumerate(r.actions):
+            aloc: Loc = ("ratings", i, "actions", k)
+            for name, cond in (("when", a.when), ("unless", a.unless)):
+                if cond is not None:
+                    out += _check_condition(cond, (*aloc, name), by_id, None)
+            out += _check_basis(a.basis, a.applies, aloc)
+    if has_passage is not None or passage_text is not None:
+        out += _cite_problems(checklist, has_passage, passage_text)
     return out
 
 

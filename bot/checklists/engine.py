@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from bot.checklists.model import (
     RISK_LEVEL,
+    Action,
     Checklist,
     Cite,
     Condition,
@@ -24,6 +25,14 @@ from bot.checklists.model import (
     Rating,
 )
 from bot.texts import (  # user-facing messages live in bot/texts.py
+    ANSWER_BOOL,
+    ANSWER_EXCLUSIVE,
+    ANSWER_NOT_VALUE,
+    ANSWER_NUMBER_FOR_CHOICE,
+    ANSWER_WANTS_LIST,
+    ANSWER_WANTS_NUMBER,
+    ANSWER_WANTS_ONE,
+    ANSWER_WANTS_TEXT,
     CHOOSE_ONE,
     CHOOSE_SOME,
     EMPTY_NOTE,
@@ -32,9 +41,12 @@ from bot.texts import (  # user-facing messages live in bot/texts.py
     NO_SUCH_OPTION,
     NOT_A_NUMBER,
     NOT_SKIPPABLE,
+    NOT_WHOLE,
     NOTHING_TO_NOTE,
     NOTHING_TO_UNDO,
+    PARTNER_TOO_LONG,
     RULE_BAND,
+    RULE_FLOOR,
     RULE_KEY,
     RUN_ABANDONED,
     RUN_FINISHED,
@@ -47,6 +59,7 @@ Status = Literal["in_progress", "completed", "abandoned"]
 STATUSES: tuple[Status, ...] = ("in_progress", "completed", "abandoned")
 AnswerValue = str | int | float | tuple[str, ...] | None
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?")
+PARTNER_MAX = 200  # characters of a partner's name or reference
 
 
 class InvalidAnswer(Problem):
@@ -77,7 +90,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class RunState:
-    """A run of one pinned checklist version; `pending_notes` wait for the current question."""
+    """A run of one pinned checklist version; `pending_notes` wait for the current question;
+    `partner` names the partner the run is about (optional)."""
 
     checklist_id: str
     version: str
@@ -86,25 +100,30 @@ class RunState:
     training: bool = False
     cohort: str | None = None
     pending_notes: tuple[Note, ...] = ()
+    partner: str | None = None
 
 
 @dataclass(frozen=True)
 class FiredRule:
-    """Why the rating is what it is: kind "gate", "band" or "key_question"."""
+    """Why the rating is what it is: kind "gate", "band", "key_question" or "floor";
+    `applies` says what this tool applies when the rule is not stated by its source."""
 
-    kind: Literal["gate", "band", "key_question"]
+    kind: Literal["gate", "band", "key_question", "floor"]
     ref: str
     message: str
     cites: tuple[Cite, ...] = ()
+    applies: str | None = None
 
 
 @dataclass(frozen=True)
 class RequiredAction:
-    """An action with its citations; `source` is "rating:<id>" or "question:<id>"."""
+    """An action with its citations; `source` is "rating:<id>" or "question:<id>";
+    `applies` says what this tool applies when the action is its own rule."""
 
     text: str
     cites: tuple[Cite, ...]
     source: str
+    applies: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +144,7 @@ class Outcome:
     hidden: tuple[str, ...]
     answers: tuple[Answer, ...]
     gate_id: str | None
+    partner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,8 +228,53 @@ def _fmt(number: float) -> str:
     return f"{int(number):,}" if float(number).is_integer() else f"{number:,}"
 
 
-def _option_value(q: Question, token: str, template: str) -> str:
+def _values(q: Question) -> str:
+    return ", ".join(o.value for o in q.options)
+
+
+def describe_value(raw: object) -> str:
+    """A wrong answer as a message quotes it: "the number 3", "true", "a list"."""
+    if raw is None:
+        return "nothing"
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int):
+        return f"the number {raw}"
+    if isinstance(raw, float):
+        return f"the number {raw:g}"
+    if isinstance(raw, str):
+        return f"the text '{raw}'"
+    if isinstance(raw, list | tuple):
+        return "a list"
+    return "a mapping" if isinstance(raw, dict) else type(raw).__name__
+
+
+def _wrong_type(q: Question, raw: object) -> InvalidAnswer:
+    """What was expected, and what came instead (a bare yes/no that YAML read as true/false
+    says so)."""
+    if isinstance(raw, bool):
+        return InvalidAnswer(ANSWER_BOOL.format(value=describe_value(raw)))
+    if q.type == "number":
+        return InvalidAnswer(ANSWER_WANTS_NUMBER.format(got=describe_value(raw)))
+    if q.type == "text":
+        return InvalidAnswer(ANSWER_WANTS_TEXT.format(got=describe_value(raw)))
+    if q.type == "multi":
+        return InvalidAnswer(ANSWER_WANTS_LIST.format(got=describe_value(raw),
+                                                      options=_values(q)))
+    return InvalidAnswer(ANSWER_WANTS_ONE.format(got=describe_value(raw), options=_values(q)))
+
+
+def _option_value(q: Question, token: str, template: str, strict: bool) -> str:
+    """The option a token names. Typed in a chat: its value or label (any case) or its number.
+    In a file (`strict`): its value, exactly."""
     token = token.strip()
+    if strict:
+        if q.option(token) is not None:
+            return token
+        if token.isdigit():
+            raise InvalidAnswer(ANSWER_NUMBER_FOR_CHOICE.format(number=token,
+                                                                options=_values(q)))
+        raise InvalidAnswer(ANSWER_NOT_VALUE.format(token=f"'{token}'", options=_values(q)))
     folded = token.casefold()
     for exact, field in ((True, "value"), (False, "value"), (False, "label")):
         for o in q.options:
@@ -220,16 +285,15 @@ def _option_value(q: Question, token: str, template: str) -> str:
         if 1 <= int(token) <= len(q.options):
             return q.options[int(token) - 1].value
         raise InvalidAnswer(NO_OPTION_NUMBER.format(number=int(token), count=len(q.options)))
-    options = ", ".join(o.value for o in q.options)
     if not token:
-        raise InvalidAnswer(template.format(options=options))
-    raise InvalidAnswer(NO_SUCH_OPTION.format(token=token, options=options))
+        raise InvalidAnswer(template.format(options=_values(q)))
+    raise InvalidAnswer(NO_SUCH_OPTION.format(token=token, options=_values(q)))
 
 
-def _parse_number(q: Question, raw: object) -> int | float:
+def _parse_number(q: Question, raw: object, strict: bool) -> int | float:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         number = float(raw)
-    elif isinstance(raw, str):
+    elif isinstance(raw, str) and not strict:
         text = re.sub(r"[\s_]", "", raw)
         unit = re.sub(r"\s", "", q.unit or "").casefold()
         if unit and text.casefold().endswith(unit):
@@ -239,10 +303,14 @@ def _parse_number(q: Question, raw: object) -> int | float:
         if not _NUMBER.fullmatch(text) or not any(c.isdigit() for c in text):
             raise InvalidAnswer(NOT_A_NUMBER)
         number = float(text.replace(",", ""))
+    elif strict or isinstance(raw, bool):
+        raise _wrong_type(q, raw)
     else:
         raise InvalidAnswer(NOT_A_NUMBER)
     if not math.isfinite(number):
         raise InvalidAnswer(NOT_A_NUMBER)
+    if q.integer and not number.is_integer():
+        raise InvalidAnswer(NOT_WHOLE.format(number=_fmt(number)))
     if q.min is not None and number < q.min:
         raise InvalidAnswer(TOO_SMALL.format(min=_fmt(q.min)))
     if q.max is not None and number > q.max:
@@ -250,40 +318,87 @@ def _parse_number(q: Question, raw: object) -> int | float:
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
-def parse_answer(question: Question, raw_value: object) -> AnswerValue:
-    """Validate raw input for `question` and return the value to store; raise InvalidAnswer."""
-    q, raw = question, raw_value
-    if q.type == "number":
-        return _parse_number(q, raw)
-    if q.type == "text":
-        if not isinstance(raw, str) or not raw.strip():
-            raise InvalidAnswer(EMPTY_TEXT)
-        return raw.strip()
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        raw = str(raw)
-    if q.type != "multi":
-        if not isinstance(raw, str):
-            raise InvalidAnswer(CHOOSE_ONE.format(options=", ".join(o.value for o in q.options)))
-        return _option_value(q, raw, CHOOSE_ONE)
+def _parse_multi(q: Question, raw: object, strict: bool) -> tuple[str, ...]:
+    tokens: list[Any]
     if isinstance(raw, str):
         whole = [o.value for o in q.options if o.value == raw.strip()]
-        tokens: list[Any] = whole or [t for t in raw.split(",") if t.strip()]
+        tokens = whole or ([raw] if strict else [t for t in raw.split(",") if t.strip()])
     elif isinstance(raw, list | tuple):
         tokens = list(raw)
+    elif strict or isinstance(raw, bool | dict):
+        raise _wrong_type(q, raw)
     else:
         tokens = []
-    chosen = {_option_value(q, str(t), CHOOSE_SOME) for t in tokens}
+    chosen: set[str] = set()
+    for token in tokens:
+        if strict and not isinstance(token, str):
+            raise _wrong_type(q, token) if isinstance(token, bool) else InvalidAnswer(
+                ANSWER_NOT_VALUE.format(token=describe_value(token), options=_values(q)))
+        chosen.add(_option_value(q, str(token), CHOOSE_SOME, strict))
     if not chosen:
-        raise InvalidAnswer(CHOOSE_SOME.format(options=", ".join(o.value for o in q.options)))
+        raise InvalidAnswer(CHOOSE_SOME.format(options=_values(q)))
+    alone = [o for o in q.options if o.exclusive and o.value in chosen]
+    if alone and len(chosen) > 1:
+        raise InvalidAnswer(ANSWER_EXCLUSIVE.format(label=alone[0].label))
     return tuple(o.value for o in q.options if o.value in chosen)
+
+
+def parse_answer(question: Question, raw_value: object, *, strict: bool = False) -> AnswerValue:
+    """Validate raw input for `question` and return the value to store; raise InvalidAnswer.
+
+    Chat input (the default) is read leniently: an option by its value, label or number,
+    "1,500 USD" as a number. `strict` reads an answer file: an option only by its exact value,
+    a number only as a number, text only as text; a wrong type says what was expected. Both
+    refuse a fraction for a whole-number question and an exclusive option with others.
+    """
+    q, raw = question, raw_value
+    if q.type == "number":
+        return _parse_number(q, raw, strict)
+    if q.type == "text":
+        if not isinstance(raw, str):
+            raise _wrong_type(q, raw)
+        if not raw.strip():
+            raise InvalidAnswer(EMPTY_TEXT)
+        return raw.strip()
+    if q.type == "multi":
+        return _parse_multi(q, raw, strict)
+    if isinstance(raw, int) and not isinstance(raw, bool) and not strict:
+        raw = str(raw)
+    if not isinstance(raw, str):
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            raise InvalidAnswer(ANSWER_NUMBER_FOR_CHOICE.format(number=f"{raw:g}",
+                                                                options=_values(q)))
+        if isinstance(raw, bool) or strict:
+            raise _wrong_type(q, raw)
+        raise InvalidAnswer(CHOOSE_ONE.format(options=_values(q)))
+    return _option_value(q, raw, CHOOSE_ONE, strict)
+
+
+def clean_partner(partner: str | None) -> str | None:
+    """The partner's name or reference as stored: trimmed, one line; empty is None."""
+    if partner is None:
+        return None
+    text = " ".join(partner.split())
+    if len(text) > PARTNER_MAX:
+        raise InvalidAnswer(PARTNER_TOO_LONG.format(limit=PARTNER_MAX))
+    return text or None
 
 
 # --- moving through a run ---------------------------------------------------------------------
 
 
-def start(checklist: Checklist, *, training: bool = False, cohort: str | None = None) -> RunState:
-    """A new run pinned to this checklist's id and version."""
-    return RunState(checklist.id, checklist.version, training=training, cohort=cohort)
+def start(checklist: Checklist, *, training: bool = False, cohort: str | None = None,
+          partner: str | None = None) -> RunState:
+    """A new run pinned to this checklist's id and version, about `partner` if named."""
+    return RunState(checklist.id, checklist.version, training=training, cohort=cohort,
+                    partner=clean_partner(partner))
+
+
+def set_partner(state: RunState, partner: str | None) -> RunState:
+    """Name (or, with None or an empty text, un-name) the partner the run is about."""
+    if state.status == "abandoned":
+        raise InvalidAnswer(RUN_ABANDONED)
+    return replace(state, partner=clean_partner(partner))
 
 
 def current_question(checklist: Checklist, state: RunState) -> Question | None:
@@ -383,18 +498,29 @@ def _pct(percent: float) -> str:
 
 
 def _escalate(checklist: Checklist, risk: str) -> Rating | None:
+    """The first rating with this risk among those the bands use (else the first of all)."""
     banded = {b.rating for b in checklist.scoring.bands}
     candidates = [r for r in checklist.ratings if r.risk == risk]
     return next((r for r in candidates if r.id in banded), candidates[0] if candidates else None)
 
 
-def _score(checklist: Checklist, view: _View) -> tuple[float, float, list[RequiredAction],
-                                                      tuple[Question, Option] | None]:
-    """Points, maximum, mitigations of medium/high answers, and the riskiest key answer."""
+@dataclass(frozen=True)
+class _Tally:
+    points: float
+    maximum: float
+    mitigations: list[RequiredAction]
+    worst_key: tuple[Question, Option] | None
+    at_risk: dict[str, int]  # "medium"/"high" -> scored answers at that risk or above
+
+
+def _score(checklist: Checklist, view: _View) -> _Tally:
+    """Points, maximum, mitigations of medium/high answers, the riskiest key answer, and how
+    many answers of scored questions carry each risk."""
     by_id = {q.id: q for q in checklist.questions()}
     points = maximum = 0.0
     mitigations: list[RequiredAction] = []
     worst: tuple[Question, Option] | None = None
+    at_risk = {"medium": 0, "high": 0}
     for entry in view.entries.values():
         q = by_id[entry.question_id]
         chosen = [] if entry.skipped else _chosen(q, entry.value)
@@ -404,16 +530,21 @@ def _score(checklist: Checklist, view: _View) -> tuple[float, float, list[Requir
             maximum += q.max_points()
         for o in chosen:
             if o.risk in ("medium", "high") and o.mitigation:
-                mitigations.append(RequiredAction(o.mitigation, q.cites, f"question:{q.id}"))
+                mitigations.append(RequiredAction(o.mitigation, q.cites, f"question:{q.id}",
+                                                  q.applies))
             level = RISK_LEVEL[o.risk] if o.risk else -1
             if q.key and level > (RISK_LEVEL[worst[1].risk or "low"] if worst else 0):
                 worst = (q, o)
-    return points, maximum, mitigations, worst
+        level = max((RISK_LEVEL[o.risk] for o in chosen if o.risk), default=0)
+        if q.scored and not entry.skipped:
+            for risk in at_risk:
+                at_risk[risk] += level >= RISK_LEVEL[risk]
+    return _Tally(points, maximum, mitigations, worst, at_risk)
 
 
-def _rate(checklist: Checklist, percent: float, worst: tuple[Question, Option] | None
-          ) -> tuple[Rating, list[FiredRule]]:
-    """The band's rating, raised by the riskiest key answer if that is more severe."""
+def _rate(checklist: Checklist, percent: float, tally: _Tally) -> tuple[Rating, list[FiredRule]]:
+    """The band's rating, raised by the riskiest key answer if that is more severe, then by
+    the most severe floor that holds."""
     exact = round(percent, 9)
     bands = checklist.scoring.bands
     band = next((b for b in bands if b.from_ <= exact < b.to or exact == b.to == 100), bands[-1])
@@ -421,6 +552,7 @@ def _rate(checklist: Checklist, percent: float, worst: tuple[Question, Option] |
     assert rating is not None, "validated checklists define every band rating"
     fired = [FiredRule("band", f"{band.from_:g}-{band.to:g}", RULE_BAND.format(
         percent=_pct(percent), low=f"{band.from_:g}", high=f"{band.to:g}", label=rating.label))]
+    worst = tally.worst_key
     if worst is not None and RISK_LEVEL[worst[1].risk or "low"] > RISK_LEVEL[rating.risk]:
         question, option = worst
         target = _escalate(checklist, option.risk or "low")
@@ -429,34 +561,72 @@ def _rate(checklist: Checklist, percent: float, worst: tuple[Question, Option] |
                 question=question.text, answer=option.label, risk=option.risk,
                 before=rating.label, after=target.label), question.cites))
             rating = target
+    holding = [f for f in checklist.scoring.floors if tally.at_risk[f.risk] >= f.at_least]
+    if holding:
+        floor = min(holding, key=lambda f: checklist.severity(f.rating))
+        target = checklist.rating(floor.rating)
+        if target is not None and checklist.severity(target.id) < checklist.severity(rating.id):
+            fired.append(FiredRule("floor", f"{floor.risk}>={floor.at_least}", RULE_FLOOR.format(
+                count=tally.at_risk[floor.risk], risk=floor.risk, at_least=floor.at_least,
+                before=rating.label, after=target.label)))
+            rating = target
     return rating, fired
+
+
+def _applies(action: Action, values: dict[str, AnswerValue]) -> bool:
+    """An action counts unless its `when` is false or its `unless` is true."""
+    empty: frozenset[str] = frozenset()
+    return (action.when is None or bool(_eval(action.when, values, empty))) and (
+        action.unless is None or not _eval(action.unless, values, empty))
+
+
+def _action_key(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(".")
+
+
+def _dedupe(actions: list[RequiredAction]) -> list[RequiredAction]:
+    """One action per wording (case, spacing and a final full stop aside); the citations of
+    the repeats join the first."""
+    kept: dict[str, RequiredAction] = {}
+    for action in actions:
+        key = _action_key(action.text)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = action
+        else:
+            cites = first.cites + tuple(c for c in action.cites if c not in first.cites)
+            kept[key] = replace(first, cites=cites, applies=first.applies or action.applies)
+    return list(kept.values())
 
 
 def outcome(checklist: Checklist, state: RunState) -> Outcome:
     """Score, rating, fired rules and required actions for the answers so far."""
     _matching(checklist, state)
     view = _view(checklist, state.answers)
-    points, maximum, mitigations, worst = _score(checklist, view)
+    tally = _score(checklist, view)
+    points, maximum = tally.points, tally.maximum
     percent = 100.0 if maximum <= 0 else min(100.0, max(0.0, 100.0 * points / maximum))
     gate = _gate(checklist, view)
     gate_rating = checklist.rating(gate.outcome) if gate is not None else None
     if gate is not None and gate_rating is not None:
-        rating, fired = gate_rating, [FiredRule("gate", gate.id, gate.message, gate.cites)]
+        rating = gate_rating
+        fired = [FiredRule("gate", gate.id, gate.message, gate.cites, gate.applies)]
     else:
-        rating, fired = _rate(checklist, percent, worst)
-    actions = [RequiredAction(a.text, a.cites, f"rating:{rating.id}") for a in rating.actions]
-    actions += [m for i, m in enumerate(mitigations)
-                if m.text not in {a.text for a in actions + mitigations[:i]}]
+        rating, fired = _rate(checklist, percent, tally)
+    actions = [RequiredAction(a.text, a.cites, f"rating:{rating.id}", a.applies)
+               for a in rating.actions if _applies(a, view.values)]
+    mitigations = [] if gate is not None else tally.mitigations
     effective = tuple(a for a in state.answers if view.entries.get(a.question_id) is a)
     return Outcome(
         status=state.status, rating_id=rating.id, rating_label=rating.label, risk=rating.risk,
         percent=percent, points=points, max_points=maximum, fired=tuple(fired),
-        actions=tuple(actions),
+        actions=tuple(_dedupe(actions + mitigations)),
         asked=tuple(a.question_id for a in effective if not a.skipped),
         skipped=tuple(a.question_id for a in effective if a.skipped),
         hidden=tuple(q.id for q in checklist.questions()
                      if q.id not in view.entries and _visibility(q, view) is False),
-        answers=effective, gate_id=gate.id if gate is not None else None)
+        answers=effective, gate_id=gate.id if gate is not None else None,
+        partner=state.partner)
 
 
 # --- persistence ------------------------------------------------------------------------------
@@ -497,9 +667,11 @@ def state_from_json(text: str) -> RunState:
             for a in data["answers"])
         if data["status"] not in STATUSES:
             raise ValueError(f"unknown status {data['status']!r}")
+        partner = data.get("partner")  # states stored before partners were named lack it
         return RunState(str(data["checklist_id"]), str(data["version"]), answers,
                         data["status"], bool(data["training"]),
                         None if data["cohort"] is None else str(data["cohort"]),
-                        _notes(data["pending_notes"]))
+                        _notes(data["pending_notes"]),
+                        None if partner is None else str(partner))
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a run state: {exc}") from exc

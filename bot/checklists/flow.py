@@ -29,7 +29,7 @@ from bot.checklists import engine as runs
 from bot.checklists.cohorts import cohort_summary
 from bot.checklists.loading import checklist_from_dict, load_checklists
 from bot.checklists.model import Checklist, Cite, LoadResult, Question
-from bot.checklists.reports import answer_label, csv_report, markdown_report
+from bot.checklists.reports import csv_report, markdown_report
 from bot.dialogue.flow import CommandSpec, Turn
 from bot.types import Attachment, Button, Reply, Text
 from index.errors import IndexProblem
@@ -51,6 +51,7 @@ class ChecklistFlow:
 
     directory: Path
     prefixes: tuple[str, ...] = ("s", "n", "c")
+    groups: bool = False  # private chats only
     pending_kinds: tuple[str, ...] = ("note", "selection", "start")
 
     def commands(self) -> Sequence[CommandSpec]:
@@ -376,9 +377,7 @@ class ChecklistFlow:
         outcome = runs.outcome(checklist, state)
         row = turn.ctx.store.run(run_id) or {}
         label = lambda c: self.cite_label(turn, c)  # noqa: E731
-        html = render.outcome_message(checklist, outcome, label,
-                                      [answer_label(checklist.question(a.question_id), a)
-                                       for a in outcome.answers])
+        html = render.outcome_message(checklist, outcome, label)
         report = markdown_report(checklist, outcome, cite=label, run_id=run_id,
                                  user=turn.user.name, cohort=state.cohort,
                                  started=str(row.get("started_at", "")),

@@ -11,7 +11,14 @@ import yaml
 from pydantic import ValidationError
 
 from bot.checklists.checks import Finding, check
-from bot.checklists.model import Checklist, ChecklistError, HasPassage, LoadResult, Loc
+from bot.checklists.model import (
+    Checklist,
+    ChecklistError,
+    HasPassage,
+    LoadResult,
+    Loc,
+    PassageText,
+)
 
 
 def field_path(loc: Loc) -> str:
@@ -54,6 +61,7 @@ _MESSAGES = {
     "bool_type": "expected true or false", "tuple_type": "expected a list",
     "model_type": "expected a mapping", "model_attributes_type": "expected a mapping",
     "too_short": "must not be empty", "string_too_short": "must not be empty",
+    "int_type": "expected a whole number",
 }
 
 
@@ -78,8 +86,9 @@ def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[int, Loc, 
             yield from _duplicate_keys(item, (*loc, i))
 
 
-def _build(data: Any, source: str, root: yaml.Node | None,
-           has_passage: HasPassage | None) -> tuple[Checklist | None, list[str]]:
+def _build(data: Any, source: str, root: yaml.Node | None, has_passage: HasPassage | None,
+           passage_text: PassageText | None = None, *, snapshot: bool = False
+           ) -> tuple[Checklist | None, list[str]]:
     if not isinstance(data, dict):
         kind = "nothing" if data is None else type(data).__name__
         line = _node_line(root, ()) if root is not None else 1
@@ -92,7 +101,7 @@ def _build(data: Any, source: str, root: yaml.Node | None,
         found = [e for e in found if e["type"] != "too_short" or not any(
             n["loc"][: len(e["loc"])] == e["loc"] for n in nested)]
         return None, _sorted(source, root, [(tuple(e["loc"]), _message(e)) for e in found])
-    problems = check(checklist, has_passage)
+    problems = check(checklist, has_passage, passage_text, snapshot=snapshot)
     return (None if problems else checklist), _sorted(source, root, problems)
 
 
@@ -103,8 +112,8 @@ def _sorted(source: str, root: yaml.Node | None, problems: list[Finding]) -> lis
     return [_format(source, line, loc, msg) for line, loc, msg in lines]
 
 
-def _parse_file(path: Path, has_passage: HasPassage | None) -> tuple[Checklist | None, list[str],
-                                                                       yaml.Node | None]:
+def _parse_file(path: Path, has_passage: HasPassage | None, passage_text: PassageText | None
+                ) -> tuple[Checklist | None, list[str], yaml.Node | None]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -128,21 +137,23 @@ def _parse_file(path: Path, has_passage: HasPassage | None) -> tuple[Checklist |
         dupes = [_format(source, line, loc, msg) for line, loc, msg in _duplicate_keys(root)]
         if dupes:
             return None, dupes, root
-    checklist, errors = _build(data, source, root, has_passage)
+    checklist, errors = _build(data, source, root, has_passage, passage_text)
     return checklist, errors, root
 
 
-def load_checklist(path: str | Path, has_passage: HasPassage | None = None) -> Checklist:
+def load_checklist(path: str | Path, has_passage: HasPassage | None = None, *,
+                   passage_text: PassageText | None = None) -> Checklist:
     """Load and validate one YAML file; raise ChecklistError listing every problem."""
-    checklist, errors, _ = _parse_file(Path(path), has_passage)
+    checklist, errors, _ = _parse_file(Path(path), has_passage, passage_text)
     if checklist is None:
         raise ChecklistError(errors)
     return checklist
 
 
 def checklist_from_dict(data: dict[str, Any], source: str = "<snapshot>") -> Checklist:
-    """Validate a dict (such as a run's stored snapshot); raise ChecklistError on problems."""
-    checklist, errors = _build(data, source, None, None)
+    """Validate a dict (such as a run's stored snapshot, which may predate rules added since);
+    raise ChecklistError on problems."""
+    checklist, errors = _build(data, source, None, None, snapshot=True)
     if checklist is None:
         raise ChecklistError(errors)
     return checklist
@@ -159,11 +170,12 @@ def _files(paths_or_dir: str | Path | Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def _load_many(files: list[Path], has_passage: HasPassage | None) -> LoadResult:
+def _load_many(files: list[Path], has_passage: HasPassage | None,
+               passage_text: PassageText | None) -> LoadResult:
     result = LoadResult()
     origin: dict[str, Path] = {}
     for path in files:
-        checklist, errors, root = _parse_file(path, has_passage)
+        checklist, errors, root = _parse_file(path, has_passage, passage_text)
         if checklist is not None and checklist.id in origin:
             errors = [_format(str(path), _node_line(root, ("id",)), ("id",),
                               f"checklist id '{checklist.id}' is already used by "
@@ -176,12 +188,15 @@ def _load_many(files: list[Path], has_passage: HasPassage | None) -> LoadResult:
     return result
 
 
-def load_checklists(directory: str | Path, has_passage: HasPassage | None = None) -> LoadResult:
+def load_checklists(directory: str | Path, has_passage: HasPassage | None = None, *,
+                    passage_text: PassageText | None = None) -> LoadResult:
     """Load every *.yaml in `directory`; broken files are reported in `errors` and skipped."""
-    return _load_many(_files(directory), has_passage)
+    return _load_many(_files(directory), has_passage, passage_text)
 
 
 def validate_paths(paths_or_dir: str | Path | Iterable[str | Path],
-                   has_passage: HasPassage | None = None) -> list[str]:
-    """Every problem in the given files or directories as `file:line: field: message`."""
-    return _load_many(_files(paths_or_dir), has_passage).errors
+                   has_passage: HasPassage | None = None, *,
+                   passage_text: PassageText | None = None) -> list[str]:
+    """Every problem in the given files or directories as `file:line: field: message`; with
+    `passage_text` the quotes are checked against the passages too."""
+    return _load_many(_files(paths_or_dir), has_passage, passage_text).errors

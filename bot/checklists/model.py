@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictFloat,
+    StrictInt,
     StrictStr,
     model_validator,
 )
@@ -21,10 +22,13 @@ from index.errors import Problem
 
 Risk = Literal["low", "medium", "high"]
 QuestionType = Literal["yes_no", "single", "multi", "number", "text"]
+Basis = Literal["stated", "applied"]
 RISK_LEVEL: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 CHOICE_TYPES = ("yes_no", "single", "multi")
 YES_NO_VALUES = ("yes", "no", "na")
+RESERVED_IDS = ("partner",)  # top-level keys of an answer file that are not question ids
 HasPassage = Callable[[str, str], bool]
+PassageText = Callable[[str, str], str | None]  # (doc, locator) -> the passage text
 Loc = tuple[str | int, ...]
 
 
@@ -46,10 +50,24 @@ class _Model(BaseModel):
 
 
 class Cite(_Model):
-    """A passage in knowledge/docs: document id (file name without .md) and locator."""
+    """A passage in knowledge/docs: document id (file name without .md), locator, and the
+    words of the passage the item rests on (`quote`, verbatim; checked against the passage)."""
 
     doc: Text
     locator: Text
+    quote: Text | None = None
+
+
+class _Traced(_Model):
+    """An item that states a rule: a question, a gate or an action.
+
+    `basis: stated` - the cited passage states it; `basis: applied` - this tool applies a
+    passage beyond what it states, and `applies` says how, in words shown to users
+    ("This tool applies Recommendation 7 to a single partner.").
+    """
+
+    basis: Basis = "stated"
+    applies: Text | None = None
 
 
 class Condition(_Model):
@@ -100,9 +118,10 @@ class Option(_Model):
     risk: Risk | None = None
     rationale: StrictStr | None = None
     mitigation: StrictStr | None = None
+    exclusive: StrictBool = False  # multi only: chosen alone ("None of these")
 
 
-class Question(_Model):
+class Question(_Traced):
     """One question; `show_if` may only name earlier questions."""
 
     id: QuestionId
@@ -117,6 +136,7 @@ class Question(_Model):
     min: Number | None = None
     max: Number | None = None
     unit: StrictStr | None = None
+    integer: StrictBool = False  # number only: whole numbers (a count)
     cites: tuple[Cite, ...] = ()
 
     @property
@@ -143,7 +163,7 @@ class Section(_Model):
     questions: tuple[Question, ...] = Field(min_length=1)
 
 
-class Gate(_Model):
+class Gate(_Traced):
     """An exclusion gate: when its condition holds the run ends with `outcome` (a rating id)."""
 
     id: Slug
@@ -161,12 +181,26 @@ class Band(_Model):
     rating: Slug
 
 
+class Floor(_Model):
+    """`at_least` answers of scored questions at `risk` or above: the rating is at least
+    `rating` (by the order of the ratings, most severe first)."""
+
+    risk: Literal["medium", "high"]
+    at_least: Annotated[StrictInt, Field(ge=1)]
+    rating: Slug
+
+
 class Scoring(_Model):
     bands: tuple[Band, ...] = Field(min_length=1)
+    floors: tuple[Floor, ...] = ()
 
 
-class Action(_Model):
+class Action(_Traced):
+    """A required action of a rating; `when` / `unless` make it depend on the answers."""
+
     text: Text
+    when: Condition | None = None
+    unless: Condition | None = None
     cites: tuple[Cite, ...] = ()
 
 
@@ -199,6 +233,10 @@ class Checklist(_Model):
 
     def rating(self, rating_id: str) -> Rating | None:
         return next((r for r in self.ratings if r.id == rating_id), None)
+
+    def severity(self, rating_id: str) -> int:
+        """Position of a rating in the list (0 is the most severe)."""
+        return next(i for i, r in enumerate(self.ratings) if r.id == rating_id)
 
     def to_snapshot(self) -> dict[str, Any]:
         """A JSON-serialisable dict that `checklist_from_dict` turns back into this checklist."""

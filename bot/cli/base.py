@@ -20,6 +20,7 @@ from bot.store import SessionLog
 from index.errors import IndexProblem, Problem
 
 HasPassage = Callable[[str, str], bool]
+PassageText = Callable[[str, str], str | None]
 
 
 class Group(click.Group):
@@ -77,19 +78,31 @@ def day(value: str | None) -> dt.date | None:
 
 def has_passage(settings: Settings) -> HasPassage | None:
     """A citation resolver over the live index, or None when there is no usable index."""
+    text = passage_text(settings)
+    return None if text is None else (lambda doc, locator: text(doc, locator) is not None)
+
+
+def passage_text(settings: Settings) -> PassageText | None:
+    """The text of a cited passage in the live index (None when it is not there), or None
+    when there is no usable index."""
     from index.store import load_live
 
     try:
         index = load_live(settings.index_dir, settings.model)
     except IndexProblem:
         return None
-    return lambda doc, locator: index.find(doc, locator) is not None
+
+    def text(doc: str, locator: str) -> str | None:
+        chunk = index.find(doc, locator)
+        return None if chunk is None else chunk.text
+
+    return text
 
 
 def checklist_problems(settings: Settings) -> list[str]:
-    """Checklist problems (broken citations included) against the live index."""
+    """Checklist problems (broken citations and quotes included) against the live index."""
     from bot.checklists import validate_paths
 
     if not settings.checklists_dir.is_dir():
         return []
-    return validate_paths([settings.checklists_dir], has_passage=has_passage(settings))
+    return validate_paths([settings.checklists_dir], passage_text=passage_text(settings))

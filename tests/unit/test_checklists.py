@@ -34,7 +34,7 @@ sections:
         options:
           - {value: "yes", label: "Yes", score: 1}
           - {value: "no", label: "No", score: 0, risk: high}
-        cites: [{doc: guide, locator: para 1}]
+        cites: [{doc: guide, locator: para 1, quote: The first rule}]
 """
 TAIL = """\
 scoring:
@@ -366,10 +366,133 @@ def test_ratings_referenced_but_undefined_and_order(tmp_path: Path) -> None:
 
 def test_citations_resolve_with_has_passage(tmp_path: Path) -> None:
     tail = ("gates:\n  - id: g\n    when: {question: q1, is: 'no'}\n    outcome: high\n"
-            "    message: Stop.\n    cites: [{doc: guide, locator: para 99}]\n" + TAIL)
+            "    message: Stop.\n    basis: applied\n    applies: A rule of this test.\n"
+            "    cites: [{doc: guide, locator: para 99}]\n" + TAIL)
     path = write(tmp_path, tail=tail)
     known = {("guide", "para 1")}
     assert validate_paths(path, has_passage=lambda doc, loc: (doc, loc) in known) == [
-        f"{path}:20: gates[0].cites[0]: no passage 'para 99' in document 'guide'",
+        f"{path}:22: gates[0].cites[0]: no passage 'para 99' in document 'guide'",
     ]
     assert validate_paths(path) == []
+
+
+# --- stated or applied, quotes ----------------------------------------------------------------
+
+PASSAGES = {
+    ("guide", "para 1"): "1. The first rule of the guide’s chapter. Partners “should be\n"
+                         "screened” before   signing.[2]",
+    ("guide", "para 2"): "2. Another passage.",
+}
+
+
+def text_of(doc: str, locator: str) -> str | None:
+    return PASSAGES.get((doc, locator))
+
+
+def test_basis_needs_applies_and_applies_needs_basis(tmp_path: Path) -> None:
+    questions = (
+        "      - id: q2\n        type: text\n        text: Two?\n"          # 15-17
+        "        basis: applied\n" + CITE                                    # 18-19
+        + "      - id: q3\n        type: text\n        text: Three?\n"      # 20-22
+        "        applies: This tool asks it.\n" + CITE                       # 23-24
+    )
+    tail = TAIL.replace("  - {id: high, label: High risk, risk: high}",
+                        "  - id: high\n    label: High risk\n    risk: high\n"
+                        "    actions: [{text: Act., basis: applied}]")     # 30-33
+    assert problems(tmp_path, questions, tail) == [
+        "18: sections[0].questions[1].basis: basis 'applied' needs 'applies': what this tool "
+        "applies, in a sentence shown to users",
+        "23: sections[0].questions[2].applies: 'applies' goes with 'basis: applied' only",
+        "33: ratings[0].actions[0].basis: basis 'applied' needs 'applies': what this tool "
+        "applies, in a sentence shown to users",
+    ]
+    wrong = "      - id: q4\n        type: text\n        text: Four?\n        basis: inferred\n"
+    assert problems(tmp_path, wrong + CITE) == [
+        "18: sections[0].questions[1].basis: Input should be 'stated' or 'applied'"]
+
+
+def test_quotes_are_checked_verbatim_against_the_passage(tmp_path: Path) -> None:
+    questions = (
+        "      - id: q2\n        type: text\n        text: Two?\n"                       # 15-17
+        "        help: Partners “should be screened” before signing.\n"                  # 18
+        "        cites: [{doc: guide, locator: para 1, quote: \"guide's chapter\"}]\n"   # 19
+        "      - id: q3\n        type: text\n        text: Three?\n"                     # 20-22
+        "        help: Partners “should be vetted” first.\n"                             # 23
+        "        cites: [{doc: guide, locator: para 1, quote: the First rule}]\n"         # 24
+        "      - id: q4\n        type: text\n        text: Four?\n" + CITE              # 25-28
+        + "      - id: q5\n        type: text\n        text: Five?\n"                   # 29-31
+        "        basis: applied\n        applies: This tool asks it “of everyone”.\n"     # 32-33
+        + CITE                                                                         # 34
+    )
+    path = write(tmp_path, questions)
+    found = [p.removeprefix(f"{path}:") for p in validate_paths(path, passage_text=text_of)]
+    assert found == [
+        "23: sections[0].questions[2].help: “should be vetted” is not in any passage this item "
+        "cites",
+        "24: sections[0].questions[2].cites[0].quote: not found verbatim in 'guide, para 1': "
+        "'the First rule'",
+        "25: sections[0].questions[3].basis: a stated item needs a cite with the 'quote' that "
+        "states it; or mark it 'basis: applied' with 'applies'",
+        "33: sections[0].questions[4].applies: “of everyone” is not in any passage this item "
+        "cites",
+    ]
+    # without the passages' text only the resolution and the stated-needs-a-quote rule apply
+    assert [p.removeprefix(f"{path}:") for p in validate_paths(
+        path, has_passage=lambda d, loc: True)] == [found[2]]
+    assert validate_paths(path) == []  # a snapshot is checked without citations
+
+
+def test_option_and_number_rules(tmp_path: Path) -> None:
+    questions = (
+        "      - id: partner\n        type: text\n        text: Who?\n"        # 15-17
+        "        integer: true\n" + CITE                                        # 18-19
+        + "      - id: m\n        type: multi\n        text: Which?\n"         # 20-22
+        "        options:\n"                                                    # 23
+        "          - {value: a, label: A}\n"                                    # 24
+        "          - {value: none, label: None}\n" + CITE                       # 25-26
+        + "      - id: s\n        type: single\n        text: One?\n"          # 27-29
+        "        options:\n"                                                    # 30
+        "          - {value: a, label: A, exclusive: true}\n"                   # 31
+        "          - {value: b, label: B}\n" + CITE                             # 32-33
+    )
+    assert problems(tmp_path, questions) == [
+        "15: sections[0].questions[1].id: the id 'partner' is reserved (answer files use it "
+        "for the partner's name)",
+        "18: sections[0].questions[1].integer: only number questions take 'integer'",
+        "25: sections[0].questions[2].options[1].value: the option 'none' of a multi question "
+        "must be 'exclusive: true'",
+        "31: sections[0].questions[3].options[0].exclusive: only the options of a multi "
+        "question can be exclusive",
+    ]
+    number = "      - id: n\n        type: number\n        text: How many?\n        integer: 1\n"
+    assert problems(tmp_path, number + CITE) == [
+        "18: sections[0].questions[1].integer: expected true or false"]
+
+
+def test_floors_and_action_conditions(tmp_path: Path) -> None:
+    tail = (
+        "scoring:\n  bands:\n"                                                # 15-16
+        "    - {from: 0, to: 50, rating: high}\n"                               # 17
+        "    - {from: 50, to: 100, rating: low}\n"                              # 18
+        "  floors:\n"                                                          # 19
+        "    - {risk: high, at_least: 2, rating: medium}\n"                     # 20
+        "    - {risk: high, at_least: 3, rating: excluded}\n"                   # 21
+        "    - {risk: low, at_least: 0, rating: high}\n"                        # 22
+        "ratings:\n"                                                           # 23
+        "  - {id: excluded, label: Excluded, risk: high}\n"                     # 24
+        "  - id: high\n    label: High risk\n    risk: high\n"                # 25-27
+        "    actions:\n"                                                       # 28
+        "      - {text: Act., when: {question: nope, is: a}, basis: applied, applies: X.}\n"
+        "  - {id: low, label: Low risk, risk: low}\n"                           # 30
+    )
+    assert problems(tmp_path, tail=tail) == [
+        "22: scoring.floors[2].risk: Input should be 'medium' or 'high'",
+        "22: scoring.floors[2].at_least: Input should be greater than or equal to 1",
+    ]
+    tail = tail.replace("    - {risk: low, at_least: 0, rating: high}\n", "")
+    assert problems(tmp_path, tail=tail) == [
+        "20: scoring.floors[0].rating: rating 'medium' is not defined",
+        "21: scoring.floors[1].rating: rating 'excluded' is not used by any band, so a floor "
+        "cannot lead to it",
+        "28: ratings[1].actions[0].when.question: unknown question 'nope'",
+    ]

@@ -109,8 +109,9 @@ def test_key_question_escalates_to_first_banded_rating(tiny: Checklist) -> None:
         'answered "No" (high risk), so the rating is raised from Medium risk to High risk.')
     assert result.fired[1].cites[0].locator == "para 20"
     data = outcome_to_dict(result)
-    assert data["fired"][1]["cites"] == [{"doc": "towards-global-partnerships",
-                                          "locator": "para 20"}]
+    assert data["fired"][1]["cites"] == [{
+        "doc": "towards-global-partnerships", "locator": "para 20",
+        "quote": "offering the private sector opportunities to have its voice heard"}]
     assert json.loads(json.dumps(data)) == data
     assert [(a.text, a.source) for a in result.actions] == [
         ("Refer to the partnerships committee before going ahead.", "rating:high"),
@@ -232,16 +233,20 @@ def test_multi_parsing(tiny: Checklist) -> None:
 
 def test_number_parsing_and_bounds(tiny: Checklist) -> None:
     state = play(tiny, "no", "donation", None)
-    accepted = {"1,500": 1500, "1500.5": 1500.5, "1 500 staff": 1500, "50": 50, 7: 7,
-                "1,000,000": 1_000_000, "2.0": 2}
+    accepted = {"1,500": 1500, "1 500 staff": 1500, "50": 50, 7: 7, "1,000,000": 1_000_000,
+                "2.0": 2, 3.0: 3}
     for raw, value in accepted.items():
         stored = answer(tiny, state, raw, at=AT).answers[-1].value
         assert stored == value and type(stored) is type(value), raw
     assert rejects(tiny, state, "0") == "The number must be at least 1. Send a larger number."
     assert rejects(tiny, state, "2,000,000") == (
         "The number must be at most 1,000,000. Send a smaller number.")
-    for raw in ("abc", "1,5", "12,34,567", "", "1.2.3", True, "nan", "-"):
+    for raw in ("abc", "1,5", "12,34,567", "", "1.2.3", "nan", "-"):
         assert rejects(tiny, state, raw) == runs.NOT_A_NUMBER, raw
+    assert rejects(tiny, state, True) == runs.ANSWER_BOOL.format(value="true")
+    # staff_count counts staff: a whole number
+    assert rejects(tiny, state, "1500.5") == "This question takes a whole number, not 1,500.5."
+    assert rejects(tiny, state, 2.5) == "This question takes a whole number, not 2.5."
 
 
 def test_number_condition_boundary(tiny: Checklist) -> None:
@@ -380,3 +385,194 @@ def test_run_keeps_its_snapshot_version(tmp_path: Path) -> None:
     assert (pinned_result.points, pinned_result.max_points) == (6, 8)
     same_answers_on_v2 = outcome(changed, RunState(changed.id, "2.0", state.answers))
     assert (same_answers_on_v2.points, same_answers_on_v2.max_points) == (7, 9)
+
+
+# --- floors, conditional actions, applied rules ---------------------------------------------
+
+
+def scored(qid: str, *, key: bool = False) -> dict[str, Any]:
+    """A scored question: good (2, low), weak (1, medium), bad (0, high, with a mitigation)."""
+    return {"id": qid, "type": "single", "text": f"{qid}?", "key": key, "cites": CITE,
+            "options": [{"value": "good", "label": "Good", "score": 2, "risk": "low"},
+                        {"value": "weak", "label": "Weak", "score": 1, "risk": "medium",
+                         "mitigation": f"Strengthen {qid}."},
+                        {"value": "bad", "label": "Bad", "score": 0, "risk": "high",
+                         "mitigation": f"Fix {qid}."}]}
+
+
+def made(questions: list[dict[str, Any]], *, floors: list[dict[str, Any]] | None = None,
+         ratings: list[dict[str, Any]] | None = None,
+         gates: list[dict[str, Any]] | None = None) -> Checklist:
+    return checklist_from_dict({
+        "id": "made", "version": "1", "title": "Made",
+        "sections": [{"id": "s", "title": "S", "questions": questions}], "gates": gates or [],
+        "scoring": {"bands": [{"from": 0, "to": 30, "rating": "high"},
+                              {"from": 30, "to": 70, "rating": "medium"},
+                              {"from": 70, "to": 100, "rating": "low"}],
+                    "floors": floors or []},
+        "ratings": ratings or RATINGS})
+
+
+FLOORS = [{"risk": "high", "at_least": 2, "rating": "medium"},
+          {"risk": "high", "at_least": 3, "rating": "high"},
+          {"risk": "medium", "at_least": 4, "rating": "medium"}]
+
+
+def test_floors_keep_several_high_answers_out_of_the_lowest_band() -> None:
+    checklist = made([scored(f"q{i}") for i in range(10)], floors=FLOORS)
+    ten_good = ["good"] * 10
+    assert outcome(checklist, play(checklist, *ten_good)).rating_id == "low"
+    one_bad = outcome(checklist, play(checklist, "bad", *ten_good[1:]))
+    assert (round(one_bad.percent), one_bad.rating_id) == (90, "low")  # one is not several
+    two_bad = outcome(checklist, play(checklist, "bad", "bad", *ten_good[2:]))
+    assert (round(two_bad.percent), two_bad.rating_id) == (80, "medium")
+    assert [(r.kind, r.ref) for r in two_bad.fired] == [("band", "70-100"), ("floor", "high>=2")]
+    assert two_bad.fired[1].message == (
+        "2 answers carry high risk or more (this tool's floor: 2), so the rating is raised "
+        "from Low risk to Medium risk.")
+    three_bad = outcome(checklist, play(checklist, "bad", "bad", "bad", *ten_good[3:]))
+    assert (round(three_bad.percent), three_bad.rating_id) == (70, "high")
+    assert three_bad.fired[-1].ref == "high>=3"  # the most severe floor that holds
+    four_weak = outcome(checklist, play(checklist, *["weak"] * 4, *ten_good[4:]))
+    assert (round(four_weak.percent), four_weak.rating_id) == (80, "medium")
+    no_floors = made([scored(f"q{i}") for i in range(10)])
+    assert outcome(no_floors, play(no_floors, "bad", "bad", *ten_good[2:])).rating_id == "low"
+
+
+def test_floors_count_scored_answers_only_and_never_lower_a_rating() -> None:
+    unscored = {"id": "m", "type": "multi", "text": "Trained?", "cites": CITE, "options": [
+        {"value": "a", "label": "A"},
+        {"value": "none", "label": "None", "exclusive": True, "risk": "high",
+         "mitigation": "Train."}]}
+    checklist = made([scored("q1"), scored("q2"), unscored], floors=FLOORS)
+    result = outcome(checklist, play(checklist, "bad", "good", "none"))
+    assert (result.rating_id, [r.kind for r in result.fired]) == ("medium", ["band"])
+    assert [a.text for a in result.actions] == ["Fix q1.", "Train."]  # still a required action
+    keyed = made([scored("k", key=True), scored("q2"), scored("q3")], floors=FLOORS)
+    result = outcome(keyed, play(keyed, "bad", "bad", "good"))
+    assert [r.kind for r in result.fired] == ["band", "key_question"]  # already High: no floor
+    assert result.rating_id == "high"
+
+
+def test_actions_follow_the_answers_and_appear_once() -> None:
+    ratings: list[dict[str, Any]] = [dict(r) for r in RATINGS]
+    ratings[1] = {"id": "high", "label": "High risk", "risk": "high", "actions": [
+        {"text": "Do not sign yet.", "basis": "applied", "applies": "This tool's rule."},
+        {"text": "Screen the company first.", "when": {"question": "q1", "is": "bad"},
+         "cites": CITE},
+        {"text": "Fix q2", "unless": {"question": "q3", "answered": True},
+         "cites": [{"doc": "guide", "locator": "para 9"}]}]}
+    checklist = made([scored("q1"), scored("q2", key=True),
+                      {**scored("q3"), "skippable": True}], ratings=ratings)
+    result = outcome(checklist, play(checklist, "good", "bad", None))
+    assert [(a.text, a.source) for a in result.actions] == [
+        ("Do not sign yet.", "rating:high"), ("Fix q2", "rating:high")]
+    # the mitigation "Fix q2." repeats the rating's action: once, with both citations
+    assert [c.locator for c in result.actions[1].cites] == ["para 9", "para 1"]
+    assert result.actions[0].applies == "This tool's rule."
+    screened_badly = outcome(checklist, play(checklist, "bad", "bad", "bad"))
+    assert [a.text for a in screened_badly.actions] == [
+        "Do not sign yet.", "Screen the company first.", "Fix q1.", "Fix q2.", "Fix q3."]
+
+
+def test_a_gate_requires_its_ratings_actions_only_and_says_what_the_tool_applies() -> None:
+    gate = {"id": "out", "when": {"question": "q2", "is": "bad"}, "outcome": "excluded",
+            "message": "Ruled out.", "basis": "applied",
+            "applies": "This tool stops here when your rules exclude the partner."}
+    ratings: list[dict[str, Any]] = [
+        {**RATINGS[0], "actions": [{"text": "Record the reason.", "basis": "applied",
+                                    "applies": "This tool's rule."}]}, *RATINGS[1:]]
+    applied = {**scored("q1"), "basis": "applied", "applies": "This tool asks it of all."}
+    checklist = made([applied, scored("q2")], ratings=ratings, gates=[gate])
+    result = outcome(checklist, play(checklist, "bad", "bad"))
+    assert result.rating_id == "excluded"
+    assert [a.text for a in result.actions] == ["Record the reason."]  # not "Fix q1."
+    assert result.fired[0].applies == gate["applies"]
+    low = outcome(checklist, play(checklist, "weak", "good"))
+    assert [(a.text, a.applies) for a in low.actions] == [
+        ("Strengthen q1.", "This tool asks it of all.")]
+
+
+# --- strict answers (answer files) and exclusive options --------------------------------------
+
+
+def strict_error(question: Any, raw: Any) -> str:
+    with pytest.raises(InvalidAnswer) as info:
+        runs.parse_answer(question, raw, strict=True)
+    return str(info.value)
+
+
+def test_strict_answers_name_options_by_value_and_say_what_was_expected(
+        tiny: Checklist) -> None:
+    sanctions, engagement = tiny.question("sanctions"), tiny.question("engagement")
+    policies, staff, comments = (tiny.question("policies"), tiny.question("staff_count"),
+                                 tiny.question("comments"))
+    assert sanctions and engagement and policies and staff and comments
+    assert runs.parse_answer(engagement, "donation", strict=True) == "donation"
+    assert runs.parse_answer(policies, ["environment", "human_rights"], strict=True) == (
+        "human_rights", "environment")
+    assert runs.parse_answer(policies, "none", strict=True) == ("none",)
+    assert runs.parse_answer(staff, 40, strict=True) == 40
+    assert strict_error(engagement, 1) == (
+        "Expected an option value, got the number 1: answer files name options by their "
+        "value, not their position. Use one of: donation, partnership.")
+    assert strict_error(engagement, "1") == strict_error(engagement, 1)
+    assert strict_error(engagement, "Donation") == (
+        "Not an option value of this question: 'Donation'. Use one of: donation, partnership.")
+    assert strict_error(sanctions, False) == (
+        'Got false, not an answer: YAML reads a bare yes, no, on or off as true or false, so '
+        'quote the value, e.g. "yes" or "no".')
+    assert strict_error(engagement, ["donation"]) == (
+        "Expected one option value, got a list. Use one of: donation, partnership.")
+    assert strict_error(policies, {"a": 1}) == (
+        "Expected a list of option values, got a mapping. Use some of: human_rights, "
+        "environment, anti_corruption, none.")
+    assert strict_error(policies, "human_rights,environment") == (
+        "Not an option value of this question: 'human_rights,environment'. Use one of: "
+        "human_rights, environment, anti_corruption, none.")
+    assert strict_error(policies, [1]).startswith(
+        "Not an option value of this question: the number 1.")
+    assert strict_error(staff, "40") == "Expected a number, got the text '40'."
+    assert strict_error(staff, 4.5) == "This question takes a whole number, not 4.5."
+    assert strict_error(staff, 0) == "The number must be at least 1. Send a larger number."
+    assert strict_error(staff, True) == runs.ANSWER_BOOL.format(value="true")
+    assert strict_error(comments, 42) == (
+        "Expected text, got the number 42. Quote it if that is the answer.")
+    assert strict_error(comments, None) == (
+        "Expected text, got nothing. Quote it if that is the answer.")
+
+
+def test_an_exclusive_option_is_chosen_alone(tiny: Checklist) -> None:
+    policies = tiny.question("policies")
+    assert policies is not None
+    for raw in ("1, 4", ["human_rights", "none"], "none,environment"):
+        with pytest.raises(InvalidAnswer, match=r"^'None of these' cannot be combined with "
+                                                r"other options: choose it alone\.$"):
+            runs.parse_answer(policies, raw)
+    assert strict_error(policies, ["none", "environment"]) == (
+        "'None of these' cannot be combined with other options: choose it alone.")
+    assert runs.parse_answer(policies, "4") == ("none",)
+
+
+# --- the partner a run is about ---------------------------------------------------------------
+
+
+def test_a_run_names_its_partner_and_keeps_it(tiny: Checklist) -> None:
+    state = start(tiny, partner="  ACME   Ltd\n(ref 42) ")
+    assert state.partner == "ACME Ltd (ref 42)"
+    assert start(tiny, partner="   ").partner is None
+    assert start(tiny).partner is None
+    with pytest.raises(InvalidAnswer, match="at most 200 characters"):
+        start(tiny, partner="x" * 201)
+    renamed = runs.set_partner(play(tiny, "no", state=start(tiny)), "Beta NGO")
+    assert renamed.partner == "Beta NGO" and renamed.answers[0].value == "no"
+    assert runs.set_partner(renamed, None).partner is None
+    with pytest.raises(InvalidAnswer, match="abandoned"):
+        runs.set_partner(abandon(renamed), "x")
+    done = play(tiny, "yes", state=state)
+    assert outcome(tiny, done).partner == "ACME Ltd (ref 42)"
+    assert state_from_json(state_to_json(done)) == done
+    old = json.loads(state_to_json(done))
+    del old["partner"]  # a state stored before runs named their partner
+    assert state_from_json(json.dumps(old)) == RunState(
+        tiny.id, tiny.version, done.answers, "completed")
