@@ -14,6 +14,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.inputs import InputError, bot_id_of, parse_user_id
 from index.errors import Problem
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     allowed_users: str = ""
     admins: str = ""
     join_code: SecretStr | None = None
-    retention_days: int | None = Field(None, ge=1)
+    retention_days: int | None = Field(None, ge=1, le=36500)  # days; at most 100 years
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @classmethod
@@ -70,9 +71,11 @@ class Settings(BaseSettings):
         if value == "*" or not value:
             return value
         for part in value.split(","):
-            if not part.strip().lstrip("-").isdigit():
-                raise ValueError(f"{part.strip()!r} is not a Telegram user id (use numbers, "
-                                 "comma-separated, or * for everyone)")
+            try:
+                parse_user_id(part)
+            except InputError as exc:  # the one parser: digits 0-9, Telegram's range
+                raise ValueError(f"{exc.message} Use user ids, comma-separated, or * for "
+                                 "everyone") from exc
         return value
 
     @property
@@ -106,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def open_pilot(self) -> bool:
         return self.allowed_users.strip() == "*"
+
+    @property
+    def bot_id(self) -> int | None:
+        """The bot's own user id (the digits before ':' of the token), or None without one."""
+        try:
+            return bot_id_of(self.token())
+        except OSError:  # an unreadable token file: the bot does not start; the CLI goes on
+            return None
 
     def token(self) -> str | None:
         """The Telegram token from the variable or the token file; never logged."""

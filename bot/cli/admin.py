@@ -9,7 +9,46 @@ from pathlib import Path
 import click
 
 from bot.cli.base import actor, cli, day, settings_of, store_of
+from bot.inputs import InputError, parse_row_id, parse_user_id
+from bot.settings import Settings
 from index.errors import IndexProblem
+
+
+class UserIdType(click.ParamType):
+    """A Telegram user id, read by the one parser (bot/inputs.py): digits 0-9, 1 to 2**52 - 1,
+    not the bot's own id; anything else is a usage error saying what was wrong."""
+
+    name = "user id"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        settings = ctx.find_root().obj if ctx is not None else None
+        bot_id = settings.bot_id if isinstance(settings, Settings) else None
+        try:
+            return parse_user_id(str(value), bot_id=bot_id)
+        except InputError as exc:
+            self.fail(f"{exc.message} Try: {exc.hint}", param, ctx)
+
+
+class RowIdType(click.ParamType):
+    """A join request's number (digits 0-9, within SQLite's integers)."""
+
+    name = "request id"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_row_id(str(value))
+        except InputError as exc:
+            self.fail(f"{exc.message} Try: {exc.hint}", param, ctx)
+
+
+USER_ID = UserIdType()
+REQUEST_ID = RowIdType()
 
 
 @cli.command()
@@ -93,7 +132,7 @@ def users_list(ctx: click.Context) -> None:
 
 
 @users.command("allow")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=USER_ID)
 @click.option("--role", type=click.Choice(["staff", "trainer", "admin"]), default="staff",
               show_default=True)
 @click.pass_context
@@ -102,25 +141,38 @@ def users_allow(ctx: click.Context, user_id: int, role: str) -> None:
 
     Example: partnerbot users allow 123456789 --role trainer
     """
-    store_of(settings_of(ctx)).set_role(user_id, role, by=actor())
-    click.echo(f"User {user_id} may now use the bot as {role}.")
+    from bot.admin.flow import access_message
+    from bot.render import to_plain
+
+    change = store_of(settings_of(ctx)).change_access(user_id, role, by=actor())
+    message = to_plain(access_message(change, revoke=False))
+    if change.refused is not None:
+        raise click.ClickException(message)
+    click.echo(message)
 
 
 @users.command("revoke")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=USER_ID)
 @click.pass_context
 def users_revoke(ctx: click.Context, user_id: int) -> None:
     """Take access away from USER_ID.
 
     Example: partnerbot users revoke 123456789
     """
-    done = store_of(settings_of(ctx)).revoke(user_id, by=actor())
-    click.echo(f"User {user_id} no longer has access." if done
-               else f"User {user_id} had no access.")
+    from bot.admin.flow import access_message
+    from bot.render import to_plain
+
+    settings = settings_of(ctx)
+    change = store_of(settings).change_access(user_id, None, by=actor(),
+                                              open_pilot=settings.open_pilot)
+    message = to_plain(access_message(change, revoke=True))
+    if change.refused is not None:
+        raise click.ClickException(message)
+    click.echo(message)
 
 
 @users.command("approve")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=REQUEST_ID)
 @click.option("--role", type=click.Choice(["staff", "trainer", "admin"]), default="staff",
               show_default=True)
 @click.option("--deny", is_flag=True, help="Deny the request instead.")
@@ -139,7 +191,7 @@ def users_approve(ctx: click.Context, request_id: int, role: str, deny: bool) ->
 
 
 @cli.command()
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=USER_ID)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def forget(ctx: click.Context, user_id: int, yes: bool) -> None:
@@ -150,11 +202,15 @@ def forget(ctx: click.Context, user_id: int, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete all data of user {user_id}?", abort=True)
     counts = store_of(settings_of(ctx)).forget(user_id, by=actor())
+    kept = counts.pop("revocation_kept", 0)
     click.echo("Deleted: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    if kept:
+        click.echo(f"Kept: the revocation of user {user_id} (their id alone), so they stay "
+                   "without access.")
 
 
 @cli.command()
-@click.option("--days", type=click.IntRange(1), default=None,
+@click.option("--days", type=click.IntRange(1, 36500), default=None,
               help="Keep texts of the last N days (default: PARTNERBOT_RETENTION_DAYS).")
 @click.pass_context
 def retention(ctx: click.Context, days: int | None) -> None:

@@ -1,15 +1,59 @@
-"""Users and roles, requests to join, and the audit trail of admin actions."""
+"""Users and roles, requests to join, the join-code lockout, and the audit trail of admin
+actions.
+
+Who may change whose access (`change_access`, used by /allow, /revoke and `partnerbot users`):
+
+- an admin listed in the settings (PARTNERBOT_ADMINS; role "admin" from source "settings") is
+  changed only there: every change of such a user is refused ("settings_admin");
+- nobody changes or revokes their own access ("self");
+- only admins listed in the settings, and the server's console (an actor given as text, e.g.
+  "cli:alice"), may make someone an admin or change or revoke another admin ("admins_only");
+  admins made in the bot manage staff and trainers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from bot.store.db import Row, Store, _decode, _insert, _since
+from bot.inputs import clean_text
+from bot.store.db import Row, Store, _decode, _insert, _iso, _since
 from bot.types import ROLES
+
+JOIN_LIMIT = 5  # wrong join codes a user may send in JOIN_WINDOW before /join is locked
+JOIN_WINDOW = timedelta(minutes=15)  # the counting window, and how long a lockout lasts
+Refusal = Literal["self", "settings_admin", "admins_only"]
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """What `change_access` did: the stored role before and after, or why it refused."""
+
+    user_id: int
+    before: str | None  # the stored role before (None: no role)
+    after: str | None
+    changed: bool
+    was_revoked: bool = False  # an admin had already taken this user's access away
+    refused: Refusal | None = None  # why nothing was done
+
+
+@dataclass(frozen=True)
+class JoinAttempt:
+    """Whether a `/join` code may be compared now, and the lockout it is part of."""
+
+    allowed: bool  # False: locked out, the code must not even be compared
+    locked_until: datetime | None  # end of the lockout this attempt hit or (if wrong) starts
+    locks: bool  # this attempt reaches the limit: if its code is wrong, the lockout starts
+    failures: int  # wrong codes in the current window, this one counted as wrong
+    seconds_left: float = 0.0  # until locked_until, from the store's clock
+
+
+def _clean(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
 
 
 def _check_role(role: str) -> None:
@@ -36,8 +80,8 @@ class Access(Store):
                     language = coalesce(excluded.language, language),
                     first_seen = coalesce(first_seen, excluded.first_seen),
                     last_seen = excluded.last_seen""",
-                {"id": user_id, "username": username, "first_name": first_name,
-                 "language": language, "now": now},
+                {"id": user_id, "username": _clean(username), "first_name": _clean(first_name),
+                 "language": _clean(language), "now": now},
             )
 
     def role(self, user_id: int) -> str | None:
@@ -78,6 +122,47 @@ class Access(Store):
                 return False
             self._set_role(db, user_id, None, source="admin", actor=by, action="revoke")
             return True
+
+    def change_access(
+        self, user_id: int, role: str | None, *, by: int | str, open_pilot: bool = False,
+    ) -> RoleChange:
+        """Give ``role`` to a user, or (None) take their access away, by the rules of the
+        module docstring, in one transaction; audited when something changed.
+
+        ``by`` is the admin's user id, or text for the server's console ("cli:alice").
+        Revoking a user without a role records a deny only in an ``open_pilot`` (where they
+        had access as staff); otherwise nothing changes ("had no access").
+        """
+        if role is not None:
+            _check_role(role)
+        with self._write("users") as db:
+            def stored(uid: int | str) -> tuple[str | None, str | None]:
+                row = db.execute("SELECT role, role_source FROM users WHERE id = ?",
+                                 [uid]).fetchone()
+                return (row[0], row[1]) if row is not None else (None, None)
+
+            before, source = stored(user_id)
+            was_revoked = before is None and source == "admin"
+            refused: Refusal | None = None
+            console = isinstance(by, str)
+            if not console and by == user_id:
+                refused = "self"
+            elif before == "admin" and source == "settings":
+                refused = "settings_admin"
+            elif not console and "admin" in (before, role) and stored(by) != ("admin",
+                                                                               "settings"):
+                refused = "admins_only"
+            if refused is not None:
+                return RoleChange(user_id, before, before, False, was_revoked, refused)
+            if role is None:
+                unchanged = was_revoked or (before is None and not open_pilot)
+            else:
+                unchanged = before == role
+            if unchanged:
+                return RoleChange(user_id, before, before, False, was_revoked)
+            self._set_role(db, user_id, role, source="admin", actor=by,
+                           action="set_role" if role is not None else "revoke")
+            return RoleChange(user_id, before, role, True, was_revoked)
 
     def revoked(self, user_id: int) -> bool:
         """True when an admin took this user's access away (it outlives the settings)."""
@@ -126,9 +211,51 @@ class Access(Store):
             return _insert(
                 db,
                 "access_requests",
-                {"user_id": user_id, "note": note, "status": "pending",
+                {"user_id": user_id, "note": _clean(note), "status": "pending",
                  "requested_at": self._now()},
             )
+
+    def claim_join_attempt(
+        self, user_id: int, *, limit: int = JOIN_LIMIT, window: timedelta = JOIN_WINDOW,
+    ) -> JoinAttempt:
+        """Before a `/join` code is compared: refuse while the user is locked out, else count
+        the attempt as wrong (undone by `join_succeeded`), all in one transaction, so that
+        concurrent attempts cannot get past the limit.
+
+        Wrong codes count from the first one in a window of ``window``; the ``limit``-th wrong
+        code in it locks `/join` for ``window``; after a lockout the count starts again.
+        Only the user id and times are kept, never the code.
+        """
+        now = datetime.fromisoformat(self._now())  # aware UTC, like the stored times
+        with self._write("join_limits") as db:
+            row = db.execute(
+                "SELECT window_start, failures, locked_until FROM join_limits WHERE user_id = ?",
+                [user_id],
+            ).fetchone()
+            until = None if row is None or row[2] is None else datetime.fromisoformat(row[2])
+            if until is not None and now < until:
+                return JoinAttempt(False, until, False, int(row[1]),
+                                   (until - now).total_seconds())
+            fresh = (row is None or until is not None
+                     or now >= datetime.fromisoformat(row[0]) + window)
+            start, failures = (now, 1) if fresh else (datetime.fromisoformat(row[0]),
+                                                      int(row[1]) + 1)
+            locks = failures >= limit
+            until = now + window if locks else None
+            db.execute(
+                """INSERT INTO join_limits (user_id, window_start, failures, locked_until)
+                VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET
+                    window_start = excluded.window_start, failures = excluded.failures,
+                    locked_until = excluded.locked_until""",
+                [user_id, _iso(start), failures, None if until is None else _iso(until)],
+            )
+            return JoinAttempt(True, until, locks, failures,
+                               window.total_seconds() if locks else 0.0)
+
+    def join_succeeded(self, user_id: int) -> None:
+        """The code was right: the attempt claimed for it, and earlier wrong ones, are dropped."""
+        with self._write("join_limits") as db:
+            db.execute("DELETE FROM join_limits WHERE user_id = ?", [user_id])
 
     def pending_requests(self) -> list[Row]:
         """Open requests, oldest first, with the user's name where known."""

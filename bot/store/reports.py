@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any, TextIO
 
 from sqlite_utils import Database
 
+from bot.exports import csv_writer
 from bot.store.db import Store, _decode, _iso, _since
 
 EXPORT_FORMATS = ("csv", "jsonl")
@@ -29,6 +29,7 @@ _SINCE = {
     "audit": "at >= :since",
 }
 EXPORT_TABLES = tuple(_SINCE)
+_DENIED = "role IS NULL AND role_source = 'admin'"  # an admin took this user's access away
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,11 @@ class Reports(Store):
         chat; their questions and answers with passages and any feedback on those; their own
         feedback; their runs and run answers; access requests; the user row. ``raw`` updates of
         other people that embed this user (a reply quoting them) are blanked too.
+
+        A user whose access an admin took away keeps a deny record: their ``users`` row with
+        the id alone (no name, language or times; ``revocation_kept`` in the counts), so the
+        revocation outlives forgetting (an open pilot or the settings list would let them in
+        again). Their failed join-code attempts (``join_limits``) go too.
         """
         answers = "SELECT id FROM answers WHERE user_id = :user OR chat_id = :user"
         steps = {
@@ -200,7 +206,13 @@ class Reports(Store):
             "raw_blanked": "UPDATE messages SET raw = NULL WHERE json_valid(raw) AND EXISTS"
             " (SELECT 1 FROM json_tree(messages.raw) WHERE key = 'id' AND atom = :user)",
             "access_requests": "DELETE FROM access_requests WHERE user_id = :user",
-            "users": "DELETE FROM users WHERE id = :user",
+            "users": f"DELETE FROM users WHERE id = :user AND NOT ({_DENIED})",
+        }
+        kept = {  # in the counts only when non-zero
+            "revocation_kept": "UPDATE users SET username = NULL, first_name = NULL,"
+            " language = NULL, first_seen = NULL, last_seen = NULL"
+            f" WHERE id = :user AND {_DENIED}",
+            "join_limits": "DELETE FROM join_limits WHERE user_id = :user",
         }
         with self._write("forget") as db:
             mine = db.execute(
@@ -210,6 +222,8 @@ class Reports(Store):
             ).fetchone()[0]
             params = {"user": user_id, "mine": mine}
             counts = {name: db.execute(sql, params).rowcount for name, sql in steps.items()}
+            counts |= {name: n for name, sql in kept.items()
+                       if (n := db.execute(sql, params).rowcount)}
             self._audit(db, by, "forget", {"user_id": user_id, "rows": counts})
         self._checkpoint()
         return counts
@@ -239,7 +253,7 @@ def _export_table(db: Database, out: TextIO, table: str, fmt: str, since: date |
     columns = [d[0] for d in cursor.description]
     count = 0
     if fmt == "csv":
-        writer = csv.writer(out)
+        writer = csv_writer(out)  # a text starting with = + - @ is kept as text, not a formula
         writer.writerow(columns)
         for row in cursor:
             writer.writerow(row)
