@@ -37,6 +37,7 @@ CLOSEST = 3  # passages shown when the answer declines
 MAX_QUOTES = 3
 QUOTE_CHARS = 650  # quotes together stay below this, so an answer fits a phone screen
 LIST_CHARS = 420  # a list longer than this shows each item by its opening words
+FOLLOW_UP_WORDS = 12  # a longer question stands on its own
 SHORT_UNIT = 90  # a quoted sentence shorter than this is followed by the next one
 # Calibrated on the dev set's calibration part (scripts/eval_retrieval.py):
 UNIT_RANK = 1.0  # a unit's quote score: its evidence + this x its passage's score (vs the best)
@@ -165,14 +166,17 @@ def is_follow_up(question: str) -> bool:
     """An elliptic question that only makes sense with the previous one ("and for NGOs?")."""
     text = question.strip()
     words = _WORDS.findall(text)
-    if not words or len(words) > 12:
+    if not words or len(words) > FOLLOW_UP_WORDS:
         return False
     return bool(_FOLLOW_UP_START.match(text) or _PRONOUN_START.match(text))
 
 
-def search_query(question: str, previous: str | None) -> tuple[str, bool]:
-    """The text to search: a follow-up is searched together with the previous question."""
-    if previous and is_follow_up(question):
+def search_query(question: str, previous: str | None, *,
+                 replied: bool = False) -> tuple[str, bool]:
+    """The text to search: a follow-up is searched together with the previous question. A
+    short reply to an earlier answer is a follow-up of it whatever its first word."""
+    if previous and (is_follow_up(question) or (
+            replied and 0 < len(_WORDS.findall(question)) <= FOLLOW_UP_WORDS)):
         return f"{previous} {question}", True
     return question, False
 
@@ -367,8 +371,9 @@ def compose(question: str, result: SearchResult, *, threshold: float, follow_up:
 
 
 def answer_question(question: str, searcher: Searcher, *, threshold: float, top_k: int = 5,
-                    previous: str | None = None) -> Answer:
-    """Answer one message; `previous` is the last question in this conversation, if any."""
+                    previous: str | None = None, replied: bool = False) -> Answer:
+    """Answer one message; `previous` is the question it may follow up (the last one in this
+    conversation, or the one whose answer the user replied to: `replied`)."""
     text = question.strip()
     if not text:
         return Answer(question=question, query="", grounded=False, reason="empty")
@@ -382,7 +387,7 @@ def answer_question(question: str, searcher: Searcher, *, threshold: float, top_
     text = without_greeting(text[:MAX_QUERY_CHARS])
     if not query_terms(expand_acronyms(normalise(text))):
         return Answer(question=question, query="", grounded=False, reason="no_terms")
-    query, follow_up = search_query(text, previous)
+    query, follow_up = search_query(text, previous, replied=replied)
     result = searcher.search(query, max(top_k, EVIDENCE_PASSAGES))
     return compose(question, result, threshold=threshold, follow_up=follow_up,
                    truncated=truncated)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from bot.admin.flow import AdminFlow
+from bot.admin.upload import UploadFlow
 from bot.checklists.flow import ChecklistFlow
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.flow import Context
@@ -23,7 +24,7 @@ from index.search import Searcher
 from index.store import warm_up
 
 log = logging.getLogger(__name__)
-WRITE_TIMEOUT = 1.0  # seconds a write of the bot waits for a busy database before it gives up
+WRITE_TIMEOUT = 0.5  # seconds a write of the bot waits for a busy database before it gives up
 
 
 def reference_embedder(settings: Settings) -> Embedder:
@@ -73,7 +74,12 @@ def _in_background(work: Callable[[], object], what: str) -> None:
 def open_store(settings: Settings) -> SessionLog:
     """The session log, with the roles of the settings applied (raises LogWriteError)."""
     store = SessionLog(settings.db_path, timeout=WRITE_TIMEOUT)
-    store.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)
+
+    def settings_roles() -> None:
+        store.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)
+
+    settings_roles()
+    store.on_new_file = settings_roles  # a deleted data directory: the listed users again
     return store
 
 
@@ -87,5 +93,5 @@ def build_dialogue(settings: Settings, *, front: str = "telegram", local_role: R
     ctx = Context(settings=settings, searcher=make_searcher(settings, embedder=embedder,
                                                             prefetch=prefetch),
                   store=open_store(settings), front=front, local_role=local_role)
-    flows = (ChecklistFlow(settings.checklists_dir), AdminFlow(), QuestionFlow())
+    flows = (ChecklistFlow(settings.checklists_dir), AdminFlow(), UploadFlow(), QuestionFlow())
     return Dialogue(ctx, flows)

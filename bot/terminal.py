@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot import render, texts
 from bot.dialogue.engine import Dialogue
+from bot.inputs import clean_text
 from bot.types import Button, Command, Event, Press, Reply, Text, User
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:\s+(.*))?$", re.DOTALL)
@@ -36,7 +37,8 @@ def render_replies(replies: list[Reply], exports: Path) -> tuple[str, list[Butto
         if reply.notice and not reply.html:
             out.append(f"({reply.notice})")
         if reply.html:
-            out.append(render.to_plain(reply.html))
+            text = render.to_plain(reply.html)
+            out.append(f"↻ {text}" if reply.edit else text)  # an update of a message above
         if reply.attachment is not None:
             exports.mkdir(parents=True, exist_ok=True)
             path = exports / reply.attachment.filename
@@ -62,14 +64,23 @@ def run_terminal_chat(dialogue: Dialogue, exports: Path) -> None:
         print("\n" + render_replies([reply], exports)[0], flush=True)
 
     buttons: list[Button] = []
+    prompt: str | None = None  # the key of a message that asked for a reply (a comment)
     while True:
         try:
-            line = input("\nyou> ")
+            line = input("\nreply> " if prompt else "\nyou> ")
         except (EOFError, KeyboardInterrupt):
             print()
             return
         if line.strip() in ("/quit", "/exit"):
             return
-        text, shown = render_replies(dialogue.handle(user, parse(line, buttons), notify), exports)
+        line = clean_text(line)  # undecodable input arrives as lone surrogates
+        event = parse(line, buttons)
+        if prompt is not None and isinstance(event, Text):
+            event = Text(line, reply_key=prompt) if line.strip() else Command("cancel")
+        replies = dialogue.handle(user, event, notify)
+        text, shown = render_replies(replies, exports)
         buttons = shown or buttons
+        prompt = next((r.key for r in replies if r.force_reply and r.key), None)
+        if prompt is not None:
+            text += "\n\n" + texts.TERMINAL_REPLY
         print("\n" + text)

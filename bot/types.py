@@ -47,6 +47,7 @@ class Text:
 
     text: str
     reply_to: int | None = None  # the message id of the bot's message it replies to
+    reply_key: str | None = None  # the key of that message (`Reply.key`), when it had one
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,18 @@ class Press:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file sent to the bot. `fetch` downloads its bytes (called only when they are needed,
+    so a refused file is never downloaded); it raises `index.errors.Problem` when it cannot."""
+
+    filename: str
+    size: int | None
+    mime: str | None
+    caption: str
+    fetch: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Anything the bot cannot read (photo, sticker, voice, ...)."""
 
@@ -72,7 +85,7 @@ class Unsupported:
     raw: dict[str, object] | None = None
 
 
-Event = Text | Command | Press | Unsupported
+Event = Text | Command | Press | Upload | Unsupported
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,10 @@ class Reply:
     """A message to send (Telegram HTML), with rows of buttons and an optional file.
 
     `notice` is a short text for the button press itself; `to` sends to another chat;
-    `edit` replaces the message whose button was pressed instead of sending a new one.
+    `key` names the message within its chat, so that a later reply with the same key and
+    `edit` replaces it (progress of a re-index); `edit` without a key replaces the message
+    whose button was pressed; `force_reply` asks the user's client to reply to this message
+    (a comment after 👎), and only such a reply is taken as what was asked for.
     """
 
     html: str = ""
@@ -102,6 +118,8 @@ class Reply:
     notice: str | None = None
     to: int | None = None
     edit: bool = False
+    key: str | None = None
+    force_reply: bool = False
 
 
 Notify = Callable[[Reply], None]

@@ -28,16 +28,22 @@ def chat(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--webhook", is_flag=True, help="Receive updates by webhook instead of polling.")
-@click.option("--listen", default="0.0.0.0", show_default=True, help="Webhook listen address.")
+@click.option("--listen", default="127.0.0.1", show_default=True,
+              help="Webhook listen address (loopback: put nginx or another proxy in front; "
+                   "0.0.0.0 listens on every interface).")
 @click.option("--port", type=int, default=8443, show_default=True, help="Webhook port.")
 @click.option("--url", "public_url", default=None, help="Public HTTPS URL of the webhook.")
-@click.option("--secret-token", default=None, help="Secret checked on every webhook call.")
+@click.option("--secret-token", default=None,
+              help="Secret Telegram must send with every webhook call (A-Z a-z 0-9 _ -). "
+                   "Without it one is generated once and kept in <data dir>/webhook-secret; "
+                   "calls without the secret are refused.")
 @click.pass_context
 def run(ctx: click.Context, webhook: bool, listen: str, port: int, public_url: str | None,
         secret_token: str | None) -> None:
-    """Start the Telegram bot (long polling, or --webhook).
+    """Start the Telegram bot (long polling, or --webhook); stops on SIGTERM or Ctrl-C.
 
     Example: PARTNERBOT_TELEGRAM_TOKEN=123:ABC partnerbot run
+    Example: partnerbot run --webhook --url https://bot.example.org --port 8443
     """
     from bot.tg.app import run_bot
 

@@ -19,8 +19,8 @@ from bot import render, texts
 from bot.dialogue.commands import Commands
 from bot.dialogue.flow import CommandSpec, Context, Flow, Turn
 from bot.store import LogWriteError
-from bot.types import Command, Event, Notify, Press, Reply, Text, Unsupported, User
-from index.errors import IndexMissing, Problem
+from bot.types import Command, Event, Notify, Press, Reply, Text, Unsupported, Upload, User
+from index.errors import IndexCorrupt, IndexMissing, Problem
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -42,12 +42,13 @@ class Dialogue:
     flows: Sequence[Flow]
     commands: Commands = field(init=False)
     _retention_applied: float | None = field(default=None, init=False)
+    _index_alerted: str | None = field(default=None, init=False)  # admins told of this problem
 
     def __post_init__(self) -> None:
         core = [
-            CommandSpec("start", texts.SUMMARY_START, self._start),
-            CommandSpec("help", texts.SUMMARY_HELP, self._help),
-            CommandSpec("cancel", texts.SUMMARY_CANCEL, self._cancel),
+            CommandSpec("start", texts.SUMMARY_START, self._start, group=True),
+            CommandSpec("help", texts.SUMMARY_HELP, self._help, group=True),
+            CommandSpec("cancel", texts.SUMMARY_CANCEL, self._cancel, group=True),
         ]
         self.commands = Commands([*core, *(c for f in self.flows for c in f.commands())])
         owners: dict[str, Flow] = {}
@@ -85,6 +86,12 @@ class Dialogue:
             replies = self._route(turn, event)
         except IndexMissing:
             replies = [Reply(texts.INDEX_MISSING)]
+        except IndexCorrupt as exc:  # every version damaged: users get a plain message
+            log.error("no usable index: %s", exc)
+            replies = [Reply(texts.INDEX_UNAVAILABLE)]
+            if self._index_alerted != exc.message:
+                self._index_alerted = exc.message
+                turn.failures.append(exc.message)
         except LogWriteError as exc:  # state that could not be saved: nothing was kept
             log.error("could not save while handling %s: %s", type(event).__name__, exc)
             replies = [Reply(texts.NOT_SAVED)]
@@ -100,10 +107,28 @@ class Dialogue:
                          reply_to=turn.message_id, text=reply.html, latency_ms=latency,
                          front=self.ctx.front)
         if turn.failures:
-            replies = replies + self._admin_alerts(texts.LOG_FAILED_ADMIN, turn.failures[0])
+            template = (texts.INDEX_BROKEN_ADMIN if turn.failures[0] == self._index_alerted
+                        else texts.LOG_FAILED_ADMIN)
+            replies = replies + self._admin_alerts(template, turn.failures[0])
         elif recovered:
             replies = replies + self._admin_alerts(texts.LOG_RECOVERED_ADMIN, str(recovered))
         return replies
+
+    def log_only(self, user: User | None, *, kind: str, text: str | None, update_id: int | None,
+                 raw: dict[str, object] | None) -> list[Reply]:
+        """Log something nobody is answered for (group chatter, a channel post, a command for
+        another bot); the replies are admin alerts when the log failed or recovered."""
+        store = self.ctx.store
+        recovered = store.recover()
+        _, alert = store.keep(
+            "log_incoming", user_id=user.id if user else None,
+            chat_id=user.chat_id if user else None, chat_type=user.chat_type if user else None,
+            kind=kind, text=text, update_id=update_id, raw=raw, front=self.ctx.front)
+        if alert is not None:
+            return self._admin_alerts(texts.LOG_FAILED_ADMIN, alert)
+        if recovered:
+            return self._admin_alerts(texts.LOG_RECOVERED_ADMIN, str(recovered))
+        return []
 
     def _apply_retention(self, turn: Turn) -> None:
         """Blank texts older than the retention period, at most once a day."""
@@ -126,9 +151,13 @@ class Dialogue:
         if isinstance(event, Text):
             kind, text = "text", event.text
         elif isinstance(event, Command):
-            kind, text = "command", f"/{event.name} {event.args}".strip()
+            spec = self.commands.get(event.name.lower())
+            args = "‹hidden›" if spec and spec.secret_args and event.args.strip() else event.args
+            kind, text = "command", f"/{event.name} {args}".strip()
         elif isinstance(event, Press):
             kind, text = "callback", event.data
+        elif isinstance(event, Upload):
+            kind, text = "document", event.filename
         else:
             kind, text, raw = event.kind, None, event.raw
         return turn.log("log_incoming", user_id=user.id, chat_id=user.chat_id,  # type: ignore[no-any-return]
@@ -154,10 +183,19 @@ class Dialogue:
         if isinstance(event, Press):
             prefix, _, rest = event.data.partition(":")
             owner = self._press_owner.get(prefix)
-            if owner is None:
+            if owner is None or not (turn.user.private or owner.groups):
                 return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
             return owner.on_press(turn, prefix, rest)
+        if isinstance(event, Upload):  # to the flow that takes files (admins add documents)
+            for flow in self.flows:
+                on_upload = getattr(flow, "on_upload", None)
+                if on_upload is not None:
+                    taken: list[Reply] = on_upload(turn, event)
+                    return taken
+            return [Reply(texts.UNSUPPORTED.format(kind="document"))]
         for flow in self.flows:
+            if not (turn.user.private or flow.groups):
+                continue  # in a group only questions are answered; runs stay private
             replies = flow.on_text(turn, event)
             if replies is not None:
                 return replies
@@ -170,12 +208,22 @@ class Dialogue:
         if not self.commands.usable(spec, turn.role):
             template = texts.ADMIN_ONLY if spec.role == "admin" else texts.TRAINER_ONLY
             return [Reply(template.format(command=render.esc(spec.name)))]
+        if not turn.user.private and not spec.group:
+            return [Reply(self._private_only(spec.name))]
         return spec.handler(turn, event.args)
+
+    def _private_only(self, command: str) -> str:
+        """In a group: what is private (runs, admin and trainer output) is asked in private."""
+        name = self.ctx.bot_username
+        where = texts.PRIVATE_LINK.format(username=render.esc(name)) if name else ""
+        return texts.PRIVATE_ONLY.format(command=render.esc(command), where=where)
 
     # ---- the core commands -------------------------------------------------------------
 
     def _start(self, turn: Turn, args: str) -> list[Reply]:
         """`/start` welcomes; `/start <payload>` (a deep link) goes to the flow that owns it."""
+        if args and not turn.user.private:  # a deep link opens private things: not here
+            return [Reply(self._private_only("start"))]
         if args:
             for flow in self.flows:
                 replies = flow.on_start(turn, args)

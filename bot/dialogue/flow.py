@@ -33,6 +33,7 @@ class Context:
     searcher: Searcher
     store: SessionLog
     front: str = "telegram"  # "telegram" or "cli" (the terminal chat)
+    bot_username: str | None = None  # the Telegram bot's @username, once known (for links)
     local_role: Role | None = None  # the terminal chat's operator has this role
 
     def role(self, user: User) -> Role | None:
@@ -101,12 +102,15 @@ class CommandSpec:
     role: Role | None = "staff"  # the least role that may use it; None: anyone (/join)
     usage: str = ""  # what follows the name in /help, e.g. "<user id> [role]"
     menu: bool = True  # listed in the Telegram command menu of the roles that may use it
+    secret_args: bool = False  # what follows the name is never logged ("/join ‹hidden›")
+    group: bool = False  # usable in a group chat; others answer "send this to me in private"
 
 
 class Flow(Protocol):
     """A part of the conversation, plugged into the dialogue."""
 
     prefixes: tuple[str, ...]  # the button data prefixes it owns ("c" for "c:12:q:a0")
+    groups: bool  # takes part in group chats (else its buttons and text are private-only)
     pending_kinds: tuple[str, ...]  # the kinds of pending state it keeps in the store
 
     def commands(self) -> Sequence[CommandSpec]:

@@ -3,7 +3,9 @@ buttons, follow-ups, the full passage, 👍 / 👎 and the comment after a 👎.
 
 Callback data:
     p:<chunk id>                 show a passage in full
-    f:<answer id>:<1|-1>         rate an answer
+    f:<answer id>:<1|-1>         rate an answer (the buttons then show the vote given)
+Message keys: "answer:<id>" (a reply to it is a follow-up of that answer), "comment:<id>"
+(the prompt for a comment; only a reply to it is taken as the comment).
 Pending state (in the store): "comment" - the answer a 👎 comment is for.
 """
 
@@ -15,11 +17,32 @@ from dataclasses import dataclass
 from bot import render, texts
 from bot.answers import answer_question
 from bot.dialogue.flow import CommandSpec, Turn
-from bot.store import LogWriteError
+from bot.store import LogWriteError, Row
 from bot.types import Button, Reply, Text
 
 FOLLOW_UP_WINDOW = 30 * 60  # seconds within which a short question may follow up the last one
-COMMENT_TTL = 30 * 60  # seconds a 👎 waits for its comment
+COMMENT_TTL = 24 * 3600  # seconds a 👎 waits for its comment (a reply to the prompt)
+
+
+def answer_buttons(answer_id: int | None, chunk_ids: Sequence[str],
+                   vote: int | None = None) -> tuple[tuple[Button, ...], ...]:
+    """Show passage 1..n, then 👍 / 👎 with the vote given marked."""
+    rows: list[tuple[Button, ...]] = []
+    if chunk_ids:
+        rows.append(tuple(Button(texts.SHOW_PASSAGE.format(n=n), f"p:{chunk}")
+                          for n, chunk in enumerate(chunk_ids, start=1)))
+    if answer_id is not None:
+        up = texts.VOTED.format(label=texts.HELPFUL) if vote == 1 else texts.HELPFUL
+        down = texts.VOTED.format(label=texts.NOT_HELPFUL) if vote == -1 else texts.NOT_HELPFUL
+        rows.append((Button(up, f"f:{answer_id}:1"), Button(down, f"f:{answer_id}:-1")))
+    return tuple(rows)
+
+
+def _id_of(key: str | None, prefix: str) -> int | None:
+    if key is None or not key.startswith(prefix + ":"):
+        return None
+    rest = key[len(prefix) + 1:]
+    return int(rest) if rest.isascii() and rest.isdigit() and len(rest) < 19 else None
 
 
 @dataclass
@@ -27,10 +50,11 @@ class QuestionFlow:
     """Answers free text as a question; always takes it, so it goes last among the flows."""
 
     prefixes: tuple[str, ...] = ("p", "f")
+    groups: bool = True  # answers questions in group chats too
     pending_kinds: tuple[str, ...] = ("comment",)
 
     def commands(self) -> Sequence[CommandSpec]:
-        return [CommandSpec("sources", texts.SUMMARY_SOURCES, self.sources)]
+        return [CommandSpec("sources", texts.SUMMARY_SOURCES, self.sources, group=True)]
 
     def sources(self, turn: Turn, args: str) -> list[Reply]:
         """`/sources`: the documents in the knowledge base."""
@@ -40,28 +64,46 @@ class QuestionFlow:
     # ---- free text -----------------------------------------------------------------------
 
     def on_text(self, turn: Turn, message: Text) -> list[Reply] | None:
-        user, store = turn.user, turn.ctx.store
-        waiting = store.pending(user.id, user.chat_id, "comment")
-        if waiting:
-            store.drop_pending(user.id, user.chat_id, "comment")
-            store.add_feedback_comment(answer_id=int(waiting[0]["data"]), user_id=user.id,
-                                       comment=message.text)
-            return [Reply(texts.FEEDBACK_COMMENT_SAVED)]
-        return self.answer(turn, message.text)
+        comment_for = _id_of(message.reply_key, "comment")
+        if comment_for is not None:
+            return self._comment(turn, comment_for, message.text)
+        return self.answer(turn, message.text, replied=_id_of(message.reply_key, "answer"))
 
-    def answer(self, turn: Turn, text: str) -> list[Reply]:
-        """The answer to a question, logged with its passages, with its buttons."""
+    def _comment(self, turn: Turn, answer_id: int, comment: str) -> list[Reply]:
+        """A reply to the comment prompt: saved while the prompt is open."""
+        user, store = turn.user, turn.ctx.store
+        waiting = [row for row in store.pending(user.id, user.chat_id, "comment")
+                   if row["data"] == answer_id]
+        if not waiting:
+            return [Reply(texts.COMMENT_CLOSED)]
+        if not comment.strip():
+            return [Reply(texts.COMMENT_EMPTY, force_reply=True, key=f"comment:{answer_id}")]
+        store.add_feedback_comment(answer_id=answer_id, user_id=user.id, comment=comment)
+        store.drop_pending(user.id, user.chat_id, "comment")
+        return [Reply(texts.FEEDBACK_COMMENT_SAVED)]
+
+    def _previous(self, turn: Turn, replied: int | None) -> Row | None:
+        """What a follow-up is read with: the answer replied to, else the last recent one."""
         ctx, user = turn.ctx, turn.user
-        last = None
-        if text.strip():
-            try:
-                last = ctx.store.last_answer(chat_id=user.chat_id, user_id=user.id,
-                                             within_seconds=FOLLOW_UP_WINDOW)
-            except LogWriteError:
-                last = None
+        try:
+            if replied is not None:
+                answer = ctx.store.answer(replied)
+                if answer is not None and answer.get("chat_id") == user.chat_id:
+                    return answer
+            return ctx.store.last_answer(chat_id=user.chat_id, user_id=user.id,
+                                         within_seconds=FOLLOW_UP_WINDOW)
+        except LogWriteError:
+            return None
+
+    def answer(self, turn: Turn, text: str, *, replied: int | None = None) -> list[Reply]:
+        """The answer to a question, logged with its passages, with its buttons; `replied` is
+        the answer the user replied to (the context of a follow-up)."""
+        ctx, user = turn.ctx, turn.user
+        last = self._previous(turn, replied) if text.strip() else None
         answer = answer_question(text, ctx.searcher, threshold=ctx.settings.threshold,
                                  top_k=ctx.settings.top_k,
-                                 previous=last["query"] if last else None)
+                                 previous=last["query"] if last else None,
+                                 replied=replied is not None and last is not None)
         html = render.answer_message(answer, previous=last["question"] if last else None)
         if answer.reason in ("empty", "no_words", "no_terms", "small_talk"):
             return [Reply(html)]
@@ -71,15 +113,9 @@ class QuestionFlow:
             grounded=answer.grounded, index_version=answer.version,
             passages=[(h.chunk.id, float(h.score)) for h in answer.hits],
             top_score=float(answer.top_score))
-        rows: list[tuple[Button, ...]] = []
-        passages = tuple(Button(texts.SHOW_PASSAGE.format(n=n), f"p:{h.chunk.id}")
-                         for n, h in enumerate(answer.hits, start=1))
-        if passages:
-            rows.append(passages)
-        if answer_id is not None:
-            rows.append((Button(texts.HELPFUL, f"f:{answer_id}:1"),
-                         Button(texts.NOT_HELPFUL, f"f:{answer_id}:-1")))
-        return [Reply(html, tuple(rows))]
+        rows = answer_buttons(answer_id, [h.chunk.id for h in answer.hits])
+        key = f"answer:{answer_id}" if answer_id is not None else None
+        return [Reply(html, rows, key=key)]
 
     # ---- buttons -------------------------------------------------------------------------
 
@@ -92,19 +128,25 @@ class QuestionFlow:
         return self._feedback(turn, rest)
 
     def _feedback(self, turn: Turn, rest: str) -> list[Reply]:
+        """A vote: kept (a comment given before stays), shown on the buttons; a 👎 asks for a
+        comment as a reply to the prompt."""
         user, store = turn.user, turn.ctx.store
         answer_id_text, _, value_text = rest.partition(":")
-        if not answer_id_text.isdigit() or value_text not in ("1", "-1"):
+        if not (answer_id_text.isascii() and answer_id_text.isdigit()
+                and len(answer_id_text) < 19) or value_text not in ("1", "-1"):
             return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
-        answer = store.answer(int(answer_id_text))
+        answer_id, value = int(answer_id_text), int(value_text)
+        answer = store.answer(answer_id)
         if answer is None or answer.get("user_id") != user.id:
             return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
-        store.log_feedback(answer_id=int(answer_id_text), user_id=user.id, value=int(value_text))
-        if value_text == "1":
-            return [Reply(notice=texts.FEEDBACK_THANKS)]
-        store.set_pending(user.id, user.chat_id, "comment", int(answer_id_text),
-                          ttl_seconds=COMMENT_TTL)
-        return [Reply(texts.FEEDBACK_ASK_COMMENT, notice=texts.FEEDBACK_THANKS)]
+        store.log_feedback(answer_id=answer_id, user_id=user.id, value=value)
+        marked = Reply(buttons=answer_buttons(answer_id, [c for c, _ in answer["passages"]],
+                                              vote=value), edit=True, notice=texts.FEEDBACK_THANKS)
+        if value == 1:
+            return [marked]
+        store.set_pending(user.id, user.chat_id, "comment", answer_id, ttl_seconds=COMMENT_TTL)
+        return [marked, Reply(texts.FEEDBACK_ASK_COMMENT, force_reply=True,
+                              key=f"comment:{answer_id}")]
 
     # ---- /cancel and /start --------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Any, Self
 
 from sqlite_utils import Database
 
+from bot.inputs import clean_text
 from bot.store.migrations import applied, migrate
 from bot.store.spool import Spool
 from index.errors import Problem
@@ -89,7 +90,10 @@ def _decode(table: str, row: Row) -> Row:
 def _insert(db: Database, table: str, row: Row) -> int:
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
-    cursor = db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+    # The last line of defence: text that cannot be encoded as UTF-8 (a lone surrogate) would
+    # raise UnicodeEncodeError here and lose the row; it is stored with U+FFFD instead.
+    values = [clean_text(v) if isinstance(v, str) else v for v in row.values()]
+    cursor = db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
     return int(cursor.lastrowid or 0)
 
 
@@ -114,6 +118,10 @@ class Store:
         self._last_try = 0.0
         self.retry_seconds = RETRY_SECONDS
         self._failing = False  # an incident is open: admins were told, not again until it ends
+        self._opened_before = False
+        self.on_new_file: Callable[[], None] | None = None  # run when the file had to be made anew
+        self._down_at: float | None = None  # a write failed then: others fail at once for a while
+        self._down_reason = ""
 
     def __enter__(self) -> Self:
         return self
@@ -193,7 +201,8 @@ class Store:
         except OSError as exc:
             raise LogWriteError("database", f"cannot create {self.path.parent}: {exc}") from exc
         # A file without write permission is opened read-only, even by root.
-        read_only = self.path.exists() and not self.path.stat().st_mode & 0o222
+        created = not self.path.exists()
+        read_only = not created and not self.path.stat().st_mode & 0o222
         target = self.path.resolve().as_uri() + "?mode=ro" if read_only else str(self.path)
         conn: sqlite3.Connection | None = None
         try:
@@ -215,6 +224,10 @@ class Store:
                 conn.close()
             raise LogWriteError("_migrations", f"cannot open {self.path}: {exc}") from exc
         self._local.db, self._local.generation = db, self._generation
+        if created and self._opened_before and self.on_new_file is not None:
+            log.warning("a new, empty session log was created at %s", self.path)
+            self.on_new_file()  # the data directory was removed: the settings' roles again
+        self._opened_before = True
         return db
 
     def _check_file(self) -> None:
@@ -228,14 +241,21 @@ class Store:
     def _write(self, table: str) -> Iterator[Database]:
         """Run the block as one IMMEDIATE transaction; a sqlite3 error becomes LogWriteError."""
         self._check_file()
+        if self._down_at is not None and time.monotonic() < self._down_at + self.retry_seconds:
+            # nobody waits on a database known to fail
+            raise LogWriteError(table, f"{self._down_reason} (not tried again for a few seconds)")
         db = self._open()
         try:
             db.execute("BEGIN IMMEDIATE")
             yield db
             db.execute("COMMIT")
         except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, full, I/O
+                self._down_at = time.monotonic()
+                self._down_reason = str(exc)
             raise LogWriteError(table, str(exc)) from exc
         else:
+            self._down_at = None
             if self._failing and self.spool.empty:
                 self._failing = False  # it works again
         finally:

@@ -8,8 +8,11 @@ same file cannot both apply it. Never edit a released migration: add the next on
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -185,8 +188,103 @@ def m004_add_pending(db: Database) -> None:
     )
 
 
+# "/join CODE" (also "/JOIN@SomeBot CODE") as logged before codes were hidden.
+_JOIN_WITH_CODE = re.compile(r"(\s*/join(?:@\w+)?)\s+\S.*", re.IGNORECASE | re.DOTALL)
+HIDDEN = "‹hidden›"  # what the log keeps of a secret command's arguments
+
+
+def _hide_join_code(text: str) -> str:
+    match = _JOIN_WITH_CODE.fullmatch(text)
+    return text if match is None else f"{match.group(1)} {HIDDEN}"
+
+
+def _hide_in_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return _hide_join_code(value)
+    if isinstance(value, list):
+        return [_hide_in_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _hide_in_json(item) for key, item in value.items()}
+    return value
+
+
+def m005_add_join_limits_and_hide_join_codes(db: Database) -> None:
+    """Failed join-code attempts per user (a lockout that outlives restarts; no code kept), and
+    the codes of `/join CODE` commands logged before, hidden in `messages` text and raw JSON."""
+    _run(
+        db,
+        """
+        CREATE TABLE join_limits (
+            user_id INTEGER PRIMARY KEY,
+            window_start TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            locked_until TEXT
+        )
+        """,
+    )
+    found = db.execute(
+        "SELECT id, text, raw FROM messages WHERE text LIKE '%/join%' OR raw LIKE '%/join%'"
+    ).fetchall()
+    for row_id, text, raw in found:
+        new_text = None if text is None else _hide_join_code(text)
+        new_raw = raw
+        if raw is not None:
+            try:
+                decoded = json.loads(raw)
+            except ValueError:  # not JSON: blank it rather than keep a code
+                new_raw = None
+            else:
+                hidden = _hide_in_json(decoded)
+                if hidden != decoded:
+                    new_raw = json.dumps(hidden, ensure_ascii=False)
+        if (new_text, new_raw) != (text, raw):
+            db.execute("UPDATE messages SET text = ?, raw = ? WHERE id = ?",
+                       [new_text, new_raw, row_id])
+
+
+def m006_add_delivery(db: Database) -> None:
+    """The inbox of updates (each handled once, none lost between Telegram and us) and the
+    outbox of replies (kept until the Bot API accepted them); see bot/store/delivery.py."""
+    _run(
+        db,
+        """
+        CREATE TABLE updates (
+            update_id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            user_id INTEGER,
+            chat_id INTEGER,
+            raw TEXT,
+            status TEXT NOT NULL CHECK (status IN ('received', 'handled')),
+            handled_at TEXT
+        );
+        CREATE INDEX updates_status ON updates (status);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            update_id INTEGER,
+            chat_id INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('message', 'edit', 'document')),
+            payload TEXT,
+            content BLOB,
+            key TEXT,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            message_id INTEGER,
+            error TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox (status, id);
+        CREATE INDEX outbox_update ON outbox (update_id);
+        CREATE INDEX outbox_message ON outbox (chat_id, message_id);
+        CREATE INDEX outbox_key ON outbox (chat_id, key)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests,
-                               m004_add_pending]
+                               m004_add_pending, m005_add_join_limits_and_hide_join_codes,
+                               m006_add_delivery]
 
 
 def number(migration: Migration) -> int:

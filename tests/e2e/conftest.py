@@ -1,21 +1,24 @@
-"""Fixtures of the end-to-end tests: the fake Bot API server, and plain HTTP to it."""
+"""Fixtures of the end-to-end tests: the fake Bot API server, plain HTTP to it, the real bot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from index.embedders import SentenceTransformerEmbedder
 from tests.support.fakebotapi import FakeBotAPI
 from tests.support.fakebotapi_calls import TOKEN
+from tests.support.telegram import RunningBot, telegram_dialogue
 
 
 @pytest.fixture
 def server() -> Iterator[FakeBotAPI]:
     with FakeBotAPI(token=TOKEN) as fake:
         yield fake
-
 
 
 @pytest.fixture
@@ -26,3 +29,19 @@ def api(server: FakeBotAPI) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
+def bot(server: FakeBotAPI, real_data_dir: Path,
+        real_embedder: SentenceTransformerEmbedder) -> Iterator[RunningBot]:
+    """The real bot over a copy of the real index, polling `server`."""
+    running = RunningBot(server, telegram_dialogue(server, real_data_dir, real_embedder)).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def errors(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
+    """The ERROR log lines so far."""
+    caplog.set_level(logging.INFO)
+    return lambda: [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

@@ -1,10 +1,6 @@
-"""The Telegram bot end to end over HTTP: the real Application from `build_application`, the
-real model and index, and the fake Bot API server (tests/support/fakebotapi.py) playing the users.
-
-Each test starts the Application in a thread with its own event loop, as `partnerbot run`
-does (initialize, post_init, polling, start), and drives it through the fake server. A last
-handler (group 99) records each update as handled, so a test can wait until the bot is done
-with an update and then assert on everything the server received for it and on SQLite.
+"""The Telegram bot end to end over HTTP: the real bot (`TelegramBot` over the Application of
+`build_application`), the real model and index, and the fake Bot API server playing the users
+(tests/support/telegram.py has the harness).
 """
 
 from __future__ import annotations
@@ -14,169 +10,37 @@ import functools
 import logging
 import shutil
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 from click.testing import CliRunner
-from telegram import Update
-from telegram.ext import TypeHandler
 
 from bot import render, texts
-from bot.app import build_dialogue
 from bot.cli import cli
-from bot.dialogue.engine import Dialogue
-from bot.settings import load_settings
-from bot.tg.app import Context, build_application
 from index.build import build_index
 from index.embedders import SentenceTransformerEmbedder
 from tests.conftest import ROOT
 from tests.support.fakebotapi import FakeBotAPI, Request
-
-TOKEN = "123456:TEST-TOKEN"
-ADMIN, STAFF, STAFF2, STRANGER = 1, 2, 3, 99
-GROUP = -1001234567890
-QUESTION = "Should implementing partners use the UN Partner Portal?"
-QUESTION2 = "Do implementing partners need PSEA training?"
-SENDS = frozenset({"sendMessage", "sendDocument"})
-
-
-# ---- harness --------------------------------------------------------------------------------
-
-
-def telegram_dialogue(server: FakeBotAPI, data_dir: Path, embedder: SentenceTransformerEmbedder,
-                      knowledge_dir: Path = ROOT / "knowledge") -> Dialogue:
-    """The bot's own wiring (bot/app.py), with the session's model instead of the ONNX one."""
-    settings = load_settings(data_dir=data_dir, knowledge_dir=knowledge_dir,
-                             telegram_api_url=server.base_url, admins=str(ADMIN),
-                             allowed_users=f"{STAFF},{STAFF2}")
-    return build_dialogue(settings, front="telegram", embedder=embedder)
-
-
-class RunningBot:
-    """The real Application polling the fake server in a background thread with its own loop."""
-
-    def __init__(self, server: FakeBotAPI, dialogue: Dialogue, *, rate_limit: bool = True):
-        self.server, self.dialogue = server, dialogue
-        self.application = build_application(dialogue, TOKEN, rate_limit=rate_limit)
-        self.application.add_handler(TypeHandler(Update, self._handled), group=99)
-        self._handled_ids: set[int] = set()
-        self._cond = threading.Condition()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="bot", daemon=True)
-        self._stop: asyncio.Event | None = None
-        self._serving: Any = None
-
-    async def _handled(self, update: Update, context: Context) -> None:
-        with self._cond:
-            self._handled_ids.add(update.update_id)
-            self._cond.notify_all()
-
-    async def _serve(self, started: asyncio.Future[None]) -> None:
-        app = self.application
-        self._stop = asyncio.Event()
-        try:
-            async with app:  # initialize ... shutdown
-                assert app.post_init is not None  # run_polling calls it after initialize
-                await app.post_init(app)
-                assert app.updater is not None
-                await app.updater.start_polling(poll_interval=0, timeout=1)
-                await app.start()
-                started.set_result(None)
-                await self._stop.wait()
-                await app.updater.stop()
-                await app.stop()
-        except BaseException as exc:
-            if not started.done():
-                started.set_exception(exc)
-            raise
-
-    def start(self) -> RunningBot:
-        self._thread.start()
-
-        async def launch() -> None:
-            started: asyncio.Future[None] = self._loop.create_future()
-            self._serving = asyncio.ensure_future(self._serve(started))
-            await started
-
-        asyncio.run_coroutine_threadsafe(launch(), self._loop).result(30)
-        return self
-
-    def stop(self) -> None:
-        async def finish() -> None:
-            assert self._stop is not None
-            self._stop.set()
-            await self._serving
-
-        try:
-            asyncio.run_coroutine_threadsafe(finish(), self._loop).result(30)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop.close()
-            self.dialogue.store.close()
-
-    def wait_handled(self, update_id: int, timeout: float = 20.0) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: update_id in self._handled_ids, timeout):
-                raise AssertionError(f"update {update_id} was not handled in {timeout}s")
-
-    # ---- acting as users ---------------------------------------------------------------
-
-    def act(self, send: Callable[[], int]) -> tuple[int, list[Request]]:
-        """Queue one update, wait until it is handled; (update id, every API call for it)."""
-        start = len(self.server.requests)
-        update_id = send()
-        self.wait_handled(update_id)
-        return update_id, [r for r in self.server.requests[start:] if r.method != "getUpdates"]
-
-    def say(self, user_id: int, text: str, **kwargs: Any) -> list[Request]:
-        """A user writes `text`; the successful messages the bot sent in reply."""
-        _, calls = self.act(lambda: self.server.send_text(user_id, text, **kwargs))
-        return sent(calls)
-
-    def press(self, user_id: int, label: str, **kwargs: Any) -> list[Request]:
-        """A user taps the newest inline button labelled `label`; every API call for it."""
-        return self.act(lambda: self.server.press_button(user_id, label, **kwargs))[1]
-
-
-def sent(calls: list[Request]) -> list[Request]:
-    return [r for r in calls if r.ok and r.method in SENDS]
-
-
-def buttons(request: Request) -> list[tuple[str, str]]:
-    markup = (request.result or {}).get("reply_markup") or {}
-    return [(b["text"], b.get("callback_data", "")) for row in markup.get("inline_keyboard", [])
-            for b in row]
-
-
-def callback_answers(calls: list[Request]) -> list[Request]:
-    return [r for r in calls if r.method == "answerCallbackQuery"]
-
-
-def db(bot: RunningBot) -> sqlite_utils.Database:
-    return sqlite_utils.Database(bot.dialogue.settings.db_path)
-
-
-@pytest.fixture
-def bot(server: FakeBotAPI, real_data_dir: Path,
-        real_embedder: SentenceTransformerEmbedder) -> Iterator[RunningBot]:
-    running = RunningBot(server, telegram_dialogue(server, real_data_dir, real_embedder)).start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def errors(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
-    """The ERROR log lines so far."""
-    caplog.set_level(logging.INFO)
-    return lambda: [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-
+from tests.support.telegram import (
+    ADMIN,
+    GROUP,
+    QUESTION,
+    QUESTION2,
+    STAFF,
+    STAFF2,
+    STRANGER,
+    RunningBot,
+    buttons,
+    callback_answers,
+    db,
+    edits,
+    sent,
+    telegram_dialogue,
+    texts_of,
+    wait_menu,
+)
 
 # ---- start, menus, questions ----------------------------------------------------------------
 
@@ -185,6 +49,7 @@ def test_start_sets_command_menus_and_welcomes(bot: RunningBot, server: FakeBotA
     staff = [name for name, _ in bot.dialogue.commands.menu("staff")]
     admin = [name for name, _ in bot.dialogue.commands.menu("admin")]
     assert staff == ["start", "help", "cancel", "checklist", "sources"]
+    wait_menu(server, {"type": "chat", "chat_id": ADMIN})  # menus are set in the background
     assert [c["command"] for c in server.my_commands()] == staff
     assert [c["command"] for c in server.my_commands({"type": "chat", "chat_id": ADMIN})] == admin
     assert {"stats", "reindex", "users", "allow", "revoke", "cohort"} <= set(admin) - set(staff)
@@ -198,9 +63,8 @@ def test_start_sets_command_menus_and_welcomes(bot: RunningBot, server: FakeBotA
 def test_question_is_answered_with_citations_buttons_and_rows(bot: RunningBot) -> None:
     _, calls = bot.act(lambda: bot.server.send_text(STAFF, QUESTION))
     replies = [r for r in calls if r.ok and r.method in ("sendChatAction", "sendMessage")]
-    assert [r.method for r in replies] == ["sendChatAction", "sendMessage"]
-    assert replies[0].params["action"] == "typing"
-    answer = replies[1]
+    assert [r.method for r in replies] == ["sendMessage"]  # fast: no "typing" needed
+    answer = replies[0]
     assert answer.params["parse_mode"] == "HTML" and "<b>Sources</b>" in answer.params["text"]
     assert "A/77/257" in answer.result["text"]
     labels = [label for label, _ in buttons(answer)]
@@ -361,11 +225,14 @@ def test_access_control_and_admin_commands(bot: RunningBot) -> None:
     assert document.filename == "questions-per-day.png"
     assert document.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert stats[1].params["caption"] == texts.CHART_CAPTION
-    reindex = bot.say(ADMIN, "/reindex")  # progress arrives through notify, from the worker
-    assert reindex[0].params["text"] == texts.REINDEX_STARTED
-    assert reindex[-1].result["text"].startswith("Re-index finished (nothing changed)")
+    _, reindex = bot.act(lambda: bot.server.send_text(ADMIN, "/reindex"))
+    assert texts_of(reindex) == [texts.REINDEX_STARTED]  # one message, edited in place
+    progress = sent(reindex)[0].result["message_id"]
+    assert edits(reindex) and {r.params["message_id"] for r in edits(reindex)} == {progress}
+    final = next(m for m in bot.server.messages(ADMIN) if m["message_id"] == progress)
+    assert final["text"].startswith("Re-index finished (nothing changed)")
     allowed = bot.say(ADMIN, "/allow 5")
-    assert [(r.chat_id, r.params["text"]) for r in allowed] == [
+    assert sorted((r.chat_id, r.params["text"]) for r in allowed) == [  # two chats at once
         (ADMIN, texts.ALLOWED.format(user_id=5, role="staff")),
         (5, texts.YOU_ARE_ALLOWED.format(role="staff"))]
     assert "<b>Sources</b>" in bot.say(5, QUESTION)[0].params["text"]
@@ -398,16 +265,26 @@ def test_a_locked_session_log_still_answers_and_alerts_the_admin(
     blocker = sqlite3.connect(bot.dialogue.settings.db_path)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        chatter = bot.say(STAFF, "just chatting here", chat_id=GROUP, chat_type="supergroup")
+        _, calls = bot.act(lambda: bot.server.send_text(
+            STAFF, "just chatting here", chat_id=GROUP, chat_type="supergroup"))
+        chatter = [r for r in sent(calls) if r.chat_id == GROUP]
+        chatter_alert = [r for r in sent(calls) if r.chat_id != GROUP]
         replies = bot.say(STAFF, QUESTION)
     finally:
         blocker.rollback()
         blocker.close()
     assert chatter == []  # the group is not told about the bot's log
-    assert any("not logged" in line for line in errors())
-    assert [r.chat_id for r in replies] == [STAFF, ADMIN]
+    assert any("updates not stored, handled from memory" in line for line in errors())
+    assert [r.chat_id for r in chatter_alert] == [ADMIN]  # one alert for the incident
+    assert "could not be written" in chatter_alert[0].params["text"]
+    assert [r.chat_id for r in replies] == [STAFF]
     assert "<b>Sources</b>" in replies[0].params["text"]
-    assert "could not be written" in replies[1].params["text"]
+    sessions.retry_seconds = 0  # the log works again: the next message writes the spool back
+    recovered = bot.say(STAFF, QUESTION2)
+    by_chat = {r.chat_id: r.params["text"] for r in recovered}
+    assert set(by_chat) == {ADMIN, STAFF} and "works again" in by_chat[ADMIN]
+    logged = [r["text"] for r in db(bot)["messages"].rows_where("direction = 'in'", order_by="id")]
+    assert logged == [None, QUESTION, QUESTION2]  # the group chatter is logged without text
 
 
 # ---- Bot API failures -------------------------------------------------------------------------
@@ -419,8 +296,9 @@ def test_a_bot_api_error_is_logged_and_the_next_question_answered(
     _, calls = bot.act(lambda: bot.server.send_text(STAFF, QUESTION))
     failed = [r for r in calls if r.method == "sendMessage"]
     assert [(r.ok, r.error_code) for r in failed] == [(False, 400)]
-    assert any(f"sending to chat {STAFF} failed" in line and "chat not found" in line.lower()
+    assert any(f"to chat {STAFF} refused for good" in line and "chat not found" in line.lower()
                for line in errors())
+    assert [r["status"] for r in db(bot)["outbox"].rows] == ["failed"]
     answered = bot.say(STAFF, QUESTION2)
     assert len(answered) == 1 and "<b>Sources</b>" in answered[0].params["text"]
     assert db(bot)["answers"].count == 2  # the first answer was kept in the log

@@ -82,14 +82,33 @@ def test_passage_button_shows_the_full_passage(dialogue: Dialogue) -> None:
     assert chunk is not None and render.esc(chunk.text) in shown[0].html
 
 
-def test_negative_feedback_asks_for_a_comment_and_keeps_it(dialogue: Dialogue) -> None:
+def test_negative_feedback_asks_for_a_comment_as_a_reply_and_keeps_it(
+        dialogue: Dialogue) -> None:
     replies = dialogue.handle(user(), Text("How are partners screened?"))
-    asked = press(dialogue, texts.NOT_HELPFUL, replies)
-    assert asked[0].html == texts.FEEDBACK_ASK_COMMENT
-    saved = dialogue.handle(user(), Text("It missed the Global Compact point"))
+    answer_key = replies[0].key
+    assert answer_key is not None and answer_key.startswith("answer:")
+    marked, asked = press(dialogue, texts.NOT_HELPFUL, replies)
+    assert marked.edit and not marked.html and marked.notice == texts.FEEDBACK_THANKS
+    assert [b.label for b in marked.buttons[-1]] == [
+        texts.HELPFUL, texts.VOTED.format(label=texts.NOT_HELPFUL)]  # the vote shows
+    assert asked.html == texts.FEEDBACK_ASK_COMMENT and asked.force_reply
+    # a question typed instead of a reply is answered, never swallowed as the comment
+    question = dialogue.handle(user(), Text("What is the UN Partner Portal?"))
+    assert "<b>Sources</b>" in question[0].html
+    assert db(dialogue)["feedback"].count == 1
+    assert next(iter(db(dialogue)["feedback"].rows))["comment"] is None
+    saved = dialogue.handle(user(), Text("It missed the Global Compact point",
+                                         reply_key=asked.key))
     assert saved[0].html == texts.FEEDBACK_COMMENT_SAVED
     row = next(iter(db(dialogue)["feedback"].rows))
     assert (row["value"], row["comment"]) == (-1, "It missed the Global Compact point")
+    again = dialogue.handle(user(), Text("one more thing", reply_key=asked.key))
+    assert again[0].html == texts.COMMENT_CLOSED  # the prompt was answered
+    up = press(dialogue, texts.HELPFUL, replies)  # a later vote keeps the comment
+    assert [b.label for b in up[0].buttons[-1]] == [
+        texts.VOTED.format(label=texts.HELPFUL), texts.NOT_HELPFUL]
+    row = next(iter(db(dialogue)["feedback"].rows))
+    assert (row["value"], row["comment"]) == (1, "It missed the Global Compact point")
 
 
 @pytest.mark.parametrize("data", ["", "zzz", "f:999:1", "f:abc:1", "f:1:7", "p:nope",
@@ -199,7 +218,7 @@ def test_a_checklist_completes_through_buttons_with_a_report(dialogue: Dialogue)
     assert files == ["implementing-partner-selection-run-1.md",
                      "implementing-partner-selection-run-1.csv"]
     run = next(iter(db(dialogue)["runs"].rows))
-    assert run["status"] == "completed" and run["rating"] and run["version"] == "1.0"
+    assert run["status"] == "completed" and run["rating"] and run["version"] == "2.0"
     assert db(dialogue)["run_answers"].count >= 10
 
 
@@ -300,9 +319,9 @@ def test_pending_state_survives_a_restart(tmp_path: Path, hashed_index: Path,
                                           knowledge: Path) -> None:
     first = make(tmp_path, hashed_index, knowledge)
     replies = first.handle(user(), Text("How are partners screened?"))
-    press(first, texts.NOT_HELPFUL, replies)
+    asked = press(first, texts.NOT_HELPFUL, replies)[-1]
     restarted = make(tmp_path, hashed_index, knowledge)  # a new process on the same database
-    saved = restarted.handle(user(), Text("It missed the point"))
+    saved = restarted.handle(user(), Text("It missed the point", reply_key=asked.key))
     assert saved[0].html == texts.FEEDBACK_COMMENT_SAVED
     assert next(iter(db(restarted)["feedback"].rows))["comment"] == "It missed the point"
 

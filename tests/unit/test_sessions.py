@@ -16,7 +16,9 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import EXPORT_TABLES, LogWriteError, SessionLog
-from bot.store.migrations import MIGRATIONS, m001_create_core, migrate
+from bot.store.migrations import MIGRATIONS, m001_create_core, migrate, number
+
+NEWEST = number(MIGRATIONS[-1])  # the schema version a new file gets
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -71,12 +73,14 @@ def ask(log: SessionLog, user: int, question: str, *, grounded: bool, passages=(
 
 def test_open_creates_directory_schema_and_wal(log: SessionLog):
     assert not log.path.exists()
-    assert log.schema_version == len(MIGRATIONS) == 4
+    assert log.schema_version == NEWEST
     db = Database(log.path)
     assert db.journal_mode == "wal"
-    assert [r["name"] for r in db.query("SELECT name FROM _migrations ORDER BY id")] == [
-        "m001_create_core", "m002_add_checklist_runs", "m003_add_access_requests",
-        "m004_add_pending"]
+    names = [r["name"] for r in db.query("SELECT name FROM _migrations ORDER BY id")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+    assert names[:4] == ["m001_create_core", "m002_add_checklist_runs",
+                         "m003_add_access_requests", "m004_add_pending"]
+    assert "m006_add_delivery" in names
     assert set(EXPORT_TABLES) <= set(db.table_names())
 
 
@@ -91,11 +95,11 @@ def test_migrations_apply_once(log: SessionLog):
     log.log_incoming(user_id=1, chat_id=1, chat_type="private", kind="text", text="hi")
     log.close()
     again = SessionLog(log.path)
-    assert again.schema_version == 4
+    assert again.schema_version == NEWEST
     again.close()
     db = Database(log.path)
     assert migrate(db) == []
-    assert db["_migrations"].count == 4
+    assert db["_migrations"].count == len(MIGRATIONS)
     assert db["messages"].count == 1
 
 
@@ -109,13 +113,13 @@ def test_opening_upgrades_an_old_schema(tmp_path: Path):
     db.close()
 
     log = SessionLog(path)
-    assert log.schema_version == 4
+    assert log.schema_version == NEWEST
     run_id = log.create_run(user_id=1, chat_id=1, checklist_id="psea", version="1",
                             snapshot={}, state={}, training=False, cohort=None)
     log.close()
     assert rows(log, "messages")[0]["text"] == "from before"
     assert rows(log, "runs")[0]["id"] == run_id
-    assert [r["id"] for r in rows(log, "_migrations")] == [1, 2, 3, 4]
+    assert [r["id"] for r in rows(log, "_migrations")] == [number(m) for m in MIGRATIONS]
 
 
 def test_a_failing_migration_leaves_no_trace(tmp_path: Path):
@@ -516,7 +520,7 @@ def test_forget_leaves_no_trace_of_the_user(log: SessionLog, clock: Clock):
 
 def test_a_locked_database_is_a_write_error(tmp_path: Path):
     log = SessionLog(tmp_path / "log.db", timeout=0.05)
-    assert log.schema_version == 4
+    assert log.schema_version == NEWEST
     other = sqlite3.connect(log.path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
@@ -527,6 +531,9 @@ def test_a_locked_database_is_a_write_error(tmp_path: Path):
     finally:
         other.execute("ROLLBACK")
         other.close()
+    with pytest.raises(LogWriteError, match="not tried again"):  # for retry_seconds, no wait
+        log.log_incoming(user_id=1, chat_id=1, chat_type="private", kind="text", text="hi")
+    log.retry_seconds = 0
     log.log_incoming(user_id=1, chat_id=1, chat_type="private", kind="text", text="hi")
     log.close()
     assert len(rows(log, "messages")) == 1
