@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,18 +21,27 @@ from index.chunks import Chunk
 from index.corpus import read_corpus
 from index.dense import HNSW_ABOVE
 from index.embedders import Embedder
-from index.errors import IndexBuildError, IndexBusy, IndexCorrupt, IndexProblem
+from index.errors import (
+    IndexBuildError,
+    IndexBusy,
+    IndexCorrupt,
+    IndexProblem,
+    IndexVersionDamaged,
+)
 from index.sentences import SENTENCE_TEXT, sentence_texts, stack_sentences
 from index.store import (
+    UNUSABLE,
     chunk_from_row,
     chunk_row,
     current_version,
     list_versions,
     load_live,
     load_version,
+    mark_unusable,
     read_manifest,
     remove_version,
     switch_to,
+    verify_files,
     versions_dir,
     write_version,
 )
@@ -92,42 +102,68 @@ def text_hash(text: str) -> str:
 
 @dataclass
 class _Previous:
-    """What the live version holds, if it was built with the same model."""
+    """What the version whose vectors a build reuses holds (see `_previous`)."""
 
     passages: dict[str, np.ndarray] = field(default_factory=dict)  # text hash -> vector
     units: dict[str, np.ndarray] = field(default_factory=dict)  # unit text hash -> vector
     rows: list[dict[str, object]] | None = None  # its chunks.jsonl rows
     ids: set[str] = field(default_factory=set)
+    version: str | None = None  # its name
 
 
 def _previous(index_dir: Path, model_id: str) -> _Previous:
-    """The live version's vectors by the hash of their text; empty when there is none, it is
-    unreadable, or it was built with another model (vectors of two models never mix)."""
+    """The vectors of the live version by the hash of their text or, when it is marked
+    unusable, damaged or unreadable, of the newest intact version built with this model (the
+    one `load_live` serves then); empty when there is none, or the live version was built
+    with another model (vectors of two models never mix).
+
+    A version is reused only once all its files match their checksums (a damaged one found
+    here is marked unusable, as `load_live` does), so no damaged vector is copied into the
+    new version, and "nothing changed" never keeps a damaged live version."""
     live = current_version(index_dir)
-    if live is None:
-        return _Previous()
-    directory = versions_dir(index_dir) / live
-    try:
-        manifest = read_manifest(directory)
-        if manifest["model_id"] != model_id:
-            return _Previous()
-        with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()]
-        chunks = [chunk_from_row(row) for row in rows]
-        vectors = np.load(directory / "vectors.npy")
-        found = _Previous(rows=rows, ids={c.id for c in chunks})
-        if len(vectors) == len(chunks):
-            found.passages = {text_hash(c.embed_text): v
-                              for c, v in zip(chunks, vectors, strict=True)}
-        found.units = _previous_units(directory, chunks)
+    order = ([live] if live else []) + [n for n in list_versions(index_dir) if n != live]
+    for name in order:
+        directory = versions_dir(index_dir) / name
+        try:
+            manifest = read_manifest(directory)
+            if manifest["model_id"] != model_id:
+                if name == live:
+                    return _Previous()
+                continue
+            verify_files(directory, manifest, manifest["checksums"])
+            found = _read_previous(directory)
+        except IndexCorrupt as exc:
+            reason = str(exc).removeprefix(f"{name}: ")
+            marked = isinstance(exc, IndexVersionDamaged) and mark_unusable(directory, reason)
+            log.warning("not reusing the vectors of index version %s%s: %s", name,
+                        f" (marked: {directory / UNUSABLE})" if marked else "", reason)
+            continue
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("not reusing the vectors of index version %s: %s", name, exc)
+            continue
+        if name != live:
+            log.warning("reusing the vectors of index version %s, the newest intact one", name)
         return found
-    except (IndexCorrupt, OSError, ValueError, KeyError, TypeError):
-        return _Previous()
+    return _Previous()
+
+
+def _read_previous(directory: Path) -> _Previous:
+    """The vectors of one version (checked by `_previous`) by the hash of their text."""
+    with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    chunks = [chunk_from_row(row) for row in rows]
+    vectors = np.load(directory / "vectors.npy")
+    found = _Previous(rows=rows, ids={c.id for c in chunks}, version=directory.name)
+    if len(vectors) == len(chunks):
+        found.passages = {text_hash(c.embed_text): v
+                          for c, v in zip(chunks, vectors, strict=True)}
+    found.units = _previous_units(directory, chunks)
+    return found
 
 
 def _previous_units(directory: Path, chunks: list[Chunk]) -> dict[str, np.ndarray]:
-    """The live version's unit vectors by the hash of their text, when they are of the kind
-    this code embeds (sentences.json names it)."""
+    """A version's unit vectors by the hash of their text, when they are of the kind this
+    code embeds (sentences.json names it)."""
     try:
         meta = json.loads((directory / "sentences.json").read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("text") != SENTENCE_TEXT:
@@ -185,7 +221,8 @@ def build_index(
         new_ids = {c.id for c in chunks}
         added = len(new_ids - old.ids)
         removed = len(old.ids - new_ids)
-        if live and old.rows == [chunk_row(c) for c in chunks] and old.units:
+        unchanged = old.version == live and old.rows == [chunk_row(c) for c in chunks]
+        if live and unchanged and old.units:
             return BuildReport(live, len(documents), len(chunks), 0, len(chunks), 0,
                                time.perf_counter() - started, switched=False)
         say(Step("embed", "Embedding new or changed passages ..."))
@@ -288,20 +325,39 @@ def rollback(index_dir: Path, model_id: str) -> tuple[str, str]:
 
 
 def status(index_dir: Path) -> list[dict[str, object]]:
-    """Every kept version: name, live or not, build time, passages, model, intact or why not."""
+    """Every kept version: name, live or not, build time, passages, model, intact or why not.
+
+    A version marked unusable still shows what its manifest says, with its state "damaged:
+    ... marked unusable (why)"; "ok" means its manifest is readable (its files are checked
+    against their checksums when a process loads it)."""
     live = current_version(index_dir)
     rows: list[dict[str, object]] = []
     for name in list_versions(index_dir):
         row: dict[str, object] = {"version": name, "live": name == live}
+        directory = versions_dir(index_dir) / name
+        manifest: dict[str, Any] | None = None
         try:
-            manifest = read_manifest(versions_dir(index_dir) / name)
-            row.update(built_at=manifest["built_at"], passages=manifest["count"],
-                       documents=len(manifest["documents"]), model=manifest["model_id"],
-                       dense=manifest["dense"], state="ok")
+            manifest = read_manifest(directory)
+            row["state"] = "ok"
         except IndexCorrupt as exc:
             row["state"] = f"damaged: {exc}"
+            with contextlib.suppress(IndexCorrupt):  # for display only: it is not served
+                manifest = read_manifest(directory, marked=True)
+        if manifest is not None:
+            row.update(_described(manifest))
         rows.append(row)
     return rows
+
+
+def _described(manifest: dict[str, Any]) -> dict[str, object]:
+    """What `status` shows of a manifest: the fields it has of built_at, passages, documents,
+    model and dense."""
+    fields = {"built_at": "built_at", "passages": "count", "model": "model_id",
+              "dense": "dense"}
+    shown = {key: manifest[name] for key, name in fields.items() if name in manifest}
+    if isinstance(manifest.get("documents"), list):
+        shown["documents"] = len(manifest["documents"])
+    return shown
 
 
 __all__ = ["BuildReport", "build_index", "load_live", "rollback", "status"]

@@ -50,3 +50,8 @@ class IndexBuildError(IndexProblem):
 
 class IndexBusy(IndexProblem):
     """Another index build holds the lock."""
+
+
+class IndexVersionDamaged(IndexCorrupt):
+    """One index version's files are missing or no longer match its manifest; it is marked
+    unusable (index/store.py) and the newest intact version serves instead."""

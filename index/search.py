@@ -29,7 +29,7 @@ import numpy as np
 
 from index.chunks import Chunk
 from index.embedders import Embedder
-from index.errors import IndexProblem
+from index.errors import IndexCorrupt, IndexProblem, IndexVersionDamaged
 from index.evidence import (
     Piece,
     UnitEvidence,
@@ -49,7 +49,7 @@ from index.queries import (
     normalise,
     query_terms,
 )
-from index.store import LoadedIndex, load_live
+from index.store import UNUSABLE, LoadedIndex, load_live, load_version, mark_unusable
 
 log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "keyword")
@@ -60,6 +60,15 @@ ALTERNATIVE_WEIGHT = 0.5  # BM25 weight of an acronym's long form or a synonym, 
 FOCUS_WEIGHT = 4.0  # BM25 weight of the last sentence's words in a several-sentence message
 RERANK = 20  # the best fused candidates are re-ranked by their best unit's evidence ...
 RERANK_WEIGHT = 1.0  # ... added with this weight to their fused score (scaled to the best)
+
+
+class _ReadFailed(Exception):
+    """A file of the version a query searches failed to read (`reason`): `Searcher.search`
+    checks the version and searches again on the one serving then."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,13 @@ class Searcher:
     """Searches the live index version; picks up a new version when CURRENT changes.
 
     A query holds a reference to the version it started on, so a switch never disturbs it.
+    Before every query the files of the version served are checked against their stat at the
+    load (`LoadedIndex.changed`: ~12 `os.stat`); a file that changed is checked against its
+    checksum, and a damaged version is marked unusable (index/store.py) and replaced by the
+    newest intact one. The sentence vectors are the one file read at every query (the rows of
+    its top passages, index/sentences.py): truncated after that check, the read ends early
+    and raises, and the same replacement happens before the query is searched again, on the
+    version that replaced it (nothing is memory-mapped, so no read can end the process).
     """
 
     def __init__(self, index_dir: Path, embedder: Embedder, *, candidates: int = 100) -> None:
@@ -161,14 +177,66 @@ class Searcher:
 
     def current(self) -> LoadedIndex:
         """The version queries use now: loaded on first use, reloaded first if an admin
-        switched versions."""
-        if self._index is None:
+        switched versions, replaced when a file of it changed on disk (see the class
+        docstring). Raises an IndexProblem when no intact version remains."""
+        index = self._index
+        if index is None:
             return self.load()
         stamp = self._current_stamp()
         if stamp != self._stamp:
             self._reload(stamp)
-        assert self._index is not None
-        return self._index
+            index = self._index
+            if index is None:
+                return self.load()
+        change = index.changed()
+        if change is not None:
+            return self._replace_changed(index, change)
+        return index
+
+    def _replace_changed(self, index: LoadedIndex, change: str) -> LoadedIndex:
+        """The version to serve now that a file of `index` changed on disk: itself reloaded
+        when its files still match their checksums, else the newest intact version (the
+        damaged one marked unusable)."""
+        with self._lock:
+            served = self._index
+            if served is index:
+                return self._replace_locked(index, change)
+        if served is None:  # another query found no intact version: try again
+            return self.load()
+        return served  # another query has replaced it already
+
+    def _replace_locked(self, index: LoadedIndex, change: str) -> LoadedIndex:
+        assert index.directory is not None  # `changed` found something, so it has files
+        try:
+            fresh = load_version(index.directory)
+        except IndexCorrupt as exc:
+            damage: IndexCorrupt = exc
+        else:
+            log.warning("index version %s: %s, but its files still match their checksums; "
+                        "reloaded it", index.version, change)
+            fresh.warnings = index.warnings
+            self._install(fresh)
+            return fresh
+        reason = f"{change} while serving: {str(damage).removeprefix(index.version + ': ')}"
+        marked = (isinstance(damage, IndexVersionDamaged)
+                  and mark_unusable(index.directory, reason)) or (
+            index.directory / UNUSABLE).exists()  # or another process marked it first
+        log.error("index version %s is damaged (%s); %s, no longer served", index.version,
+                  reason, f"marked unusable ({index.directory / UNUSABLE})" if marked
+                  else "not marked")
+        try:
+            fresh = load_live(self.index_dir, self.embedder.model_id)
+        except IndexProblem as exc:
+            self._index, self._tokens, self._pieces = None, {}, {}
+            log.error("no intact index version remains, searching is unavailable: %s", exc)
+            raise
+        log.warning("index now served from version %s, the newest intact one", fresh.version)
+        self._install(fresh)
+        return fresh
+
+    def _install(self, fresh: LoadedIndex) -> None:
+        self._index, self._stamp = fresh, self._current_stamp()
+        self._tokens, self._pieces = {}, {}
 
     def _current_stamp(self) -> tuple[int, int] | None:
         try:
@@ -210,12 +278,24 @@ class Searcher:
         return pieces
 
     def search(self, query: str, top_k: int = 5, *, mode: str = "hybrid") -> SearchResult:
-        """The top_k passages for `query`, with the evidence an answer needs."""
+        """The top_k passages for `query`, with the evidence an answer needs.
+
+        Raises an IndexProblem when no intact index version can serve it."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         index = self.current()
+        for _attempt in range(3):
+            try:
+                return self._search(index, query, top_k, mode)
+            except _ReadFailed as failed:
+                index = self._replace_changed(index, failed.reason)
+        raise IndexCorrupt("The index files keep changing while they are searched.",
+                           "partnerbot index --status")
+
+    def _search(self, index: LoadedIndex, query: str, top_k: int, mode: str) -> SearchResult:
+        """`search` on one version; raises _ReadFailed when a file of it cannot be read."""
         text = normalise(query)
         terms = query_terms(text)
         focus = focus_sentence(text)
@@ -240,8 +320,13 @@ class Searcher:
                if (weight := index.keyword.idf(token)) is not None}
         weights, ranking = term_weights(terms, idf), ranking_weights(terms, idf)
         pool = ranked[:max(top_k, RERANK)] if mode == "hybrid" else ranked[:top_k]
-        cosines = (index.sentences.scores(vector, [i for i, _ in pool])
-                   if vector is not None and index.sentences is not None else {})
+        cosines = {}
+        if vector is not None and index.sentences is not None:
+            try:
+                cosines = index.sentences.scores(vector, [i for i, _ in pool])
+            except IndexCorrupt as exc:  # its file changed under this read (truncated?)
+                raise _ReadFailed(index.changed() or str(exc).removeprefix(
+                    f"{index.version}: ")) from exc
         dense_of, keyword_of = dict(dense_hits), dict(keyword_hits)
         best = max((score for _, score in pool), default=1.0) or 1.0
         hits = []

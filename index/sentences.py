@@ -8,22 +8,26 @@ sentence splitter knows the abbreviations of these documents ("para. 18", "No. 5
 
 The build embeds every unit of every passage (`sentence_texts`) into `sentences.npy`, one row
 per unit, with `sentence_owner.npy` giving the position of the passage each row belongs to. At
-query time a passage's unit cosines are one dot product over its rows (`SentenceVectors`),
-using the query vector the dense search already computed.
+query time a passage's unit cosines are one dot product over its rows (`SentenceVectors`,
+which reads them from the file), using the query vector the dense search already computed.
 
-Pure functions and numpy only: no model, no bot code.
+Pure functions, numpy and file reads only: no model, no bot code.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from index.chunks import Chunk
+from index.errors import IndexCorrupt, IndexVersionDamaged
 
 UnitKind = Literal["sentence", "lead", "item", "field"]
 
@@ -171,37 +175,129 @@ def sentence_texts(chunk: Chunk) -> list[str]:
     return [u.text for u in units(chunk.text)] or [chunk.text]
 
 
-@dataclass(frozen=True)
+class _RowFile:
+    """The rows of a float32 (rows, dim) .npy file, read with `os.pread` when asked for.
+
+    Not memory-mapped: a mapped file truncated under the process ends it with SIGBUS at the
+    next read of a lost page, whereas a read past the new end is only short, and raises
+    IndexVersionDamaged here. The descriptor closes when the object is garbage (a query holds
+    the version it started on, hence this object, until it is done)."""
+
+    def __init__(self, path: Path, fd: int, offset: int, rows: int, dim: int) -> None:
+        self.path, self.fd, self.offset, self.rows, self.dim = path, fd, offset, rows, dim
+        self.row_bytes = dim * 4
+        weakref.finalize(self, os.close, fd)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Rows lo:hi as a (hi - lo, dim) float32 array (read-only)."""
+        want = (hi - lo) * self.row_bytes
+        start = self.offset + lo * self.row_bytes
+        try:
+            data = os.pread(self.fd, want, start)
+            while 0 < len(data) < want:  # a regular file reads short only at its end
+                more = os.pread(self.fd, want - len(data), start + len(data))
+                if not more:
+                    break
+                data += more
+        except OSError as exc:
+            raise IndexCorrupt(f"{self.path.parent.name}: {self.path.name} cannot be read "
+                               f"({exc.strerror or exc})") from exc
+        if len(data) != want:
+            raise IndexVersionDamaged(
+                f"{self.path.parent.name}: {self.path.name} ended early (read {len(data)} of "
+                f"{want} bytes at byte {start}: truncated?)")
+        return np.frombuffer(data, dtype="<f4").reshape(hi - lo, self.dim)
+
+
 class SentenceVectors:
     """Normalised unit vectors, rows grouped by passage: rows `starts[p]:starts[p + 1]`
-    belong to the passage at position p."""
+    belong to the passage at position p.
 
-    vectors: np.ndarray  # float32, (units, dim)
-    owner: np.ndarray  # int32, (units,): the passage position of each row
-    starts: np.ndarray  # int64, (passages + 1,)
+    Served from the file (`open`): a query reads only the rows of its top passages, with one
+    `os.pread` each (the page cache holds the file, not the process: at 100k passages it is
+    ~0.6 GB), and a file that ended early raises IndexVersionDamaged instead of ending the
+    process (see `_RowFile`). `from_arrays` holds them in memory instead (tests, tools).
+    """
 
-    @classmethod
-    def from_arrays(cls, vectors: np.ndarray, owner: np.ndarray,
-                    passages: int) -> SentenceVectors:
-        """Check and index the stored arrays; raises ValueError when they do not fit."""
+    def __init__(self, owner: np.ndarray, starts: np.ndarray, dim: int, *,
+                 matrix: np.ndarray | None = None, file: _RowFile | None = None) -> None:
+        self.owner = owner  # int32, (units,): the passage position of each row
+        self.starts = starts  # int64, (passages + 1,)
+        self.dim = dim
+        self._matrix = matrix  # float32, (units, dim), when held in memory
+        self._file = file  # else where the rows are read from
+
+    @staticmethod
+    def _index(owner: np.ndarray, rows: int, passages: int) -> tuple[np.ndarray, np.ndarray]:
         owner = np.asarray(owner)
-        if vectors.ndim != 2 or owner.ndim != 1 or len(vectors) != len(owner):
+        if owner.ndim != 1 or len(owner) != rows:
             raise ValueError("sentence vectors and owners do not match")
         if len(owner) and (owner.min() < 0 or owner.max() >= passages
                            or np.any(np.diff(owner) < 0)):
             raise ValueError("sentence owners are not sorted passage positions")
         starts = np.searchsorted(owner, np.arange(passages + 1)).astype(np.int64)
-        if vectors.dtype != np.float32 or not vectors.flags.c_contiguous:
-            vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # else no copy: mmap kept
-        return cls(vectors, owner.astype(np.int32), starts)
+        return owner.astype(np.int32), starts
+
+    @classmethod
+    def from_arrays(cls, vectors: np.ndarray, owner: np.ndarray,
+                    passages: int) -> SentenceVectors:
+        """Check and index arrays held in memory; raises ValueError when they do not fit."""
+        if vectors.ndim != 2:
+            raise ValueError("sentence vectors and owners do not match")
+        owner, starts = cls._index(owner, len(vectors), passages)
+        return cls(owner, starts, int(vectors.shape[1]),
+                   matrix=np.ascontiguousarray(vectors, dtype=np.float32))
+
+    @classmethod
+    def open(cls, path: Path, owner: np.ndarray, passages: int) -> SentenceVectors:
+        """The vectors of a float32 .npy file (sentences.npy), read on demand: only its
+        header is read here. Raises ValueError when the file or the owners do not fit,
+        OSError when it cannot be opened. A file of another layout is read into memory."""
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                return cls.from_arrays(np.load(path), owner, passages)
+            if len(shape) != 2:
+                raise ValueError(f"{path.name} is not a matrix (shape {shape})")
+            if fortran or dtype != np.dtype("<f4"):
+                return cls.from_arrays(np.load(path), owner, passages)
+            rows, dim = int(shape[0]), int(shape[1])
+            offset = handle.tell()
+            size = os.fstat(handle.fileno()).st_size
+            if size != offset + rows * dim * 4:
+                raise ValueError(f"{path.name} is {size} bytes, its header says "
+                                 f"{offset + rows * dim * 4}")
+            owner, starts = cls._index(owner, rows, passages)
+            fd = os.dup(handle.fileno())  # the same open file, kept after `handle` closes
+        return cls(owner, starts, dim, file=_RowFile(path, fd, offset, rows, dim))
+
+    @property
+    def path(self) -> Path | None:
+        """The file the rows are read from at each query; None when held in memory."""
+        return self._file.path if self._file is not None else None
+
+    def rows(self, passage: int) -> np.ndarray:
+        """The unit vectors of the passage at this position, (its units, dim)."""
+        lo, hi = int(self.starts[passage]), int(self.starts[passage + 1])
+        if self._matrix is not None:
+            return self._matrix[lo:hi]
+        if lo == hi or self._file is None:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._file.read(lo, hi)
 
     def scores(self, query: np.ndarray, passages: Sequence[int]) -> dict[int, np.ndarray]:
-        """{passage: the cosine of each of its units with `query`, in unit order}."""
+        """{passage: the cosine of each of its units with `query`, in unit order}.
+
+        Raises IndexVersionDamaged when the file ended early (truncated under the process),
+        IndexCorrupt when it cannot be read."""
         out: dict[int, np.ndarray] = {}
         q = query.astype(np.float32)
         for p in dict.fromkeys(int(p) for p in passages):
-            lo, hi = int(self.starts[p]), int(self.starts[p + 1])
-            out[p] = np.asarray(self.vectors[lo:hi] @ q, dtype=np.float32)
+            out[p] = np.asarray(self.rows(p) @ q, dtype=np.float32)
         return out
 
     def best(self, query: np.ndarray, passages: Sequence[int]) -> dict[int, float]:

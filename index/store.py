@@ -4,16 +4,34 @@ Layout under the index directory:
     CURRENT                 name of the live version (replaced atomically)
     versions/<name>/        manifest.json, chunks.jsonl, vectors.npy, dense.faiss, bm25/
     versions/.tmp-<name>/   a build in progress (never served; removed by the next build)
+    versions/<name>/UNUSABLE  written when that version was found damaged; holds the reason
     build.lock              held while a build runs
+
+A version directory never changes once written. A damaged one (a file missing, or not
+matching its checksum in the manifest) is marked unusable with the file
+`versions/<name>/UNUSABLE` (the reason and when it was found): by `load_live` at a load; by
+the searcher (index/search.py) when a file of the version it serves changes on disk while it
+runs (`LoadedIndex.changed`: an `os.stat` of each file against its stat at the load) or a
+read of its sentence vectors ends early; and by a build (index/build.py) when the version
+whose vectors it would reuse does not match its checksums. A marked version is never served
+again, by this process, another one or after a restart: `read_manifest` refuses it, so
+`load_live` falls back to the newest intact version (CURRENT is left as it is), `rollback`
+skips it, `status` shows it damaged (with what its manifest says), and the next build reuses
+the vectors of the newest intact version instead (checked against their checksums first),
+writes a new intact version and switches to it; pruning removes the marked one like any
+other old version. After restoring the files of a marked version, delete its UNUSABLE file
+to serve it again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +41,22 @@ import numpy as np
 
 from index.chunks import Chunk
 from index.dense import DenseIndex
-from index.errors import IndexCorrupt, IndexMissing, IndexModelMismatch
+from index.errors import IndexCorrupt, IndexMissing, IndexModelMismatch, IndexVersionDamaged
 from index.keyword import KeywordIndex
 from index.sentences import SENTENCE_TEXT, SentenceVectors
 
 FORMAT = 1
+UNUSABLE = "UNUSABLE"  # the marker file of a damaged version (see the module docstring)
 log = logging.getLogger(__name__)
+
+# A file as `os.stat` sees it: (device, inode, size, mtime, ctime). Any change of a version's
+# file (truncated, rewritten, replaced, removed) changes it.
+FileStamp = tuple[int, int, int, int, int]
+
+
+def _file_stamp(path: str | Path) -> FileStamp:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @dataclass
@@ -42,8 +70,11 @@ class LoadedIndex:
     keyword: KeywordIndex
     warnings: list[str] = field(default_factory=list)
     sentences: SentenceVectors | None = None  # None for versions built without them
+    directory: Path | None = None  # where it was loaded from
+    files: dict[str, FileStamp] = field(default_factory=dict)  # each file as it was loaded
     _by_id: dict[str, Chunk] = field(init=False, repr=False)
     _by_locator: dict[tuple[str, str], Chunk] = field(init=False, repr=False)
+    _paths: dict[str, str] = field(init=False, repr=False)  # for `changed`: no Path joins
 
     @property
     def model_id(self) -> str:
@@ -52,6 +83,8 @@ class LoadedIndex:
     def __post_init__(self) -> None:
         self._by_id = {c.id: c for c in self.chunks}
         self._by_locator = {(c.source, c.locator): c for c in self.chunks}
+        self._paths = ({name: os.fspath(self.directory / name) for name in self.files}
+                       if self.directory is not None else {})
 
     def find(self, source: str, locator: str) -> Chunk | None:
         """The passage with this document id and locator, if indexed."""
@@ -60,6 +93,27 @@ class LoadedIndex:
     def by_id(self, chunk_id: str) -> Chunk | None:
         """The passage with this id, if indexed."""
         return self._by_id.get(chunk_id)
+
+    def changed(self, names: Iterable[str] | None = None) -> str | None:
+        """What changed on disk since the load, of the files `names` (default: all of the
+        version's files), e.g. "sentences.npy changed size (9344 -> 0 bytes)"; None when
+        nothing did. One `os.stat` per file (~3 us each): cheap enough for every query."""
+        for name in self._paths if names is None else names:
+            path = self._paths.get(name)
+            if path is None:
+                continue
+            before = self.files[name]
+            try:
+                now = _file_stamp(path)
+            except FileNotFoundError:
+                return f"{name} was removed"
+            except OSError as exc:
+                return f"{name} cannot be checked ({exc.strerror or exc})"
+            if now != before:
+                if now[2] != before[2]:
+                    return f"{name} changed size ({before[2]} -> {now[2]} bytes)"
+                return f"{name} was modified"
+        return None
 
 
 def versions_dir(index_dir: Path) -> Path:
@@ -82,6 +136,38 @@ def list_versions(index_dir: Path) -> list[str]:
         return []
     names = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return sorted(names, reverse=True)
+
+
+def unusable_reason(directory: Path) -> str | None:
+    """Why this version was marked unusable, or None when it is not marked."""
+    try:
+        text = (directory / UNUSABLE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # a marker that cannot be read still marks
+        return f"{UNUSABLE} cannot be read ({exc})"
+    return text.splitlines()[0] if text else "no reason recorded"
+
+
+def mark_unusable(directory: Path, reason: str) -> bool:
+    """Mark a damaged version so that no process serves it again (see the module docstring);
+    False when the marker cannot be written (a read-only disk: the version's checksums still
+    refuse it at every load)."""
+    if not directory.is_dir():  # removed meanwhile (pruned): nothing to mark
+        return False
+    found = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    text = (f"{reason}\nfound {found} by process {os.getpid()}; delete this file once the "
+            "version's files are restored to serve it again\n")
+    tmp = directory / f".{UNUSABLE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, directory / UNUSABLE)
+    except OSError as exc:
+        log.warning("index version %s: cannot write its %s marker (%s)", directory.name,
+                    UNUSABLE, exc)
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def switch_to(index_dir: Path, version: str) -> None:
@@ -161,28 +247,71 @@ def write_version(
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
-    """The manifest of one version; raises IndexCorrupt when missing or unreadable."""
+def read_manifest(directory: Path, *, marked: bool = False) -> dict[str, Any]:
+    """The manifest of one version; raises IndexCorrupt when the version is marked unusable
+    (unless `marked`: to show it, never to serve it) or its manifest is of an unknown format,
+    IndexVersionDamaged when it is missing or unreadable."""
+    reason = None if marked else unusable_reason(directory)
+    if reason is not None:
+        raise IndexCorrupt(f"{directory.name}: marked unusable ({reason})")
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:
+        raise IndexVersionDamaged(f"{directory.name}: manifest.json unreadable ({exc})") from exc
+    except OSError as exc:  # permissions, I/O: not known to be damage
         raise IndexCorrupt(f"{directory.name}: manifest.json unreadable ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexCorrupt(f"{directory.name}: manifest.json has an unknown format")
+    if not isinstance(manifest.get("checksums"), dict):
+        raise IndexVersionDamaged(f"{directory.name}: manifest.json has no checksums")
     return manifest
 
 
+def verify_files(directory: Path, manifest: dict[str, Any], names: Iterable[str]) -> None:
+    """Check these files of a version against the manifest's checksums (those it lists);
+    raises IndexVersionDamaged when one is missing or does not match, IndexCorrupt when one
+    cannot be read otherwise."""
+    listed = [name for name in names if name in manifest["checksums"]]
+    try:
+        actual = _checksums([directory / name for name in listed])
+    except FileNotFoundError as exc:
+        missing = os.path.relpath(exc.filename, directory) if exc.filename else "a file"
+        raise IndexVersionDamaged(f"{directory.name}: {missing} is missing") from exc
+    except OSError as exc:
+        raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
+    for name, got in zip(listed, actual, strict=True):
+        if got != manifest["checksums"][name]:
+            raise IndexVersionDamaged(
+                f"{directory.name}: {name} is damaged (checksum mismatch)")
+
+
 def load_version(directory: Path) -> LoadedIndex:
-    """Load one version after checking every file against the manifest's checksums."""
+    """Load one version after checking every file against the manifest's checksums.
+
+    Raises IndexVersionDamaged when a file is missing or does not match its checksum (or the
+    manifest is unreadable), IndexCorrupt when the version cannot be read otherwise. Each
+    file's stat is recorded before it is hashed, so a change after the check is seen by
+    `LoadedIndex.changed`."""
     manifest = read_manifest(directory)
     expected = dict(manifest["checksums"])
-    for name in expected:
+    files: dict[str, FileStamp] = {}
+    for name in [*expected, "manifest.json"]:
+        try:
+            files[name] = _file_stamp(directory / name)
+        except FileNotFoundError:
+            raise IndexVersionDamaged(f"{directory.name}: {name} is missing") from None
+        except OSError as exc:
+            raise IndexCorrupt(f"{directory.name}: {name} cannot be read ({exc})") from exc
         if not (directory / name).is_file():
-            raise IndexCorrupt(f"{directory.name}: {name} is missing")
-    actual = _checksums([directory / name for name in expected])
+            raise IndexVersionDamaged(f"{directory.name}: {name} is missing")
+    try:
+        actual = _checksums([directory / name for name in expected])
+    except OSError as exc:
+        raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
     for (name, want), got in zip(expected.items(), actual, strict=True):
         if got != want:
-            raise IndexCorrupt(f"{directory.name}: {name} is damaged (checksum mismatch)")
+            raise IndexVersionDamaged(
+                f"{directory.name}: {name} is damaged (checksum mismatch)")
     try:
         with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
             shared: dict[Any, Any] = {}
@@ -193,17 +322,21 @@ def load_version(directory: Path) -> LoadedIndex:
         raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
     if len(chunks) != manifest["count"] or dense.size != len(chunks):
         raise IndexCorrupt(f"{directory.name}: passage count does not match the manifest")
-    return LoadedIndex(directory.name, manifest, chunks, dense, keyword,
-                       sentences=_load_sentences(directory, manifest, len(chunks)))
+    sentences = _load_sentences(directory, manifest, len(chunks))
+    return LoadedIndex(directory.name, manifest, chunks, dense, keyword, sentences=sentences,
+                       directory=directory, files=files)
 
 
 def _load_sentences(directory: Path, manifest: dict[str, Any],
                     passages: int) -> SentenceVectors | None:
     """The sentence vectors when this version has them (checked above), else None.
 
-    The vectors are memory-mapped, not read: rows are grouped by passage and a query reads
-    only those of its top passages, so the page cache holds them, not the process (at 100k
-    passages they are ~0.6 GB). Version directories are never changed once written."""
+    Only the header of sentences.npy is read here: rows are grouped by passage and a query
+    reads those of its top passages from the open file (`os.pread`), so the page cache holds
+    them, not the process (at 100k passages they are ~0.6 GB). Not memory-mapped: should the
+    file be truncated under the process all the same, a read ends early and raises
+    IndexVersionDamaged (the searcher marks the version and serves the next intact one)
+    instead of ending the process with SIGBUS."""
     names = ("sentences.npy", "sentence_owner.npy", "sentences.json")
     if not all(name in manifest["checksums"] for name in names):
         return None
@@ -217,8 +350,8 @@ def _load_sentences(directory: Path, manifest: dict[str, Any],
                     directory.name, meta.get("text") if isinstance(meta, dict) else meta)
         return None
     try:
-        return SentenceVectors.from_arrays(np.load(directory / names[0], mmap_mode="r"),
-                                           np.load(directory / names[1]), passages)
+        return SentenceVectors.open(directory / names[0], np.load(directory / names[1]),
+                                    passages)
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{directory.name}: sentence vectors cannot be read ({exc})") from exc
 
@@ -241,8 +374,9 @@ def chunk_from_row(row: dict[str, Any], shared: dict[Any, Any] | None = None) ->
 def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
     """The live version, or the newest intact older one when the live one is damaged.
 
-    Raises IndexMissing before the first build, IndexModelMismatch when the index was built
-    with another model, IndexCorrupt when no version can be read.
+    A version marked unusable is skipped; one found damaged here is marked (see the module
+    docstring). Raises IndexMissing before the first build, IndexModelMismatch when the index
+    was built with another model, IndexCorrupt when no version can be read.
     """
     live = current_version(index_dir)
     names = list_versions(index_dir)
@@ -263,7 +397,10 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
             loaded = load_version(directory)
         except IndexCorrupt as exc:
             problems.append(str(exc))
-            log.warning("index version unusable: %s", exc)
+            marked = isinstance(exc, IndexVersionDamaged) and mark_unusable(
+                directory, str(exc).removeprefix(f"{name}: "))
+            log.warning("index version unusable%s: %s",
+                        f" (marked: {directory / UNUSABLE})" if marked else "", exc)
             continue
         loaded.warnings = [f"Index version {p} — not served." for p in problems]
         if name != live and live is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -226,7 +227,8 @@ def test_manifest_records_model_dimension_and_hashes(docs_dir: Path, tmp_path: P
     assert set(manifest["checksums"]) >= {"chunks.jsonl", "vectors.npy", "dense.faiss"}
 
 
-def test_sentence_vectors_are_stored_with_checksums(docs_dir: Path, tmp_path: Path) -> None:
+def test_sentence_vectors_are_stored_with_checksums(docs_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     index_dir = tmp_path / "index"
     version = build_index(docs_dir, index_dir, HashingEmbedder()).version
     directory = versions_dir(index_dir) / version
@@ -242,9 +244,24 @@ def test_sentence_vectors_are_stored_with_checksums(docs_dir: Path, tmp_path: Pa
     chunk = loaded.chunks[int(owner[-1])]  # the last row is the last sentence of its passage
     expected = HashingEmbedder().embed_documents(sentence_texts(chunk)[-1:])[0]
     assert np.allclose(vectors[-1], expected)
-    # served memory-mapped (read on demand, not held by the process), with the stored values
-    assert isinstance(loaded.sentences.vectors, np.memmap)
-    assert np.array_equal(np.asarray(loaded.sentences.vectors), vectors)
+    # served from the file: the rows of the passages asked for are read on demand (one
+    # os.pread each), none are held by the process; they are the stored values
+    sentences = loaded.sentences
+    assert sentences.path == directory / "sentences.npy"
+    reads: list[int] = []
+    pread = os.pread
+
+    def counting_pread(fd: int, size: int, offset: int) -> bytes:
+        reads.append(size)
+        return pread(fd, size, offset)
+
+    monkeypatch.setattr(os, "pread", counting_pread)
+    last, row_bytes = int(owner[-1]), 4 * vectors.shape[1]
+    cosines = sentences.scores(expected, [last, 0, last])
+    assert reads == [row_bytes * int(np.sum(owner == last)), row_bytes * int(np.sum(owner == 0))]
+    assert np.allclose(cosines[last], vectors[owner == last] @ expected)
+    assert all(np.array_equal(sentences.rows(p), vectors[owner == p]) for p in range(13))
+    monkeypatch.undo()
     (directory / "sentences.npy").write_bytes(b"damaged")
     with pytest.raises(IndexCorrupt, match=r"sentences\.npy is damaged"):
         load_live(index_dir, "hashing-256")
@@ -270,9 +287,9 @@ def test_incremental_build_reuses_sentence_vectors(docs_dir: Path, tmp_path: Pat
     assert embedder.texts[1:-1] == sentence_texts(changed)  # passage, its sentences, probe
     for position, chunk in enumerate(after.chunks):  # every unchanged row is the stored one
         old = before.chunks.index(chunk) if chunk in before.chunks else None
-        rows = after.sentences.vectors[after.sentences.owner == position]
+        rows = after.sentences.rows(position)
         if old is not None:
-            assert np.array_equal(rows, before.sentences.vectors[before.sentences.owner == old])
+            assert np.array_equal(rows, before.sentences.rows(old))
         assert len(rows) == len(sentence_texts(chunk))
 
 
