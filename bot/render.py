@@ -176,7 +176,12 @@ def cohort_message(tag: str, summary: dict[str, Any]) -> str:
     status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())
     ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"
     lines = [f"<b>Cohort {esc(tag)}</b>: {runs_count} runs ({esc(status)})",
-             f"Ratings: {esc(ratings)}", "", "<b>Answers</b>"]
+             f"Ratings: {esc(ratings)}", "", "<b>Runs</b>"]
+    for run in summary.get("partners", []):
+        partner = esc(run["partner"]) if run["partner"] else "<i>no partner named</i>"
+        rating = f", {esc(run['rating'])}" if run["rating"] else ""
+        lines.append(f"• Run {run['run_id']}: {partner} — {esc(run['status'])}{rating}")
+    lines += ["", "<b>Answers</b>"]
     for (checklist_id, question), counts in summary["answers"].items():
         spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
         lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")

@@ -34,7 +34,9 @@ SUMMARY_HELP = "How to use me"
 SUMMARY_CANCEL = "Stop what I am waiting for (a comment, a note)"
 SUMMARY_SOURCES = "Documents in the knowledge base"
 SUMMARY_CHECKLIST = "Run a partner-selection checklist"
-SUMMARY_COHORT = "Answers and ratings of a training cohort"
+SUMMARY_COHORT = "Your training cohorts, or the answers and ratings of one"
+SUMMARY_RUNS = "Your checklist runs, and their reports again"
+SUMMARY_TRAINING = "A training link of a checklist for a cohort"
 SUMMARY_STATS = "Usage, unanswered questions, feedback"
 SUMMARY_REINDEX = "Rebuild the knowledge index"
 SUMMARY_USERS = "Who may use the bot"
@@ -215,20 +217,66 @@ SKIP = "Skip"
 BACK = "⬅️ Back"
 CANCEL = "✖️ Cancel"
 DONE = "Done ✔"
-NOTE_ASK = "Send your note for this question as a message."
+NOTE_ASK = "Reply with your note for this question (or send /cancel)."
 NOTE_SAVED = "Note saved."
 RUN_NOT_ACTIVE = (
     "This checklist run is finished or was cancelled. Send /checklist to start again."
 )
 RUN_ABANDONED_MSG = "Checklist run cancelled. Send /checklist to start again."
 OLD_QUESTION = "That button is from an earlier question; here is the current one."
-USE_BUTTONS = "\nPlease tap one of the buttons below (or type the option's number)."
 WHY_HEADING = "<b>Why this question matters</b>\n{help}"
 CITE_MISSING = "<i>{cite}: this passage is no longer in the knowledge base.</i>"
 TRAINING_FEEDBACK = "🎓 {body}\n<i>Source: {cites}</i>"
 REPORT_CAPTION = "Checklist report"
-COHORT_USAGE = (
-    "Send /cohort followed by the cohort tag from the training link, e.g. /cohort geneva-2026."
+# checklists in the conversation (bot/checklists/flow.py)
+PARTNER_ASK = (
+    "Which partner is this run about? Type its name or a reference (it goes into the report "
+    "and lets you find the run again), or tap the button to go on without one."
+)
+PARTNER_ASK_TRAINING = (
+    "Which partner does the case you practise on name? Type it (it goes into the report), or "
+    "tap the button to go on without one."
+)
+PARTNER_SKIP = "Go on without a name"
+PARTNER_NAMED = "Partner: <b>{partner}</b> ✔"
+PARTNER_NONE = "No partner named ✔"
+CANCELLED_PARTNER = "naming the partner (the run goes on without a name)"
+RUN_GOES_ON = "<i>Your checklist run goes on; its question again:</i>"
+RUN_CHANGED = "That was already answered; the run is as shown."
+STOP_CONFIRM = "Cancel your run of <b>{title}</b>? Its answers are kept, but it cannot go on."
+STOP_YES = "✖️ Yes, cancel the run"
+STOP_NO = "No, go on"
+STOP_KEPT = "The run goes on."
+RUN_CANCELLED_MARK = "\n\n✖️ <i>Run cancelled.</i>"
+SKIPPED = "(skipped)"
+TICK_FIRST = "Tick at least one option first, then tap Done."
+ANSWERED = "\n\n✔ <b>{answer}</b>"
+ASKED_BELOW = "\n\n<i>↓ asked again below</i>"
+RUNS_NONE = "You have no checklist runs yet. Send /checklist to start one."
+RUNS_HEADING = "<b>Your checklist runs</b> (newest first)"
+RUN_STATUS = {"in_progress": "in progress", "completed": "finished", "abandoned": "cancelled"}
+RUNS_LINE = "• Run {id}: {title}, {started}, {status}{rating}{partner}"
+RUNS_REPORT = "📄 Reports of run {id}"
+RUNS_RESUME = "▶️ Resume run {id}"
+TRAINING_USAGE = (
+    "Send /training followed by a checklist id and a cohort tag (letters, digits and -), e.g. "
+    "<code>/training implementing-partner-selection geneva-2026</code>. Checklists: {ids}."
+)
+TRAINING_TOO_LONG = (
+    "That link would be {length} characters after /start, more than Telegram's 64. Use a "
+    "shorter cohort tag."
+)
+COHORT_TAKEN = "The cohort tag <b>{tag}</b> belongs to another trainer. Choose another tag."
+TRAINING_LINK = (
+    "Training link for <b>{title}</b>, cohort <b>{tag}</b>:\n{link}\n\nWhoever opens it "
+    "answers in training mode; send /cohort {tag} to see the cohort's runs."
+)
+COHORTS_NONE = "You have no cohorts yet. Make a training link with /training."
+COHORTS_HEADING = "<b>Cohorts</b>"
+COHORTS_LINE = "• <b>{tag}</b> ({checklist}): {runs} runs"
+COHORT_NOT_YOURS = (
+    "The cohort <b>{tag}</b> is not one of yours: trainers see the cohorts of their own "
+    "training links (send /cohort to list them); admins see all."
 )
 # Strict answers (answer files) and the rules the engine applies (bot/checklists/engine.py).
 NOT_WHOLE = "This question takes a whole number, not {number}."

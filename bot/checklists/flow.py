@@ -1,26 +1,40 @@
-"""Checklists in the conversation: list, start (also by deep link), one question per message,
-Why? / Back / Skip / Note / Cancel, resume after a restart, and the report at the end.
+"""Checklists in the conversation: list, start (also by deep link), the partner's name, one
+question per message edited in place, Why? / Back / Skip / Note / Cancel, typed answers, resume
+after a restart, the report at the end, /runs to get reports again, and the trainers' /training
+links and /cohort summaries.
 
-Run state lives in the store with the checklist snapshot it started on, so a run survives
-restarts and keeps its version when the file changes; so does everything the flow waits for
-(pending state: "note" - the run a note is for; "selection" - the ticked options of a multi
-question; "start" - the checklist to start once the user confirms abandoning the run).
+A run belongs to the private chat it was started in; its state lives in the store with the
+checklist snapshot it started on and a revision (a save checks the revision it read, so a
+double tap answers once). Everything the flow waits for is pending state: "partner" - the run
+whose partner is asked; "note" - the run a note is for; "selection" - the ticked options of a
+multi question; "start" - the checklist to start once the user confirms abandoning the run.
+
+Text during a run is an answer when it names an option (label or number), is a number for a
+number question, or is the text of a text question; anything else (a question) is answered
+as a question and the checklist question is shown again below.
+
+Message keys: "run:<id>" - the message showing the run's current question (edited in place:
+once answered it shows "✔ <choice>" and loses its keyboard); "partner:<id>" - the prompt for
+the partner's name.
 
 Callback data (at most 64 bytes):
     s:<checklist id>                    start a run
     n:<old run id>                      abandon the old run and start the pending one
+    r:<run id>                          send a run's reports again (/runs)
     c:<run id>:<question id>:<action>   act on the current question of a run
         actions: a<i> answer option i, m<i> toggle multi option i, done, why, back, skip,
-        note, stop
+        note, stop (asks), stopyes (abandons), stopno (goes on)
     c:<run id>:-:resume                 show the current question again
+    c:<run id>:-:nopartner              go on without naming the partner
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +43,16 @@ from bot.checklists import engine as runs
 from bot.checklists.cohorts import cohort_summary
 from bot.checklists.loading import checklist_from_dict, load_checklists
 from bot.checklists.model import Checklist, Cite, LoadResult, Question
-from bot.checklists.reports import csv_report, markdown_report
+from bot.checklists.reports import answer_label, csv_report, markdown_report
 from bot.dialogue.flow import CommandSpec, Turn
+from bot.inputs import InputError, parse_cohort_tag, parse_row_id
+from bot.store import RunChanged
 from bot.types import Attachment, Button, Reply, Text
 from index.errors import IndexProblem
 
-PENDING_TTL = 24 * 3600  # seconds a note, ticks or a start confirmation wait
+PENDING_TTL = 24 * 3600  # seconds a partner name, a note, ticks or a start confirmation wait
+RUNS_SHOWN = 10  # runs listed by /runs
+_NUMBERISH = re.compile(r"^[^A-Za-z]*\d[^A-Za-z]*(?:\s*[A-Za-z$€£%]{0,4})?$")
 
 
 def now() -> str:
@@ -45,19 +63,73 @@ def stale() -> list[Reply]:
     return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
 
 
+def _question_like(text: str) -> bool:
+    return text.rstrip().endswith("?")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as read from the store: its checklist snapshot, state and revision."""
+
+    id: int
+    revision: int
+    chat_id: int | None
+    checklist: Checklist
+    state: runs.RunState
+
+    @property
+    def key(self) -> str:
+        return f"run:{self.id}"
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Run:
+        checklist = checklist_from_dict(row["snapshot"], source=f"run {row['id']}")
+        return cls(int(row["id"]), int(row.get("revision") or 0), row.get("chat_id"), checklist,
+                   runs.state_from_json(json.dumps(row["state"])))
+
+
+def typed_answer(question: Question, text: str) -> runs.AnswerValue | None:
+    """The answer `text` gives to the question, or None when it is not one (a question, an
+    unknown option). Raises InvalidAnswer for an answer that breaks a rule (out of range,
+    "none" with others), whose message then says what to fix."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if question.type == "text":
+        return None if _question_like(stripped) else runs.parse_answer(question, stripped)
+    if question.type == "number":
+        if not _NUMBERISH.match(stripped):
+            return None
+        return runs.parse_answer(question, stripped)
+    tokens = [t for t in stripped.split(",") if t.strip()] if question.type == "multi" \
+        else [stripped]
+    for token in tokens:
+        try:
+            runs.parse_answer(question, token.strip()) if question.type != "multi" else \
+                runs.parse_answer(question, [token.strip()])
+        except runs.InvalidAnswer:
+            return None  # names no option: not an answer
+    return runs.parse_answer(question, stripped)
+
+
 @dataclass
 class ChecklistFlow:
     """The checklist part of the dialogue."""
 
     directory: Path
-    prefixes: tuple[str, ...] = ("s", "n", "c")
+    prefixes: tuple[str, ...] = ("s", "n", "c", "r")
     groups: bool = False  # private chats only
-    pending_kinds: tuple[str, ...] = ("note", "selection", "start")
+    pending_kinds: tuple[str, ...] = ("partner", "note", "selection", "start")
 
     def commands(self) -> Sequence[CommandSpec]:
-        return [CommandSpec("checklist", texts.SUMMARY_CHECKLIST, self.menu),
-                CommandSpec("cohort", texts.SUMMARY_COHORT, self.cohort, role="trainer",
-                            usage="<tag>")]
+        return [
+            CommandSpec("checklist", texts.SUMMARY_CHECKLIST, self.menu),
+            CommandSpec("runs", texts.SUMMARY_RUNS, self.my_runs),
+            CommandSpec("training", texts.SUMMARY_TRAINING, self.training, role="trainer",
+                        usage="<checklist id> <cohort tag>"),
+            CommandSpec("cohort", texts.SUMMARY_COHORT, self.cohort, role="trainer",
+                        usage="[tag]"),
+        ]
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -70,6 +142,10 @@ class ChecklistFlow:
         return load_checklists(self.directory,
                                has_passage=lambda doc, loc: index.find(doc, loc) is not None)
 
+    def _active(self, turn: Turn) -> Run | None:
+        row = turn.ctx.store.active_run(turn.user.id, turn.user.chat_id)
+        return Run.of(row) if row is not None else None
+
     # ---- entry points --------------------------------------------------------------------
 
     def menu(self, turn: Turn, args: str) -> list[Reply]:
@@ -80,11 +156,10 @@ class ChecklistFlow:
         if loaded.errors:
             html += texts.CHECKLIST_BROKEN.format(
                 count=len(loaded.errors), first=render.esc(loaded.errors[0]))
-        active = turn.ctx.store.active_run(turn.user.id)
+        active = self._active(turn)
         if active:
-            html += texts.CHECKLIST_ACTIVE.format(title=render.esc(
-                active["snapshot"].get("title", active["checklist_id"])))
-            rows.insert(0, (Button(texts.RESUME, f"c:{active['id']}:-:resume"),))
+            html += texts.CHECKLIST_ACTIVE.format(title=render.esc(active.checklist.title))
+            rows.insert(0, (Button(texts.RESUME, f"c:{active.id}:-:resume"),))
         return [Reply(html, tuple(rows))]
 
     def on_start(self, turn: Turn, payload: str) -> list[Reply] | None:
@@ -93,11 +168,17 @@ class ChecklistFlow:
         checklist_id, _, cohort = rest.partition("_")
         if kind not in ("checklist", "training") or not checklist_id:
             return None
+        if cohort:
+            try:
+                cohort = parse_cohort_tag(cohort)
+            except InputError as exc:
+                return [Reply(render.problem(exc))]
         return self.begin(turn, checklist_id, training=kind == "training", cohort=cohort or None)
 
     def begin(self, turn: Turn, checklist_id: str, *, training: bool,
               cohort: str | None) -> list[Reply]:
-        """Start a run, or ask first when another run is in progress."""
+        """Start a run (asking for the partner first), or ask before replacing the one in
+        progress."""
         store, user = turn.ctx.store, turn.user
         loaded = self.load(turn)
         checklist = loaded.checklists.get(checklist_id)
@@ -108,72 +189,118 @@ class ChecklistFlow:
                 return [Reply(texts.CHECKLIST_UNUSABLE.format(
                     id=render.esc(checklist_id), reason=render.esc(broken[0])))]
             return [Reply(texts.CHECKLIST_UNKNOWN.format(id=render.esc(checklist_id)))]
-        active = store.active_run(user.id)
+        active = self._active(turn)
         if active is not None:
             store.set_pending(user.id, user.chat_id, "start",
                               {"checklist": checklist_id, "training": training,
-                               "cohort": cohort, "replaces": active["id"]},
+                               "cohort": cohort, "replaces": active.id},
                               ttl_seconds=PENDING_TTL)
-            title = active["snapshot"].get("title", active["checklist_id"])
-            return [Reply(texts.CHECKLIST_CONFLICT.format(title=render.esc(title)), (
-                (Button(texts.RESUME, f"c:{active['id']}:-:resume"),),
-                (Button(texts.ABANDON_AND_START, f"n:{active['id']}"),)))]
+            return [Reply(texts.CHECKLIST_CONFLICT.format(
+                title=render.esc(active.checklist.title)), (
+                (Button(texts.RESUME, f"c:{active.id}:-:resume"),),
+                (Button(texts.ABANDON_AND_START, f"n:{active.id}"),)))]
         state = runs.start(checklist, training=training, cohort=cohort)
         run_id = store.create_run(
             user_id=user.id, chat_id=user.chat_id, checklist_id=checklist.id,
             version=checklist.version, snapshot=checklist.to_snapshot(),
             state=json.loads(runs.state_to_json(state)), training=training, cohort=cohort)
+        store.set_pending(user.id, user.chat_id, "partner", run_id, ttl_seconds=PENDING_TTL)
         intro = texts.CHECKLIST_START.format(
             title=render.esc(checklist.title), version=render.esc(checklist.version),
             description=render.esc(checklist.description.strip()))
         if training:
             intro += texts.TRAINING_MODE
-        return [Reply(intro), *self._ask(turn, run_id, checklist, state)]
+        return [Reply(intro), self._partner_prompt(run_id, training)]
+
+    def _partner_prompt(self, run_id: int, training: bool) -> Reply:
+        ask = texts.PARTNER_ASK_TRAINING if training else texts.PARTNER_ASK
+        return Reply(ask, ((Button(texts.PARTNER_SKIP, f"c:{run_id}:-:nopartner"),),),
+                     key=f"partner:{run_id}")
 
     # ---- text while a run is active ------------------------------------------------------
 
     def on_text(self, turn: Turn, message: Text) -> list[Reply] | None:
-        """Free text goes to the run in progress (a note, or an answer); else to Q&A."""
+        """Text in the run's chat: the partner's name, a note, or an answer; anything else
+        goes on to be answered as a question, and the run's question is shown again."""
+        try:
+            return self._text(turn, message)
+        except RunChanged:  # saved meanwhile by another worker
+            return [Reply(texts.RUN_CHANGED)]
+
+    def _text(self, turn: Turn, message: Text) -> list[Reply] | None:
         store, user = turn.ctx.store, turn.user
-        active = store.active_run(user.id)
-        if active is None:
+        run = self._active(turn)
+        if run is None:
             return None  # a note left pending for a finished run expires unused
-        checklist, state = self._restore(active)
-        note = store.pending(user.id, user.chat_id, "note")
-        if note and note[0]["data"] == active["id"]:
+        if message.reply_key and not message.reply_key.startswith(("run:", "partner:")):
+            return None  # a reply to an answer or a comment prompt is not for the run
+        waiting = {row["kind"]: row["data"] for row in store.pending(user.id, user.chat_id)}
+        if waiting.get("partner") == run.id:
+            return self._partner(turn, run, message.text)
+        if waiting.get("note") == run.id:
             store.drop_pending(user.id, user.chat_id, "note")
             try:
-                state = runs.add_note(checklist, state, message.text, at=now())
+                state = runs.add_note(run.checklist, run.state, message.text, at=now())
             except runs.InvalidAnswer as exc:
-                return [Reply(render.esc(exc))]
-            self._save(turn, active["id"], checklist, state)
-            return [Reply(texts.NOTE_SAVED), *self._ask(turn, active["id"], checklist, state)]
-        return self._answer(turn, active["id"], checklist, state, message.text)
+                return [Reply(render.esc(exc.message)), *self._again(turn, run)]
+            self._save(turn, run, state)
+            return [Reply(texts.NOTE_SAVED)]
+        current = runs.current_question(run.checklist, run.state)
+        if current is None:
+            return None
+        try:
+            value = typed_answer(current, message.text)
+        except runs.InvalidAnswer as exc:
+            return [Reply(render.esc(exc.message)), *self._again(turn, run)]
+        if value is None:  # a question, or text that names no option: answered as a question
+            turn.after.extend([Reply(texts.RUN_GOES_ON), *self._again(turn, run)])
+            return None
+        return self._answer(turn, run, current, value)
+
+    def _partner(self, turn: Turn, run: Run, text: str) -> list[Reply] | None:
+        if _question_like(text):
+            turn.after.append(self._partner_prompt(run.id, run.state.training))
+            return None
+        try:
+            state = runs.set_partner(run.state, text)
+        except runs.InvalidAnswer as exc:
+            return [Reply(render.esc(exc.message)), self._partner_prompt(run.id,
+                                                                         run.state.training)]
+        run = self._save(turn, run, state)
+        turn.ctx.store.drop_pending(turn.user.id, turn.user.chat_id, "partner")
+        named = texts.PARTNER_NAMED.format(partner=render.esc(state.partner or ""))
+        return [Reply(named, key=f"partner:{run.id}", edit=True), *self._ask(turn, run)]
 
     def on_cancel(self, turn: Turn, kind: str) -> str | None:
         turn.ctx.store.drop_pending(turn.user.id, turn.user.chat_id, kind)
-        return {"note": texts.CANCELLED_NOTE, "selection": texts.CANCELLED_SELECTION,
+        return {"partner": texts.CANCELLED_PARTNER, "note": texts.CANCELLED_NOTE,
+                "selection": texts.CANCELLED_SELECTION,
                 "start": texts.CANCELLED_START}.get(kind)
 
     # ---- buttons -------------------------------------------------------------------------
 
     def on_press(self, turn: Turn, prefix: str, rest: str) -> list[Reply]:
-        if prefix == "s":
-            return self.begin(turn, rest, training=False, cohort=None)
-        if prefix == "n":
-            return self._replace(turn, rest)
-        return self._press_run(turn, rest)
+        try:
+            if prefix == "s":
+                return self.begin(turn, rest, training=False, cohort=None)
+            if prefix == "n":
+                return self._replace(turn, rest)
+            if prefix == "r":
+                return self._reports_again(turn, rest)
+            return self._press_run(turn, rest)
+        except RunChanged:  # a second tap, or another worker: the first one counted
+            return [Reply(notice=texts.RUN_CHANGED)]
 
     def _replace(self, turn: Turn, rest: str) -> list[Reply]:
         """Abandon the run in progress and start the checklist the user asked for."""
         store, user = turn.ctx.store, turn.user
         pending = store.pending(user.id, user.chat_id, "start")
-        active = store.active_run(user.id)
-        if not pending or active is None or str(active["id"]) != rest \
-                or pending[0]["data"].get("replaces") != active["id"]:
+        active = self._active(turn)
+        if not pending or active is None or str(active.id) != rest \
+                or pending[0]["data"].get("replaces") != active.id:
             return stale()
         store.drop_pending(user.id, user.chat_id, "start")
-        self._abandon(turn, active)
+        self._save(turn, active, runs.abandon(active.state))
         wanted = pending[0]["data"]
         return self.begin(turn, str(wanted["checklist"]), training=bool(wanted["training"]),
                           cohort=wanted.get("cohort"))
@@ -181,151 +308,188 @@ class ChecklistFlow:
     def _press_run(self, turn: Turn, rest: str) -> list[Reply]:
         store, user = turn.ctx.store, turn.user
         parts = rest.split(":")
-        if len(parts) != 3 or not parts[0].isdigit():
+        if len(parts) != 3:
             return stale()
-        run_id, question_id, action = int(parts[0]), parts[1], parts[2]
+        try:
+            run_id = parse_row_id(parts[0], what="run id")
+        except InputError:
+            return stale()
+        question_id, action = parts[1], parts[2]
         row = store.run(run_id)
-        if row is None or row["user_id"] != user.id:
+        if row is None or row["user_id"] != user.id or row.get("chat_id") != user.chat_id:
             return stale()
         if row["status"] != "in_progress":
             return [Reply(texts.RUN_NOT_ACTIVE, notice=texts.RUN_NOT_ACTIVE)]
-        checklist, state = self._restore(row)
-        current = runs.current_question(checklist, state)
+        run = Run.of(row)
+        if action == "nopartner":
+            return self._no_partner(turn, run)
+        current = runs.current_question(run.checklist, run.state)
         if action == "resume" or current is None:
-            return self._ask(turn, run_id, checklist, state)
-        if question_id != current.id:
-            return [Reply(notice=texts.OLD_QUESTION), *self._ask(turn, run_id, checklist, state)]
+            return self._again(turn, run)
+        if question_id != current.id:  # an earlier question's button (a double tap)
+            return [Reply(notice=texts.OLD_QUESTION)]
         actions: dict[str, Callable[[], list[Reply]]] = {
             "why": lambda: [self._why(turn, current)],
-            "note": lambda: self._ask_note(turn, run_id),
-            "stop": lambda: self._stop(turn, row),
-            "back": lambda: self._step(turn, run_id, checklist, runs.back, state),
-            "skip": lambda: self._skip(turn, run_id, checklist, state, current),
-            "done": lambda: self._done(turn, run_id, checklist, state, current),
+            "note": lambda: self._ask_note(turn, run),
+            "stop": lambda: self._ask_stop(run, current),
+            "stopyes": lambda: self._stop(turn, run, current),
+            "stopno": lambda: [Reply(texts.STOP_KEPT, edit=True)],
+            "back": lambda: self._back(turn, run),
+            "skip": lambda: self._skip(turn, run, current),
+            "done": lambda: self._done(turn, run, current),
         }
         if action in actions:
             return actions[action]()
-        if action[:1] in ("m", "a") and action[1:].isdigit():
+        if action[:1] in ("m", "a") and action[1:].isascii() and action[1:].isdigit() \
+                and len(action) < 5:
             index = int(action[1:])
             if not 0 <= index < len(current.options):
                 return stale()
             if action[0] == "m":
-                return self._toggle(turn, run_id, checklist, state, current, index)
-            return self._answer(turn, run_id, checklist, state, current.options[index].value)
+                return self._toggle(turn, run, current, index)
+            return self._answer(turn, run, current, current.options[index].value)
         return stale()
 
-    def _ask_note(self, turn: Turn, run_id: int) -> list[Reply]:
-        turn.ctx.store.set_pending(turn.user.id, turn.user.chat_id, "note", run_id,
+    def _no_partner(self, turn: Turn, run: Run) -> list[Reply]:
+        store, user = turn.ctx.store, turn.user
+        waiting = store.pending(user.id, user.chat_id, "partner")
+        if not waiting or waiting[0]["data"] != run.id:
+            return [Reply(notice=texts.OLD_QUESTION)]
+        store.drop_pending(user.id, user.chat_id, "partner")
+        return [Reply(texts.PARTNER_NONE, key=f"partner:{run.id}", edit=True),
+                *self._ask(turn, run)]
+
+    def _ask_note(self, turn: Turn, run: Run) -> list[Reply]:
+        turn.ctx.store.set_pending(turn.user.id, turn.user.chat_id, "note", run.id,
                                    ttl_seconds=PENDING_TTL)
-        return [Reply(texts.NOTE_ASK)]
+        return [Reply(texts.NOTE_ASK, force_reply=True, key=f"note:{run.id}")]
 
-    def _stop(self, turn: Turn, row: dict[str, Any]) -> list[Reply]:
-        self._abandon(turn, row)
-        return [Reply(texts.RUN_ABANDONED_MSG)]
+    def _ask_stop(self, run: Run, current: Question) -> list[Reply]:
+        prefix = f"c:{run.id}:{current.id}:"
+        return [Reply(texts.STOP_CONFIRM.format(title=render.esc(run.checklist.title)), (
+            (Button(texts.STOP_YES, prefix + "stopyes"),),
+            (Button(texts.STOP_NO, prefix + "stopno"),)))]
 
-    def _step(self, turn: Turn, run_id: int, checklist: Checklist,
-              move: Callable[[Checklist, runs.RunState], runs.RunState],
-              state: runs.RunState) -> list[Reply]:
+    def _stop(self, turn: Turn, run: Run, current: Question) -> list[Reply]:
+        self._save(turn, run, runs.abandon(run.state))
+        for kind in ("partner", "note", "selection"):
+            turn.ctx.store.drop_pending(turn.user.id, turn.user.chat_id, kind)
+        return [Reply(texts.RUN_ABANDONED_MSG, edit=True),
+                Reply(self._question_html(run, current) + texts.RUN_CANCELLED_MARK,
+                      key=run.key, edit=True)]
+
+    def _back(self, turn: Turn, run: Run) -> list[Reply]:
         try:
-            state = move(checklist, state)
+            state = runs.back(run.checklist, run.state)
         except runs.InvalidAnswer as exc:
             return [Reply(notice=exc.message)]
-        self._save(turn, run_id, checklist, state)
-        return self._ask(turn, run_id, checklist, state)
+        run = self._save(turn, run, state)
+        return self._ask(turn, run, edit=True)  # the previous question, in the same message
 
-    def _skip(self, turn: Turn, run_id: int, checklist: Checklist, state: runs.RunState,
-              current: Question) -> list[Reply]:
+    def _skip(self, turn: Turn, run: Run, current: Question) -> list[Reply]:
         try:
-            state = runs.skip(checklist, state, at=now())
+            state = runs.skip(run.checklist, run.state, at=now())
         except runs.InvalidAnswer as exc:
             return [Reply(notice=exc.message)]
-        turn.ctx.store.log_run_answer(run_id, question_id=current.id, value=None, note=None,
+        answered = self._answered(run, current, texts.SKIPPED)
+        run = self._save(turn, run, state)
+        turn.ctx.store.log_run_answer(run.id, question_id=current.id, value=None, note=None,
                                       skipped=True, at=now())
-        self._save(turn, run_id, checklist, state)
-        return self._next(turn, run_id, checklist, state)
+        return [answered, *self._next(turn, run)]
 
-    def _selection(self, turn: Turn, run_id: int, question: Question) -> set[int]:
+    def _selection(self, turn: Turn, run: Run, question: Question) -> set[int]:
         rows = turn.ctx.store.pending(turn.user.id, turn.user.chat_id, "selection")
-        if rows and rows[0]["data"].get("run") == run_id \
+        if rows and rows[0]["data"].get("run") == run.id \
                 and rows[0]["data"].get("question") == question.id:
             return {int(i) for i in rows[0]["data"].get("chosen", [])}
         return set()
 
-    def _toggle(self, turn: Turn, run_id: int, checklist: Checklist, state: runs.RunState,
-                question: Question, index: int) -> list[Reply]:
-        chosen = self._selection(turn, run_id, question) ^ {index}
+    def _toggle(self, turn: Turn, run: Run, question: Question, index: int) -> list[Reply]:
+        """Tick or untick an option; an exclusive one ("None of these") unticks the others,
+        and any other unticks it."""
+        chosen = self._selection(turn, run, question) ^ {index}
+        exclusive = {i for i, o in enumerate(question.options) if o.exclusive}
+        if index in chosen:
+            chosen = {index} if index in exclusive else chosen - exclusive
         turn.ctx.store.set_pending(turn.user.id, turn.user.chat_id, "selection",
-                                   {"run": run_id, "question": question.id,
+                                   {"run": run.id, "question": question.id,
                                     "chosen": sorted(chosen)}, ttl_seconds=PENDING_TTL)
-        return self._ask(turn, run_id, checklist, state, edit=True)
+        return self._ask(turn, run, edit=True)
 
-    def _done(self, turn: Turn, run_id: int, checklist: Checklist, state: runs.RunState,
-              question: Question) -> list[Reply]:
-        chosen = self._selection(turn, run_id, question)
+    def _done(self, turn: Turn, run: Run, question: Question) -> list[Reply]:
+        chosen = self._selection(turn, run, question)
+        if not chosen:
+            return [Reply(notice=texts.TICK_FIRST)]
         values = [question.options[i].value for i in sorted(chosen)]
-        try:
-            runs.parse_answer(question, values)
-        except runs.InvalidAnswer:
-            return self._answer(turn, run_id, checklist, state, values)  # says what is wrong
-        turn.ctx.store.drop_pending(turn.user.id, turn.user.chat_id, "selection")
-        return self._answer(turn, run_id, checklist, state, values)
+        return self._answer(turn, run, question, values)
 
     # ---- internals -----------------------------------------------------------------------
 
-    def _restore(self, row: dict[str, Any]) -> tuple[Checklist, runs.RunState]:
-        checklist = checklist_from_dict(row["snapshot"], source=f"run {row['id']}")
-        return checklist, runs.state_from_json(json.dumps(row["state"]))
-
-    def _save(self, turn: Turn, run_id: int, checklist: Checklist, state: runs.RunState) -> None:
+    def _save(self, turn: Turn, run: Run, state: runs.RunState) -> Run:
+        """Save the state if the run is still at the revision read (else `RunChanged`)."""
         rating = score = fired = None
         if state.status == "completed":
-            outcome = runs.outcome(checklist, state)
+            outcome = runs.outcome(run.checklist, state)
             rating, score = outcome.rating_id, outcome.percent
             fired = [{"kind": r.kind, "ref": r.ref, "message": r.message} for r in outcome.fired]
-        turn.ctx.store.save_run(run_id, state=json.loads(runs.state_to_json(state)),
-                                status=state.status, rating=rating, score=score,
-                                fired_rules=fired)
+        revision = turn.ctx.store.save_run(
+            run.id, state=json.loads(runs.state_to_json(state)), status=state.status,
+            rating=rating, score=score, fired_rules=fired, revision=run.revision)
+        return replace(run, revision=revision, state=state)
 
-    def _abandon(self, turn: Turn, row: dict[str, Any]) -> None:
-        checklist, state = self._restore(row)
-        self._save(turn, row["id"], checklist, runs.abandon(state))
-
-    def _answer(self, turn: Turn, run_id: int, checklist: Checklist, state: runs.RunState,
+    def _answer(self, turn: Turn, run: Run, current: Question,
                 raw: object) -> list[Reply]:
-        current = runs.current_question(checklist, state)
-        if current is None:
-            return self._next(turn, run_id, checklist, state)
         try:
-            state = runs.answer(checklist, state, raw, at=now())
+            state = runs.answer(run.checklist, run.state, raw, at=now())
         except runs.InvalidAnswer as exc:
-            hint = texts.USE_BUTTONS if current.options else ""
-            return [Reply(render.esc(exc.message) + hint),
-                    *self._ask(turn, run_id, checklist, state)]
+            return [Reply(render.esc(exc.message), notice=exc.message[:190]),
+                    *self._again(turn, run)]
         last = next(a for a in reversed(state.answers) if a.question_id == current.id)
-        turn.ctx.store.log_run_answer(run_id, question_id=current.id, value=last.value,
+        answered = self._answered(run, current, answer_label(current, last))
+        run = self._save(turn, run, state)
+        turn.ctx.store.drop_pending(turn.user.id, turn.user.chat_id, "selection")
+        turn.ctx.store.log_run_answer(run.id, question_id=current.id, value=last.value,
                                       note=last.note, skipped=False, at=last.at)
-        self._save(turn, run_id, checklist, state)
-        replies = [self._rationale(turn, current, last)] if state.training else []
-        return replies + self._next(turn, run_id, checklist, state)
+        replies = [answered]
+        if state.training:
+            replies.append(self._rationale(turn, current, last))
+        return replies + self._next(turn, run)
 
-    def _next(self, turn: Turn, run_id: int, checklist: Checklist,
-              state: runs.RunState) -> list[Reply]:
-        if state.status == "completed":
-            return self._finish(turn, run_id, checklist, state)
-        return self._ask(turn, run_id, checklist, state)
+    def _answered(self, run: Run, question: Question, shown: str) -> Reply:
+        """The question's message once answered: "✔ <choice>", no keyboard."""
+        html = self._question_html(run, question)
+        return Reply(html + texts.ANSWERED.format(answer=render.esc(shown)), key=run.key,
+                     edit=True)
 
-    def _ask(self, turn: Turn, run_id: int, checklist: Checklist, state: runs.RunState,
-             *, edit: bool = False) -> list[Reply]:
-        question = runs.current_question(checklist, state)
+    def _next(self, turn: Turn, run: Run) -> list[Reply]:
+        if run.state.status == "completed":
+            return self._finish(turn, run)
+        return self._ask(turn, run)
+
+    def _again(self, turn: Turn, run: Run) -> list[Reply]:
+        """The current question as a new message below (the old one loses its keyboard)."""
+        question = runs.current_question(run.checklist, run.state)
         if question is None:
             return [Reply(texts.RUN_NOT_ACTIVE)]
-        done, total = runs.progress(checklist, state)
-        section = next(s.title for s in checklist.sections if question in s.questions)
-        html = render.question_message(checklist.title, section, done + 1, total, question)
-        prefix = f"c:{run_id}:{question.id}:"
+        moved = Reply(self._question_html(run, question) + texts.ASKED_BELOW, key=run.key,
+                      edit=True)
+        return [moved, *self._ask(turn, run)]
+
+    def _question_html(self, run: Run, question: Question) -> str:
+        done, total = runs.progress(run.checklist, run.state)
+        section = next(s.title for s in run.checklist.sections if question in s.questions)
+        return render.question_message(run.checklist.title, section, done + 1, total, question)
+
+    def _ask(self, turn: Turn, run: Run, *, edit: bool = False) -> list[Reply]:
+        """The run's current question with its buttons (a new message, or the same one)."""
+        question = runs.current_question(run.checklist, run.state)
+        if question is None:
+            return [Reply(texts.RUN_NOT_ACTIVE)]
+        html = self._question_html(run, question)
+        prefix = f"c:{run.id}:{question.id}:"
         rows: list[tuple[Button, ...]] = []
         if question.type == "multi":
-            chosen = self._selection(turn, run_id, question)
+            chosen = self._selection(turn, run, question)
             rows += [(Button(("✅ " if i in chosen else "▫️ ") + o.label, f"{prefix}m{i}"),)
                      for i, o in enumerate(question.options)]
             rows.append((Button(texts.DONE, f"{prefix}done"),))
@@ -336,10 +500,13 @@ class ChecklistFlow:
             tools.append(Button(texts.SKIP, f"{prefix}skip"))
         rows.append(tuple(tools))
         rows.append((Button(texts.BACK, f"{prefix}back"), Button(texts.CANCEL, f"{prefix}stop")))
-        return [Reply(html, tuple(rows), edit=edit)]
+        return [Reply(html, tuple(rows), key=run.key, edit=edit)]
 
     def _why(self, turn: Turn, question: Question) -> Reply:
         parts = [texts.WHY_HEADING.format(help=render.esc(question.help or ""))]
+        if question.basis == "applied" and question.applies:
+            parts.append("<i>" + render.esc(texts.TOOL_RULE.format(
+                applies=question.applies)) + "</i>")
         for cite in question.cites:
             chunk = turn.ctx.searcher.current().find(cite.doc, cite.locator)
             if chunk is None:
@@ -372,27 +539,108 @@ class ChecklistFlow:
             chunk = None
         return render.citation(chunk) if chunk is not None else f"{cite.doc}, {cite.locator}"
 
-    def _finish(self, turn: Turn, run_id: int, checklist: Checklist,
-                state: runs.RunState) -> list[Reply]:
-        outcome = runs.outcome(checklist, state)
-        row = turn.ctx.store.run(run_id) or {}
+    def _reports(self, turn: Turn, run: Run, row: dict[str, Any]) -> list[Reply]:
+        outcome = runs.outcome(run.checklist, run.state)
         label = lambda c: self.cite_label(turn, c)  # noqa: E731
-        html = render.outcome_message(checklist, outcome, label)
-        report = markdown_report(checklist, outcome, cite=label, run_id=run_id,
-                                 user=turn.user.name, cohort=state.cohort,
+        report = markdown_report(run.checklist, outcome, cite=label, run_id=run.id,
+                                 user=turn.user.name, cohort=run.state.cohort,
                                  started=str(row.get("started_at", "")),
                                  finished=str(row.get("finished_at") or now()))
-        stem = f"{checklist.id}-run-{run_id}"
-        return [Reply(html),
-                Reply(attachment=Attachment(f"{stem}.md", report.encode(), texts.REPORT_CAPTION)),
+        stem = f"{run.checklist.id}-run-{run.id}"
+        return [Reply(attachment=Attachment(f"{stem}.md", report.encode(),
+                                            texts.REPORT_CAPTION)),
                 Reply(attachment=Attachment(f"{stem}.csv",
-                                            csv_report(checklist, outcome).encode()))]
+                                            csv_report(run.checklist, outcome).encode()))]
+
+    def _finish(self, turn: Turn, run: Run) -> list[Reply]:
+        outcome = runs.outcome(run.checklist, run.state)
+        row = turn.ctx.store.run(run.id) or {}
+        html = render.outcome_message(run.checklist, outcome, lambda c: self.cite_label(turn, c))
+        return [Reply(html), *self._reports(turn, run, row)]
+
+    # ---- /runs -----------------------------------------------------------------------------
+
+    def my_runs(self, turn: Turn, args: str) -> list[Reply]:
+        """`/runs`: the user's newest runs, each finished one with a button for its reports."""
+        rows = turn.ctx.store.user_runs(turn.user.id, limit=RUNS_SHOWN)
+        if not rows:
+            return [Reply(texts.RUNS_NONE)]
+        lines, buttons = [texts.RUNS_HEADING], []
+        for row in rows:
+            run = Run.of(row)
+            status = texts.RUN_STATUS.get(row["status"], row["status"])
+            rating = f" — {render.esc(row['rating'])}" if row.get("rating") else ""
+            partner = f" — {render.esc(run.state.partner)}" if run.state.partner else ""
+            started = str(row.get("started_at", ""))[:10]
+            lines.append(texts.RUNS_LINE.format(id=run.id, title=render.esc(run.checklist.title),
+                                                started=started, status=status,
+                                                rating=rating, partner=partner))
+            if row["status"] == "completed":
+                buttons.append((Button(texts.RUNS_REPORT.format(id=run.id), f"r:{run.id}"),))
+            elif row["status"] == "in_progress" and row.get("chat_id") == turn.user.chat_id:
+                buttons.append((Button(texts.RUNS_RESUME.format(id=run.id),
+                                       f"c:{run.id}:-:resume"),))
+        return [Reply("\n".join(lines), tuple(buttons))]
+
+    def _reports_again(self, turn: Turn, rest: str) -> list[Reply]:
+        try:
+            run_id = parse_row_id(rest, what="run id")
+        except InputError:
+            return stale()
+        row = turn.ctx.store.run(run_id)
+        if row is None or row["user_id"] != turn.user.id or row["status"] != "completed":
+            return stale()
+        return self._reports(turn, Run.of(row), row)
 
     # ---- trainers ------------------------------------------------------------------------
 
+    def training(self, turn: Turn, args: str) -> list[Reply]:
+        """`/training <checklist id> <cohort tag>`: the deep link that opens the checklist in
+        training mode for a cohort, which the trainer then owns."""
+        parts = args.split()
+        if len(parts) != 2:
+            return [Reply(texts.TRAINING_USAGE.format(ids=render.esc(
+                ", ".join(self.load(turn).checklists))))]
+        checklist_id, tag_text = parts
+        loaded = self.load(turn)
+        if checklist_id not in loaded.checklists:
+            return [Reply(texts.CHECKLIST_UNKNOWN.format(id=render.esc(checklist_id)))]
+        try:
+            tag = parse_cohort_tag(tag_text)
+        except InputError as exc:
+            return [Reply(render.problem(exc))]
+        payload = f"training-{checklist_id}_{tag}"
+        if len(payload) > 64:
+            return [Reply(texts.TRAINING_TOO_LONG.format(length=len(payload)))]
+        if not turn.ctx.store.create_cohort(tag, created_by=turn.user.id,
+                                            checklist_id=checklist_id):
+            return [Reply(texts.COHORT_TAKEN.format(tag=render.esc(tag)))]
+        name = turn.ctx.bot_username
+        link = f"https://t.me/{name}?start={payload}" if name else f"/start {payload}"
+        return [Reply(texts.TRAINING_LINK.format(
+            title=render.esc(loaded.checklists[checklist_id].title), tag=render.esc(tag),
+            link=render.esc(link)))]
+
     def cohort(self, turn: Turn, args: str) -> list[Reply]:
-        """`/cohort <tag>`: runs, ratings and answers across a training cohort."""
+        """`/cohort`: the trainer's cohorts (admins: all); `/cohort <tag>`: runs, ratings and
+        answers across one of them."""
+        store = turn.ctx.store
+        admin = turn.role == "admin"
         tag = args.strip()
         if not tag:
-            return [Reply(texts.COHORT_USAGE)]
-        return [Reply(render.cohort_message(tag, cohort_summary(turn.ctx.store, tag)))]
+            cohorts = store.cohorts(created_by=None if admin else turn.user.id)
+            if not cohorts:
+                return [Reply(texts.COHORTS_NONE)]
+            lines = [texts.COHORTS_HEADING] + [
+                texts.COHORTS_LINE.format(tag=render.esc(c["tag"]), runs=c["runs"],
+                                          checklist=render.esc(c["checklist_id"] or ""))
+                for c in cohorts]
+            return [Reply("\n".join(lines))]
+        try:
+            tag = parse_cohort_tag(tag)
+        except InputError as exc:
+            return [Reply(render.problem(exc))]
+        owner = store.cohort(tag)
+        if not admin and (owner is None or owner["created_by"] != turn.user.id):
+            return [Reply(texts.COHORT_NOT_YOURS.format(tag=render.esc(tag)))]
+        return [Reply(render.cohort_message(tag, cohort_summary(store, tag)))]

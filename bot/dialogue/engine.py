@@ -198,8 +198,8 @@ class Dialogue:
                 continue  # in a group only questions are answered; runs stay private
             replies = flow.on_text(turn, event)
             if replies is not None:
-                return replies
-        return [Reply(texts.NO_FLOW)]
+                return replies + turn.after
+        return [Reply(texts.NO_FLOW), *turn.after]
 
     def _command(self, turn: Turn, event: Command) -> list[Reply]:
         spec = self.commands.get(event.name.lower())

@@ -55,7 +55,9 @@ class Turn:
     """One event being handled: who sent it, its row in the log, and how to send progress.
 
     `log` writes a log row that must not stop the reply (spooled when the database fails);
-    `failures` collects what the admins must be told after the reply.
+    `failures` collects what the admins must be told after the reply; `after` holds replies
+    a flow that let text pass wants sent after the flow that took it (the checklist question,
+    shown again below the answer to a question typed during a run).
     """
 
     ctx: Context
@@ -63,6 +65,7 @@ class Turn:
     notify: Notify
     message_id: int | None = None  # the incoming message's row in the session log
     failures: list[str] = field(default_factory=list)
+    after: list[Reply] = field(default_factory=list)
 
     @property
     def role(self) -> Role | None:

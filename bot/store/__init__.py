@@ -15,7 +15,7 @@ from bot.store.delivery import Delivery, Outgoing, Received
 from bot.store.messages import Messages
 from bot.store.pending import Pending
 from bot.store.reports import EXPORT_FORMATS, EXPORT_TABLES, Reports, Stats
-from bot.store.runs import IN_PROGRESS, Runs
+from bot.store.runs import IN_PROGRESS, RunChanged, Runs
 
 
 class SessionLog(Access, Messages, Runs, Pending, Delivery, Reports):
@@ -23,4 +23,4 @@ class SessionLog(Access, Messages, Runs, Pending, Delivery, Reports):
 
 
 __all__ = ["EXPORT_FORMATS", "EXPORT_TABLES", "IN_PROGRESS", "LogWriteError", "Outgoing",
-           "Received", "Row", "SessionLog", "Stats"]
+           "Received", "Row", "RunChanged", "SessionLog", "Stats"]

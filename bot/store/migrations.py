@@ -282,9 +282,28 @@ def m006_add_delivery(db: Database) -> None:
     )
 
 
+def m007_add_run_revision_and_cohorts(db: Database) -> None:
+    """A run's revision (a save checks the one it read, so a double tap answers once) and the
+    training cohorts with who created them (a trainer sees their own)."""
+    _run(
+        db,
+        """
+        ALTER TABLE runs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE cohorts (
+            tag TEXT PRIMARY KEY,
+            created_by INTEGER NOT NULL,
+            checklist_id TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX cohorts_created_by ON cohorts (created_by)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests,
                                m004_add_pending, m005_add_join_limits_and_hide_join_codes,
-                               m006_add_delivery]
+                               m006_add_delivery,
+                               m007_add_run_revision_and_cohorts]
 
 
 def number(migration: Migration) -> int:

@@ -184,8 +184,9 @@ class Reports(Store):
 
         Goes: the user's messages, the bot's replies to them and everything in their private
         chat; their questions and answers with passages and any feedback on those; their own
-        feedback; their runs and run answers; access requests; the user row. ``raw`` updates of
-        other people that embed this user (a reply quoting them) are blanked too.
+        feedback; their runs and run answers; access requests; their updates and the replies
+        to their chat in the delivery tables; the cohorts they created; the user row. ``raw``
+        updates of other people that embed this user (a reply quoting them) are blanked too.
 
         A user whose access an admin took away keeps a deny record: their ``users`` row with
         the id alone (no name, language or times; ``revocation_kept`` in the counts), so the
@@ -206,6 +207,9 @@ class Reports(Store):
             "raw_blanked": "UPDATE messages SET raw = NULL WHERE json_valid(raw) AND EXISTS"
             " (SELECT 1 FROM json_tree(messages.raw) WHERE key = 'id' AND atom = :user)",
             "access_requests": "DELETE FROM access_requests WHERE user_id = :user",
+            "updates": "DELETE FROM updates WHERE user_id = :user OR chat_id = :user",
+            "outbox": "DELETE FROM outbox WHERE chat_id = :user",
+            "cohorts": "DELETE FROM cohorts WHERE created_by = :user",
             "users": f"DELETE FROM users WHERE id = :user AND NOT ({_DENIED})",
         }
         kept = {  # in the counts only when non-zero

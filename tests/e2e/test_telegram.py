@@ -377,7 +377,9 @@ def test_checklist_through_buttons_survives_a_restart(
     try:
         menu = first.say(STAFF, "/checklist")
         assert menu[0].params["text"] == texts.CHECKLIST_MENU
-        started = sent(first.press(STAFF, "Selecting an implementing partner"))
+        asked = sent(first.press(STAFF, "Selecting an implementing partner"))
+        assert asked[-1].params["text"] == texts.PARTNER_ASK
+        started = first.say(STAFF, "Acme Relief")
         assert "question 1 of about" in started[-1].params["text"]
         for _ in range(3):
             answer_one(first, STAFF)
@@ -393,6 +395,7 @@ def test_checklist_through_buttons_survives_a_restart(
         assert buttons(menu[0])[0][0] == texts.RESUME
         resumed = sent(second.press(STAFF, texts.RESUME))
         assert [r.result["text"] for r in resumed] == [asked]
+        assert current_question(server, STAFF)["message_id"] == resumed[0].result["message_id"]
         final = finish(second, STAFF)
         rows = db(second)
     finally:
@@ -413,7 +416,8 @@ def test_checklist_through_buttons_survives_a_restart(
 def test_training_deep_link_opens_training_mode_and_tags_the_cohort(bot: RunningBot) -> None:
     started = bot.say(STAFF2, "/start training-implementing-partner-selection_cohort1")
     assert "Training mode" in started[0].params["text"]
-    assert "question 1 of about" in started[-1].params["text"]
+    first = sent(bot.press(STAFF2, texts.PARTNER_SKIP))
+    assert "question 1 of about" in first[-1].params["text"]
     after = sent(bot.press(STAFF2, "No"))
     assert after[0].params["text"].startswith("🎓") and "Source:" in after[0].params["text"]
     run = next(iter(db(bot)["runs"].rows))

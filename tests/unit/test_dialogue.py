@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -14,11 +15,12 @@ from bot.answers import answer_question
 from bot.app import build_dialogue
 from bot.dialogue.engine import Dialogue
 from bot.settings import Settings
+from bot.store import RunChanged
 from bot.tg.html import MAX_MESSAGE, split_message
 from bot.types import Button, Command, Press, Reply, Text, Unsupported, User
 from index.embedders import HashingEmbedder
 
-ADMIN, STAFF, TRAINER, STRANGER = 1, 2, 3, 99
+ADMIN, STAFF, TRAINER, STAFF2, TRAINER2, STRANGER = 1, 2, 3, 8, 7, 99
 
 
 def make(tmp_path: Path, index_dir: Path, knowledge: Path) -> Dialogue:
@@ -29,9 +31,10 @@ def make(tmp_path: Path, index_dir: Path, knowledge: Path) -> Dialogue:
     if index_dir != data / "index" and not (data / "index").exists():
         (data / "index").symlink_to(index_dir, target_is_directory=True)
     settings = Settings(data_dir=data, knowledge_dir=knowledge, threshold=0.2,
-                        admins=str(ADMIN), allowed_users=f"{STAFF},{TRAINER}")
+                        admins=str(ADMIN), allowed_users=f"{STAFF},{TRAINER},{STAFF2}")
     dialogue = build_dialogue(settings, embedder=HashingEmbedder(), prefetch=False)
     dialogue.store.set_role(TRAINER, "trainer", by="test")
+    dialogue.store.set_role(TRAINER2, "trainer", by="test")
     return dialogue
 
 
@@ -140,7 +143,7 @@ def test_unknown_user_gets_their_id_and_is_logged(dialogue: Dialogue) -> None:
 def test_role_checks_happen_on_the_server(dialogue: Dialogue) -> None:
     assert dialogue.handle(user(STAFF), Command("cohort", "x"))[0].html == (
         texts.TRAINER_ONLY.format(command="cohort"))
-    assert "No runs yet" in dialogue.handle(user(TRAINER), Command("cohort", "x"))[0].html
+    assert "not one of yours" in dialogue.handle(user(TRAINER), Command("cohort", "x"))[0].html
 
 
 def test_non_text_messages_are_logged_with_their_type(dialogue: Dialogue) -> None:
@@ -183,6 +186,18 @@ def test_a_locked_database_still_answers_and_alerts_admins(dialogue: Dialogue) -
 # ---- checklists ---------------------------------------------------------------------------
 
 
+def begin(dialogue: Dialogue, payload: str, uid: int = STAFF,
+          partner: str | None = "Acme Relief") -> list[Reply]:
+    """Start a run by deep link and name its partner (or go on without); the first question."""
+    started = dialogue.handle(user(uid), Command("start", payload))
+    assert started[-1].key and started[-1].key.startswith("partner:")
+    if partner is None:
+        return press(dialogue, texts.PARTNER_SKIP, started, uid)
+    named = dialogue.handle(user(uid), Text(partner))
+    assert named[0].edit and named[0].html == texts.PARTNER_NAMED.format(partner=partner)
+    return named
+
+
 def answer_everything(dialogue: Dialogue, replies: list[Reply], uid: int = STAFF,
                       limit: int = 40) -> list[Reply]:
     """Answer each question with its first option (ticking one for multi), numbers with 10."""
@@ -209,7 +224,9 @@ def answer_everything(dialogue: Dialogue, replies: list[Reply], uid: int = STAFF
 
 def test_a_checklist_completes_through_buttons_with_a_report(dialogue: Dialogue) -> None:
     menu = dialogue.handle(user(), Command("checklist"))
-    started = press(dialogue, "Selecting an implementing partner", menu)
+    asked = press(dialogue, "Selecting an implementing partner", menu)
+    assert asked[-1].html == texts.PARTNER_ASK
+    started = dialogue.handle(user(), Text("Acme Relief"))
     assert "question 1 of about" in started[-1].html
     final = answer_everything(dialogue, started)
     result = next(r for r in final if "Result:" in r.html)
@@ -219,20 +236,27 @@ def test_a_checklist_completes_through_buttons_with_a_report(dialogue: Dialogue)
                      "implementing-partner-selection-run-1.csv"]
     run = next(iter(db(dialogue)["runs"].rows))
     assert run["status"] == "completed" and run["rating"] and run["version"] == "2.0"
+    assert json.loads(run["state"])["partner"] == "Acme Relief"
+    assert "Acme Relief" in result.html
     assert db(dialogue)["run_answers"].count >= 10
+    listed = dialogue.handle(user(), Command("runs"))
+    assert "Run 1: Selecting an implementing partner" in listed[0].html
+    again = press(dialogue, texts.RUNS_REPORT.format(id=1), listed)
+    assert [r.attachment.filename for r in again if r.attachment] == files
 
 
 def test_gate_stops_the_run_early(dialogue: Dialogue) -> None:
-    started = dialogue.handle(user(), Command("start", "checklist-implementing-partner-selection"))
+    started = begin(dialogue, "checklist-implementing-partner-selection")
     final = press(dialogue, "Yes, the partner is ruled out", started)
-    assert "Result: Excluded" in final[0].html
+    assert final[0].edit and "✔" in final[0].html  # the question shows the choice
+    assert "Result: Excluded" in final[1].html
     assert "Score" not in final[0].html
 
 
 def test_run_survives_a_restart_and_keeps_its_version(tmp_path: Path, hashed_index: Path,
                                                       knowledge: Path) -> None:
     first = make(tmp_path, hashed_index, knowledge)
-    started = first.handle(user(), Command("start", "checklist-implementing-partner-selection"))
+    started = begin(first, "checklist-implementing-partner-selection", partner=None)
     second_question = press(first, "No", started)
     assert "standard operating procedures" in second_question[-1].html
     path = knowledge / "checklists" / "implementing-partner-selection.yaml"
@@ -246,23 +270,90 @@ def test_run_survives_a_restart_and_keeps_its_version(tmp_path: Path, hashed_ind
     assert stale[0].notice == texts.OLD_QUESTION
 
 
-def test_bad_answers_in_a_run(dialogue: Dialogue) -> None:
-    started = dialogue.handle(user(), Command("start", "checklist-implementing-partner-selection"))
-    typed = dialogue.handle(user(), Text("maybe"))
-    assert "Please tap one of the buttons" in typed[0].html
-    assert "rule this partner out" in typed[-1].html  # the question is asked again
-    press(dialogue, "No", started)
-    replies = dialogue.handle(user(), Text("yes"))  # typed option value is accepted
+def test_text_during_a_run_is_an_answer_or_a_question(dialogue: Dialogue) -> None:
+    started = begin(dialogue, "checklist-implementing-partner-selection")
+    typed = dialogue.handle(user(), Text("What does the guidance say about capacity assessment?"))
+    assert "<b>Sources</b>" in typed[0].html  # answered as a question
+    assert typed[1].html == texts.RUN_GOES_ON
+    assert typed[2].edit and typed[2].html.endswith(texts.ASKED_BELOW)  # the old copy
+    assert "rule this partner out" in typed[3].html and typed[3].buttons  # asked again
+    assert "no option" not in " ".join(r.html for r in typed).lower()
+    maybe = dialogue.handle(user(), Text("maybe"))  # names no option: a question too
+    assert maybe[-1].key == started[-1].key and "rule this partner out" in maybe[-1].html
+    answered = dialogue.handle(user(), Text("no"))  # an option's label, typed
+    assert answered[0].edit and "✔ <b>No</b>" in answered[0].html
+    replies = dialogue.handle(user(), Text("1"))  # an option's number
+    assert "✔" in replies[0].html
     replies = press(dialogue, "A local", replies)
     too_small = dialogue.handle(user(), Text("-5"))
     assert "at least 0" in too_small[0].html
-    not_number = dialogue.handle(user(), Text("lots"))
-    assert "not a number" in not_number[0].html
+    assert "Type a number" in too_small[-1].html  # and asked again
+    lots = dialogue.handle(user(), Text("lots of them"))  # not a number: not an answer
+    assert "Type a number" in lots[-1].html and "not a number" not in lots[0].html
+    for reply in (*typed, *maybe, *answered, *too_small, *lots):
+        assert "not_done" not in reply.html and "adequate," not in reply.html  # no codes
+
+
+def test_a_double_tap_answers_once(dialogue: Dialogue) -> None:
+    started = begin(dialogue, "checklist-implementing-partner-selection")
+    no = next(b for b in buttons(started) if b.label == "No")
+    first = dialogue.handle(user(), Press(no.data))
+    second = dialogue.handle(user(), Press(no.data))
+    assert "✔" in first[0].html and len(first) == 2
+    assert [(r.html, r.notice) for r in second] == [("", texts.OLD_QUESTION)]
+    rows = list(db(dialogue)["run_answers"].rows)
+    assert len(rows) == 1
+    run = next(iter(db(dialogue)["runs"].rows))
+    assert run["revision"] == 2  # the partner, then one answer
+
+
+def test_a_save_checks_the_revision_it_read(dialogue: Dialogue) -> None:
+    started = begin(dialogue, "checklist-implementing-partner-selection")
+    row = dialogue.store.run(1)
+    assert row is not None
+    dialogue.store.save_run(1, state=row["state"], status="in_progress",
+                            revision=row["revision"])  # another worker saved meanwhile
+    with pytest.raises(RunChanged):
+        dialogue.store.save_run(1, state=row["state"], status="in_progress",
+                                revision=row["revision"])
+    assert started  # the flow turns it into a notice (test_a_double_tap_answers_once)
+
+
+def test_none_of_these_is_ticked_alone(dialogue: Dialogue) -> None:
+    replies = begin(dialogue, "checklist-partnership-design")
+
+    def ticks(replies: list[Reply]) -> dict[str, bool]:
+        return {b.label[2:].strip(): b.label.startswith("✅") for b in buttons(replies)
+                if b.label.startswith(("✅", "▫️"))}
+
+    for _ in range(30):
+        if any(label.lower().startswith("none") for label in ticks(replies)):
+            break
+        options = [b for b in buttons(replies) if b.data.rsplit(":", 1)[1][:1] in "am"]
+        if any(b.data.endswith(":m0") for b in options):
+            dialogue.handle(user(), Press(options[0].data))
+            replies = press(dialogue, texts.DONE, replies)
+        elif options:
+            replies = dialogue.handle(user(), Press(options[0].data))
+        else:
+            replies = dialogue.handle(user(), Text("10"))
+    else:
+        raise AssertionError("no multi question with a 'none' option")
+    boxes = [b for b in buttons(replies) if b.label.startswith("▫️")]
+    none = next(b for b in boxes if b.label[2:].strip().lower().startswith("none"))
+    other = next(b for b in boxes if b is not none)
+    name, other_name = none.label[2:].strip(), other.label[2:].strip()
+    dialogue.handle(user(), Press(other.data))
+    shown = ticks(dialogue.handle(user(), Press(none.data)))
+    assert shown[name] and not shown[other_name]  # "none" unticks the others
+    shown = ticks(dialogue.handle(user(), Press(other.data)))
+    assert shown[other_name] and not shown[name]  # and any other unticks "none"
+    typed = dialogue.handle(user(), Text(f"{other_name}, {name}"))
+    assert "cannot be combined" in typed[0].html
 
 
 def test_another_users_run_buttons_are_refused(dialogue: Dialogue) -> None:
-    started = dialogue.handle(user(STAFF), Command("start",
-                                                   "checklist-implementing-partner-selection"))
+    started = begin(dialogue, "checklist-implementing-partner-selection")
     other = dialogue.handle(user(TRAINER), Press(buttons(started)[0].data))
     assert other[0].html == texts.STALE_BUTTON
 
@@ -273,21 +364,44 @@ def test_second_run_asks_before_abandoning_the_first(dialogue: Dialogue) -> None
     assert "already have a run" in conflict[0].html
     started = press(dialogue, texts.ABANDON_AND_START, conflict)
     assert "Designing and managing a partnership" in started[0].html
+    assert started[-1].html == texts.PARTNER_ASK
     statuses = [r["status"] for r in db(dialogue)["runs"].rows]
     assert statuses == ["abandoned", "in_progress"]
 
 
 def test_training_mode_explains_each_answer_and_tags_the_cohort(dialogue: Dialogue) -> None:
-    started = dialogue.handle(user(TRAINER), Command(
+    link = dialogue.handle(user(TRAINER), Command(
+        "training", "implementing-partner-selection geneva-2026"))
+    assert "/start training-implementing-partner-selection_geneva-2026" in link[0].html
+    started = dialogue.handle(user(STAFF2), Command(
         "start", "training-implementing-partner-selection_geneva-2026"))
-    assert "Training mode" in started[0].html
-    after = press(dialogue, "No", started, uid=TRAINER)
-    after = press(dialogue, "Yes", after, uid=TRAINER)
-    assert after[0].html.startswith("🎓") and "Source:" in after[0].html
+    assert "Training mode" in started[0].html and started[1].html == texts.PARTNER_ASK_TRAINING
+    after = press(dialogue, texts.PARTNER_SKIP, started, uid=STAFF2)
+    after = press(dialogue, "No", after, uid=STAFF2)
+    after = press(dialogue, "Yes", after, uid=STAFF2)
+    assert after[1].html.startswith("🎓") and "Source:" in after[1].html
     run = next(iter(db(dialogue)["runs"].rows))
     assert (run["training"], run["cohort"]) == (1, "geneva-2026")
     summary = dialogue.handle(user(TRAINER), Command("cohort", "geneva-2026"))
     assert "1 runs" in summary[0].html and "standard operating procedures" in summary[0].html
+    listed = dialogue.handle(user(TRAINER), Command("cohort"))
+    assert "geneva-2026" in listed[0].html and "1 runs" in listed[0].html
+
+
+def test_trainers_see_their_own_cohorts_and_tags_are_checked(dialogue: Dialogue) -> None:
+    dialogue.handle(user(TRAINER), Command("training", "partnership-design mine-1"))
+    other = dialogue.handle(user(TRAINER2), Command("cohort", "mine-1"))
+    assert "not one of yours" in other[0].html
+    taken = dialogue.handle(user(TRAINER2), Command("training", "partnership-design mine-1"))
+    assert taken[0].html == texts.COHORT_TAKEN.format(tag="mine-1")
+    assert "No runs yet" in dialogue.handle(user(ADMIN), Command("cohort", "mine-1"))[0].html
+    for bad in ("a b", "geneva_2026", "x" * 60, "é"):
+        refused = dialogue.handle(user(TRAINER), Command("training", f"partnership-design {bad}"))
+        assert any(why in refused[0].html for why in (
+            "not a cohort tag", "Send /training", "at most 53")), bad
+    forged = dialogue.handle(user(STAFF), Command("start",
+                                                  "training-partnership-design_bad tag!"))
+    assert "not a cohort tag" in forged[0].html
 
 
 def test_broken_checklist_is_reported_and_the_others_work(dialogue: Dialogue,
@@ -302,14 +416,19 @@ def test_broken_checklist_is_reported_and_the_others_work(dialogue: Dialogue,
 
 
 def test_cancel_cancels_what_is_pending_and_never_the_run(dialogue: Dialogue) -> None:
-    started = dialogue.handle(user(), Command("start", "checklist-partnership-design"))
+    started = begin(dialogue, "checklist-partnership-design")
     note = press(dialogue, texts.NOTE, started)
-    assert note[0].html == texts.NOTE_ASK
+    assert note[0].html == texts.NOTE_ASK and note[0].force_reply
     cancelled = dialogue.handle(user(), Command("cancel"))
     assert cancelled[0].html == texts.CANCELLED.format(what=texts.CANCELLED_NOTE)
     assert next(iter(db(dialogue)["runs"].rows))["status"] == "in_progress"
     assert dialogue.handle(user(), Command("cancel"))[0].html == texts.NOTHING_TO_CANCEL_RUN
-    stopped = press(dialogue, texts.CANCEL, started)  # stopping the run is its own button
+    asked = press(dialogue, texts.CANCEL, started)  # stopping the run is its own choice
+    assert next(iter(db(dialogue)["runs"].rows))["status"] == "in_progress"
+    kept = press(dialogue, texts.STOP_NO, asked)
+    assert kept[0].html == texts.STOP_KEPT
+    asked = press(dialogue, texts.CANCEL, started)
+    stopped = press(dialogue, texts.STOP_YES, asked)
     assert stopped[0].html == texts.RUN_ABANDONED_MSG
     assert next(iter(db(dialogue)["runs"].rows))["status"] == "abandoned"
     assert dialogue.handle(user(), Command("cancel"))[0].html == texts.NOTHING_TO_CANCEL

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.store import EXPORT_TABLES, LogWriteError, SessionLog
+from bot.store import EXPORT_TABLES, LogWriteError, Outgoing, Received, SessionLog
 from bot.store.migrations import MIGRATIONS, m001_create_core, migrate, number
 
 NEWEST = number(MIGRATIONS[-1])  # the schema version a new file gets
@@ -497,13 +497,16 @@ def test_forget_leaves_no_trace_of_the_user(log: SessionLog, clock: Clock):
                      text="Bob KEEP", raw=quoting)
     ask(log, bob, "Bob KEEP question", grounded=False, chat=group)
     log.set_role(alice, "staff", by=bob)
+    log.receive([Received(7, {"message": {"text": "SECRET waiting"}}, alice, alice)])
+    log.finish_update(None, [Outgoing(alice, "message", {"text": "SECRET unsent"})])
+    log.create_cohort("alice-SECRET", created_by=alice, checklist_id="psea")
     assert "SECRET" in all_text(log.path)
 
     counts = log.forget(alice, by=bob)
 
     assert counts == {"feedback": 2, "answer_passages": 1, "answers": 1, "run_answers": 1,
                       "runs": 1, "messages": 4, "raw_blanked": 1, "access_requests": 1,
-                      "users": 1}
+                      "updates": 1, "outbox": 1, "cohorts": 1, "users": 1}
     text = all_text(log.path)
     assert "SECRET" not in text
     assert "Bob KEEP question" in text and "Bob KEEP" in text
