@@ -73,7 +73,7 @@ def _since(since: date | None) -> str:
 
 
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return clean_text(json.dumps(value, ensure_ascii=False))
 
 
 def _decode(table: str, row: Row) -> Row:
@@ -130,7 +130,8 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close every connection; a later call opens them again."""
+        """Close every connection (when no other thread uses the log: at the end); a later
+        call opens them again."""
         with self._lock:
             for conn in self._connections:
                 try:
@@ -138,6 +139,14 @@ class Store:
                 except sqlite3.Error:
                     pass
             self._connections = []
+            self._generation += 1
+            self._migrated = False
+
+    def reopen(self) -> None:
+        """Have every thread open its connection again at its next use (a new timeout, a
+        file now writable or made anew). Safe while other threads use the log: each closes
+        its own old connection; closing another thread's connection under it could crash."""
+        with self._lock:
             self._generation += 1
             self._migrated = False
 
@@ -196,6 +205,15 @@ class Store:
         db: Database | None = getattr(self._local, "db", None)
         if db is not None and getattr(self._local, "generation", -1) == self._generation:
             return db
+        if db is not None:  # this thread's connection is from before reopen(): ours to close
+            with self._lock:
+                if db.conn in self._connections:
+                    self._connections.remove(db.conn)
+            try:
+                db.conn.close()
+            except sqlite3.Error:
+                pass
+            self._local.db = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -233,7 +251,7 @@ class Store:
     def _check_file(self) -> None:
         """Fail when the database file was deleted under the open connections."""
         if getattr(self._local, "db", None) is not None and not self.path.exists():
-            self.close()  # the next write opens a new file
+            self.reopen()  # the next write opens a new file
             raise LogWriteError("database", f"{self.path} was deleted (the data directory was "
                                             "removed while the bot was running)")
 

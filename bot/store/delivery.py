@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.inputs import clean_text
 from bot.store.db import Row, Store, _iso
 
 
@@ -56,7 +57,7 @@ class Delivery(Store):
                     "INSERT OR IGNORE INTO updates (update_id, received_at, user_id, chat_id, raw,"
                     " status) VALUES (?, ?, ?, ?, ?, 'received')",
                     [u.update_id, now, u.user_id, u.chat_id,
-                     json.dumps(u.raw, ensure_ascii=False, default=str)])
+                     clean_text(json.dumps(u.raw, ensure_ascii=False, default=str))])
                 if cursor.rowcount:
                     new.append(u.update_id)
         return new
@@ -86,7 +87,8 @@ class Delivery(Store):
                     "INSERT INTO outbox (update_id, chat_id, kind, payload, content, key, status,"
                     " attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
                     [update_id, reply.chat_id, reply.kind,
-                     json.dumps(reply.payload, ensure_ascii=False), reply.content, reply.key,
+                     clean_text(json.dumps(reply.payload, ensure_ascii=False)), reply.content,
+                     reply.key,
                      now, now])
                 ids.append(int(cursor.lastrowid or 0))
             if update_id is not None and handled:

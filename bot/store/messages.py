@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.store.db import Row, Store, _decode, _insert, _iso
+from bot.store.migrations import hide_join_codes
 
 
 class Messages(Store):
@@ -21,10 +22,11 @@ class Messages(Store):
         front: str = "telegram", at: str | None = None,
     ) -> int:
         """Store one incoming message of any kind, handled or not; returns its id."""
+        raw = None if raw is None else hide_join_codes(raw)  # an edited "/join CODE" too
         row = {
             "at": at or self._now(), "direction": "in", "front": front, "user_id": user_id,
-            "chat_id": chat_id, "chat_type": chat_type, "kind": kind, "text": text,
-            "update_id": update_id,
+            "chat_id": chat_id, "chat_type": chat_type, "kind": kind,
+            "text": None if text is None else hide_join_codes(text), "update_id": update_id,
             "raw": None if raw is None else json.dumps(raw, ensure_ascii=False, default=str),
         }
         with self._write("messages") as db:

@@ -198,13 +198,14 @@ def _hide_join_code(text: str) -> str:
     return text if match is None else f"{match.group(1)} {HIDDEN}"
 
 
-def _hide_in_json(value: Any) -> Any:
+def hide_join_codes(value: Any) -> Any:
+    """`value` (text, or JSON of lists and objects) with the code of every /join hidden."""
     if isinstance(value, str):
         return _hide_join_code(value)
     if isinstance(value, list):
-        return [_hide_in_json(item) for item in value]
+        return [hide_join_codes(item) for item in value]
     if isinstance(value, dict):
-        return {key: _hide_in_json(item) for key, item in value.items()}
+        return {key: hide_join_codes(item) for key, item in value.items()}
     return value
 
 
@@ -234,7 +235,7 @@ def m005_add_join_limits_and_hide_join_codes(db: Database) -> None:
             except ValueError:  # not JSON: blank it rather than keep a code
                 new_raw = None
             else:
-                hidden = _hide_in_json(decoded)
+                hidden = hide_join_codes(decoded)
                 if hidden != decoded:
                     new_raw = json.dumps(hidden, ensure_ascii=False)
         if (new_text, new_raw) != (text, raw):

@@ -8,11 +8,10 @@ are deleted on the next write.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
-from bot.store.db import Row, Store, _decode, _iso
+from bot.store.db import Row, Store, _decode, _iso, _json
 
 
 class Pending(Store):
@@ -30,7 +29,7 @@ class Pending(Store):
                 ON CONFLICT (user_id, chat_id, kind) DO UPDATE SET data = excluded.data,
                 message_id = excluded.message_id, created_at = excluded.created_at,
                 expires_at = excluded.expires_at""",
-                [user_id, chat_id, kind, json.dumps(data, ensure_ascii=False), message_id,
+                [user_id, chat_id, kind, _json(data), message_id,
                  _iso(now), _iso(now + timedelta(seconds=ttl_seconds))])
 
     def pending(self, user_id: int, chat_id: int, kind: str | None = None) -> list[Row]:

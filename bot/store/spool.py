@@ -18,8 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.inputs import clean_text
+
 log = logging.getLogger(__name__)
 MEMORY_ROWS = 10_000
+
+
+def _line(row: dict[str, Any]) -> str:
+    return clean_text(json.dumps(row, ensure_ascii=False, default=str)) + "\n"
 
 
 class Spool:
@@ -53,7 +59,7 @@ class Spool:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with open(self.path, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    handle.write(_line(row))
                     handle.flush()
                     os.fsync(handle.fileno())
             except OSError as exc:
@@ -98,7 +104,7 @@ class Spool:
             tmp = self.path.with_suffix(".tmp")
             with open(tmp, "w", encoding="utf-8") as handle:
                 for row in rest:
-                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    handle.write(_line(row))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)

@@ -235,8 +235,9 @@ class TelegramBot:
         try:
             new = set(await asyncio.to_thread(self.store.receive,
                                               [_received(u) for u in updates]))
-        except LogWriteError as exc:  # answered anyway; not kept for a restart
-            log.error("updates not stored, handled from memory: %s", exc)
+        except Exception as exc:  # answered anyway; not kept for a restart
+            log.error("updates not stored, handled from memory: %s", exc,
+                      exc_info=not isinstance(exc, LogWriteError))
             new = {u.update_id for u in updates}
         for update in updates:
             if update.update_id in new:
@@ -281,8 +282,8 @@ class TelegramBot:
                 continue
             failures = 0
             if updates:
-                await self.accept(updates)
                 offset = max(u.update_id for u in updates) + 1
+                await self.accept(updates)
 
     async def _pause(self, seconds: float, why: str, level: int = logging.WARNING) -> None:
         log.log(level, "%s; polling again in %.1f s", why, seconds)
@@ -326,6 +327,29 @@ class TelegramBot:
             self._finished.discard(update_id)
             self._handling.discard(update_id)
             self._early.pop(update_id, None)
+        user, chat = update.effective_user, update.effective_chat
+        if user is not None and chat is not None and chat.id == user.id:
+            await self._check_menu(user.id)
+
+    async def _check_menu(self, user_id: int) -> None:
+        """Bring a user's chat menu up to date with their role (after /allow, say)."""
+        try:
+            role = await asyncio.to_thread(self.store.role, user_id)
+        except LogWriteError:
+            return
+        if user_id in self.dialogue.settings.admin_ids:
+            role = "admin"
+        wanted: Role | None = role if role in ROLES[1:] else None  # type: ignore[assignment]
+        if self._menus.get(user_id, None) != wanted:
+            self._menus[user_id] = wanted  # set once; a failure is retried by _keep_menus
+            self._spawn(self._menu_once(user_id, wanted), name="menu")
+
+    async def _menu_once(self, chat_id: int, role: Role | None) -> None:
+        try:
+            await self._set_menu(chat_id, role)
+        except TelegramError as exc:
+            log.info("menu of %s not set now (%s); the next refresh tries again", chat_id, exc)
+            self._menus.pop(chat_id, None)
 
     # -- replies out --------------------------------------------------------------------------
 

@@ -166,7 +166,8 @@ def test_an_update_stored_but_not_handled_is_handled_at_the_next_start(
 def test_a_database_locked_for_30_seconds_holds_up_no_answer_and_loses_no_log_row(
         bot: RunningBot, errors: Callable[[], list[str]]) -> None:
     server = bot.server
-    blocker = sqlite3.connect(bot.dialogue.settings.db_path, isolation_level=None)
+    blocker = sqlite3.connect(bot.dialogue.settings.db_path, isolation_level=None,
+                              check_same_thread=False)  # released by a timer thread
     blocker.execute("BEGIN EXCLUSIVE")
     released = threading.Timer(30.0, blocker.rollback)
     released.start()
@@ -203,7 +204,7 @@ def test_a_read_only_database_answers_and_writes_the_log_back(
     path = bot.dialogue.settings.db_path
     bot.say(STAFF, "/start")  # the file exists
     store = bot.dialogue.store
-    store.close()
+    store.reopen()
     os.chmod(path, 0o444)
     try:
         first = bot.say(STAFF, QUESTION)
@@ -213,7 +214,7 @@ def test_a_read_only_database_answers_and_writes_the_log_back(
     assert "<b>Sources</b>" in texts_of([r for r in first if r.chat_id == STAFF])[0]
     assert [r.chat_id for r in first if r.chat_id == ADMIN]  # told once
     assert not [r for r in second if r.chat_id == ADMIN]
-    store.close()
+    store.reopen()
     store.retry_seconds = 0.0
     bot.say(STAFF, QUESTION2)
     logged = [r["text"] for r in db(bot)["messages"].rows_where(

@@ -48,7 +48,7 @@ from tests.support.telegram import (
 def test_start_sets_command_menus_and_welcomes(bot: RunningBot, server: FakeBotAPI) -> None:
     staff = [name for name, _ in bot.dialogue.commands.menu("staff")]
     admin = [name for name, _ in bot.dialogue.commands.menu("admin")]
-    assert staff == ["start", "help", "cancel", "checklist", "sources"]
+    assert staff == ["start", "help", "cancel", "checklist", "runs", "sources"]
     wait_menu(server, {"type": "chat", "chat_id": ADMIN})  # menus are set in the background
     assert [c["command"] for c in server.my_commands()] == staff
     assert [c["command"] for c in server.my_commands({"type": "chat", "chat_id": ADMIN})] == admin
@@ -95,12 +95,14 @@ def test_passage_and_feedback_buttons(bot: RunningBot) -> None:
     assert chunk.text in sent(calls)[0].result["text"]  # in full, unescaped by Telegram
 
     thanks = bot.press(STAFF, texts.HELPFUL)
-    assert [r.method for r in thanks if r.ok] == ["answerCallbackQuery"]
+    assert [r.method for r in thanks if r.ok] == ["answerCallbackQuery",
+                                                  "editMessageReplyMarkup"]  # shows the vote
     assert callback_answers(thanks)[0].params["text"] == texts.FEEDBACK_THANKS
     ask = bot.press(STAFF, texts.NOT_HELPFUL)
     assert callback_answers(ask)[0].params["text"] == texts.FEEDBACK_THANKS
     assert [r.params["text"] for r in sent(ask)] == [texts.FEEDBACK_ASK_COMMENT]
-    saved = bot.say(STAFF, "It did not say which <portal> & when")
+    saved = bot.say(STAFF, "It did not say which <portal> & when",
+                    reply_to=sent(ask)[0].result["message_id"])
     assert [r.params["text"] for r in saved] == [texts.FEEDBACK_COMMENT_SAVED]
     rows = list(db(bot)["feedback"].rows)
     assert [(r["value"], r["comment"]) for r in rows] == [
@@ -261,7 +263,7 @@ def test_a_locked_session_log_still_answers_and_alerts_the_admin(
         bot: RunningBot, errors: Callable[[], list[str]]) -> None:
     sessions = bot.dialogue.store
     sessions.timeout = 0.1
-    sessions.close()  # reopened with the short timeout
+    sessions.reopen()  # reopened with the short timeout
     blocker = sqlite3.connect(bot.dialogue.settings.db_path)
     blocker.execute("BEGIN EXCLUSIVE")
     try:

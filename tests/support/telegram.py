@@ -39,7 +39,7 @@ def telegram_dialogue(server: FakeBotAPI, data_dir: Path, embedder: Embedder,
                       knowledge_dir: Path = ROOT / "knowledge", **settings: Any) -> Dialogue:
     """The bot's own wiring (bot/app.py), with the session's model instead of the ONNX one."""
     values: dict[str, Any] = {"admins": str(ADMIN), "allowed_users": f"{STAFF},{STAFF2}",
-                              **settings}
+                              "telegram_token": TOKEN, **settings}
     config = load_settings(data_dir=data_dir, knowledge_dir=knowledge_dir,
                            telegram_api_url=server.base_url, **values)
     return build_dialogue(config, front="telegram", embedder=embedder)

@@ -264,3 +264,14 @@ def test_the_migration_hides_join_codes_logged_before(tmp_path: Path) -> None:
     assert json.loads(after[1]["raw"])["edited_message"]["text"] == "/join@PartnerBot ‹hidden›"
     assert after[5]["raw"] == json.dumps({"text": "plain"})
     assert "sesame" not in path.read_bytes().decode("utf-8", "replace")
+
+
+def test_an_edited_join_command_keeps_no_code_in_the_log(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path / "log.db")
+    edited = {"edited_message": {"text": "/join SECRET-CODE", "chat": {"id": 5}}}
+    log.log_incoming(user_id=5, chat_id=5, chat_type="private", kind="edited_message",
+                     text="/join SECRET-CODE", raw=edited)
+    log.close()
+    row = next(iter(sqlite_utils.Database(tmp_path / "log.db")["messages"].rows))
+    assert "SECRET" not in row["raw"] and "SECRET" not in row["text"]
+    assert json.loads(row["raw"])["edited_message"]["text"] == "/join ‹hidden›"

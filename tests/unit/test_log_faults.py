@@ -25,7 +25,7 @@ QUESTIONS = ["How are partners screened?", "What is due diligence?", "Who approv
 def dialogue(tmp_path: Path, hashed_index: Path, knowledge: Path) -> Dialogue:
     dialogue = make(tmp_path, hashed_index, knowledge)
     dialogue.store.timeout = 0.2
-    dialogue.store.close()  # the connections open again with the short timeout
+    dialogue.store.reopen()  # the connections open again with the short timeout
     dialogue.store.retry_seconds = 0.0  # the tests say when the database works again
     dialogue.handle(user(), Text("warm up"))  # creates the file and the schema
     return dialogue
@@ -78,7 +78,7 @@ def test_a_read_only_database_is_written_back_once_writable(dialogue: Dialogue) 
         os.chmod(path, 0o644)
     assert all(r[0].html for r in answered)
     assert sum(len(alerts(r)) for r in answered) == 1
-    dialogue.store.close()  # opened read-only; the next write opens it writable
+    dialogue.store.reopen()  # opened read-only; the next write opens it writable
     dialogue.handle(user(), Text("back"))
     assert logged_questions(dialogue) == ["warm up", *QUESTIONS, "back"]
 

@@ -60,8 +60,12 @@ class _Handler(web.RequestHandler):
             await self.finish(data)
 
     async def send_json(self, status: int, answer: JSON) -> None:
-        await self.send(status, "application/json",
-                        json.dumps(answer, ensure_ascii=False).encode())
+        text = json.dumps(answer, ensure_ascii=False)
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate a client sent: escaped, as JSON allows
+            data = json.dumps(answer).encode()
+        await self.send(status, "application/json", data)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if not isinstance(value, web.HTTPError):  # a bad request is answered, not logged
