@@ -337,6 +337,10 @@ JOIN_WRONG_CODE = "That join code is not right. Ask an administrator for the cur
 JOIN_SENT = (
     "Thank you. Your request was sent to the administrators; you will get a message here."
 )
+JOIN_ALREADY_SENT = (
+    "Your request is already with the administrators; you will get a message here when one "
+    "of them answers."
+)
 JOIN_REQUEST = "User <code>{user_id}</code> {name} asks for access with the join code."
 APPROVE = "✅ Approve"
 DENY = "✖️ Deny"

@@ -1,19 +1,34 @@
 """Load benchmark of the Telegram bot: N simulated users x M questions against the real bot.
 
-The real Application (`build_application`, the real model and index, the real session log)
-runs in a child process, long-polling the fake Bot API server (tests/support/fakebotapi.py) that
-process serves on 127.0.0.1. Each simulated user sends a question from eval/devset.yaml, waits
-for the bot's reply, then sends the next one. The rate limiter is off (rate_limit=False): the
-fake server has no flood limits, and the bench measures the bot, not Telegram's quotas.
+The bot runs in a child process exactly as `partnerbot run` runs it (bot/tg/app.py `run_bot`):
+`build_application` with the production rate limiter (`AIORateLimiter(max_retries=0)`, about
+30 calls/s overall; a 429 is retried by the outbox, which also paces each chat at 1 message/s
+after a burst of 3, bot/tg/outbox.py), driven by `TelegramBot` (updates stored before they are
+confirmed, replies through the SQLite outbox, "typing" only when an answer takes longer than a
+second), with the real model, index and session log. It long-polls the fake Bot API server
+(tests/support/fakebotapi) this process serves on 127.0.0.1, which enforces Telegram's flood
+limits (`FloodLimits()`: 30 calls/s overall with a burst of 30, 1/s in a chat with a burst of
+3, counting sendMessage, sendChatAction, edits, ...) and answers 429 with retry_after beyond
+them. `--no-limits` measures the bot alone, as earlier versions of this bench did: the rate
+limiter off (rate_limit=False) and no flood limits at the fake server.
 
-Latency is measured on the server clock: from the update becoming available
-(`update_available_at`) to the reply arriving (`reply_latency`). The child records, on the
-same monotonic clock, when each update reached its handler, when its worker thread started
-and ended, and how long embedding, search and SQLite took, so the time can be broken down.
+Each simulated user sends a question from eval/devset.yaml, waits for the bot's reply, then
+sends the next one. Latency is measured on the server clock, from the update becoming
+available (`update_available_at`) to the first reply arriving (`reply_latency`). The child
+records, on the same monotonic clock, when each update reached its handler, when its worker
+thread started and ended, when its replies were committed to the outbox and when the outbox
+began sending them, and how long embedding, search and SQLite took.
+
+"Latency beyond the limits": for each reply, the moment an ideal sender would have delivered
+it, given when the bot had committed it to the outbox and Telegram's limits (the same token
+buckets as the fake server: each chat's and the overall one, replies taken in the order they
+were ready, no "typing" actions); the figure is the actual arrival minus that moment, i.e. the
+delay the bot's own sending path adds on top of what the limits force. "Wait the limits
+impose" is that ideal moment minus the commit. With --no-limits the ideal moment is the commit.
 
 Usage:
     .venv/bin/python scripts/bench_bot.py [--users 50] [--questions 10] [--think 0]
-        [--data-dir var] [--no-onnx] [--profile DIR]
+        [--no-limits] [--data-dir var] [--no-onnx] [--profile DIR]
 
 With --think 0 (the default) every user asks again as soon as the reply arrives, so the bot is
 saturated and the run measures its capacity; latency is then users / throughput (Little's law).
@@ -29,8 +44,10 @@ configured one.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextvars
 import json
+import logging
 import os
 import platform
 import random
@@ -43,7 +60,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,12 +87,17 @@ class Timings:
         self.lock = threading.Lock()
         self.updates: dict[int, dict[str, float]] = defaultdict(dict)
         self.stages: dict[str, list[float]] = defaultdict(list)
+        self.delivered: dict[int, list[int]] = defaultdict(list)  # update -> message ids
 
-    def mark(self, name: str) -> None:
-        update = _update.get()
+    def mark(self, name: str, update: int | None = None, *, first: bool = False) -> None:
+        """Note the time of `name` for the update (the current one when None); with `first`
+        only the first time it happens."""
+        update = _update.get() if update is None else update
         if update is not None:
             with self.lock:
-                self.updates[update][name] = time.monotonic()
+                marks = self.updates[update]
+                if not (first and name in marks):
+                    marks[name] = time.monotonic()
 
     def timed(self, stage: str, func: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -88,18 +110,27 @@ class Timings:
         return wrapper
 
 
+SQLITE_CALLS = ("touch_user", "log_incoming", "log_outgoing", "log_answer", "last_answer", "role",
+                "receive", "finish_update", "due_replies", "begin_send", "mark_sent")
+
+
 def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
-          profile_dir: Path | None, *, onnx: bool = True) -> None:
-    """Run the real bot until SIGINT, then write the timings (and profiles) as JSON."""
+          profile_dir: Path | None, *, onnx: bool = True, limits: bool = True) -> None:
+    """Run the real bot as `run_bot` does until SIGINT or SIGTERM, then write the timings (and
+    profiles) as JSON."""
     import cProfile
 
     from bot.app import build_dialogue
     from bot.settings import load_settings
     from bot.tg import app as tg_app
+    from bot.tg.runner import TelegramBot
 
     settings = load_settings(data_dir=data_dir, knowledge_dir=ROOT / "knowledge",
                              telegram_api_url=api_url, allowed_users=users, admins="",
                              onnx=onnx)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tg_app.protect_token(TOKEN)
     dialogue = build_dialogue(settings, front="telegram")
     timings = Timings()
     profiles: list[cProfile.Profile] = []
@@ -136,15 +167,51 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
     searcher.search = timings.timed("search (incl. embedding)", searcher.search)  # type: ignore[method-assign]
     embedder = searcher.embedder
     embedder.embed_query = timings.timed("embed_query", embedder.embed_query)  # type: ignore[method-assign]
-    for name in ("touch_user", "log_incoming", "log_outgoing", "log_answer", "last_answer",
-                 "role"):
+    for name in SQLITE_CALLS:
         setattr(sessions, name, timings.timed(f"sqlite {name}", getattr(sessions, name)))
 
-    application = tg_app.build_application(dialogue, TOKEN, rate_limit=False)
+    application = tg_app.build_application(dialogue, TOKEN, rate_limit=limits)
+    runner = TelegramBot(application, dialogue)
+    reply, deliver = runner.reply, runner.sender._deliver
+    calls: Counter[str] = Counter()
+
+    async def timed_reply(update: Any, replies: Any, **kwargs: Any) -> None:
+        await reply(update, replies, **kwargs)
+        timings.mark("queued", update.update_id)
+
+    async def timed_deliver(row: dict[str, Any]) -> Any:
+        update = row.get("update_id")
+        timings.mark("send", update, first=True)
+        calls["outbox sends"] += 1
+        try:
+            result = await deliver(row)
+        except Exception as exc:
+            calls[f"outbox send failed: {type(exc).__name__}"] += 1
+            raise
+        timings.mark("accepted", update, first=True)
+        if update is not None and result is not None:
+            with timings.lock:
+                timings.delivered[int(update)].append(int(result))
+        return result
+
+    runner.reply = timed_reply  # type: ignore[method-assign]
+    runner.sender._deliver = timed_deliver  # type: ignore[method-assign]
+
+    async def main() -> None:  # bot/tg/app.py run_bot, polling
+        await runner.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stopping.set)
+        try:
+            await runner.poll()
+        finally:
+            await runner.stop()
+            dialogue.store.close()
+
     loop_profiler = cProfile.Profile() if profile_dir is not None else None
     if loop_profiler is not None:
         loop_profiler.enable()
-    application.run_polling(poll_interval=0, timeout=10, stop_signals=(signal.SIGINT,))
+    asyncio.run(main())
     if loop_profiler is not None:
         loop_profiler.disable()
         assert profile_dir is not None
@@ -156,8 +223,12 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
             workers.dump_stats(profile_dir / "workers.pstats")
     timings_path.write_text(json.dumps({
         "embedder": type(embedder).__name__,
+        "rate_limiter": type(application.bot.rate_limiter).__name__
+        if application.bot.rate_limiter else None,
         "updates": {str(k): v for k, v in timings.updates.items()},
+        "delivered": {str(k): v for k, v in timings.delivered.items()},
         "stages": timings.stages,
+        "calls": calls,
     }))
 
 
@@ -220,6 +291,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a user waits after a reply before the next question "
                              "(random, exponential; users also start at random within it)")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="the bot alone: its rate limiter off and no flood limits at the "
+                             "fake server (the measurement of earlier versions of this bench)")
     parser.add_argument("--no-onnx", action="store_true",
                         help="serve with sentence-transformers (torch) even if an ONNX export "
                              "exists")
@@ -233,7 +307,7 @@ def main() -> int:
         parser.error("--users and --questions must be at least 1")
     if args.serve:
         serve(args.api_url, args.data_dir, args.allowed, args.timings, args.profile,
-              onnx=not args.no_onnx)
+              onnx=not args.no_onnx, limits=not args.no_limits)
         return 0
     return drive(args)
 
@@ -241,7 +315,7 @@ def main() -> int:
 def drive(args: argparse.Namespace) -> int:
     import sqlite_utils
 
-    from tests.support.fakebotapi import FakeBotAPI
+    from tests.support.fakebotapi import FakeBotAPI, FloodLimits
 
     command = "scripts/bench_bot.py " + " ".join(sys.argv[1:])
     source = args.data_dir or Path(os.environ.get("PARTNERBOT_DATA_DIR", ROOT / "var"))
@@ -250,6 +324,7 @@ def drive(args: argparse.Namespace) -> int:
     plan = {uid: [questions[(n * args.questions + k) % len(questions)]
                   for k in range(args.questions)] for n, uid in enumerate(user_ids)}
     load_before = os.getloadavg()
+    limits = None if args.no_limits else FloodLimits()
 
     with tempfile.TemporaryDirectory(prefix="bench-bot-") as tmp:
         data_dir = Path(tmp) / "var"
@@ -257,7 +332,7 @@ def drive(args: argparse.Namespace) -> int:
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
         timings_path = Path(tmp) / "timings.json"
-        with FakeBotAPI(token=TOKEN) as server:
+        with FakeBotAPI(token=TOKEN, flood_limits=limits) as server:
             allowed = ",".join(str(u) for u in [WARM_UP_USER, *user_ids])
             child_cmd = [sys.executable, str(Path(__file__).resolve()), "--serve",
                          "--api-url", server.base_url, "--data-dir", str(data_dir),
@@ -266,23 +341,31 @@ def drive(args: argparse.Namespace) -> int:
                 child_cmd += ["--profile", str(args.profile.resolve())]
             if args.no_onnx:
                 child_cmd.append("--no-onnx")
+            if args.no_limits:
+                child_cmd.append("--no-limits")
             env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERBOT_")}
             log_path = Path(tmp) / "bot.log"
             with open(log_path, "w") as log_file:
                 child = subprocess.Popen(child_cmd, cwd=ROOT, env=env, stdout=log_file,
                                          stderr=subprocess.STDOUT)
                 try:
-                    results, cpu = run_users(server, child, plan, args.timeout, args.think)
+                    results, cpu, window = run_users(server, child, plan, args.timeout,
+                                                     args.think)
                 finally:
-                    interrupt(child)
+                    # the bot stops once its long poll (25 s) returns: the fake answers it at
+                    # once when it stops serving, which it does a moment after the signal
+                    interrupt(child, release=server.stop)
+            calls = calls_in(server.requests, set(user_ids), window)
             bot_log = log_path.read_text(errors="replace")
             db = sqlite_utils.Database(data_dir / "partnerbot.db")
             logged = [(r["user_id"], r["question"]) for r in db.query(
                 "SELECT user_id, question FROM answers WHERE user_id != ?", [WARM_UP_USER])]
         child_timings = json.loads(timings_path.read_text()) if timings_path.exists() else None
+    if child_timings is not None:
+        exact_replies(results, child_timings, calls["replies"])
     load_after = os.getloadavg()
     report(args, command, index_note, plan, results, logged, child_timings, bot_log,
-           (load_before, load_after), cpu)
+           (load_before, load_after), cpu, calls, limits)
     lost = sum(1 for r in results if r["reply_at"] is None)
     return 1 if lost or len(logged) != len(results) else 0
 
@@ -300,10 +383,12 @@ def _proc_cpu(pid: int, thread: int | None = None) -> float:
 
 
 def run_users(server: Any, child: subprocess.Popen[bytes], plan: dict[int, list[str]],
-              timeout: float, think: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Wait until the bot polls, warm it up, then let every user ask their questions."""
+              timeout: float, think: float
+              ) -> tuple[list[dict[str, Any]], dict[str, float], tuple[float, float]]:
+    """Wait until the bot polls, warm it up, then let every user ask their questions; the
+    results, CPU seconds, and (start, end) of the run on the monotonic clock."""
     deadline = time.monotonic() + 300
-    while not any(r.method == "getUpdates" for r in server.requests):
+    while not server.long_polls:
         if child.poll() is not None:
             raise SystemExit("the bot exited before polling; see its log")
         if time.monotonic() > deadline:
@@ -336,7 +421,7 @@ def run_users(server: Any, child: subprocess.Popen[bytes], plan: dict[int, list[
                for uid, qs in plan.items()]
     for thread in threads:
         thread.start()
-    # run_polling runs the event loop in the main thread, whose thread id is the process id
+    # asyncio.run runs the event loop in the main thread, whose thread id is the process id
     bot_cpu, loop_cpu = _proc_cpu(child.pid), _proc_cpu(child.pid, child.pid)
     own_cpu = _cpu(resource.RUSAGE_SELF)
     start.wait()
@@ -344,6 +429,7 @@ def run_users(server: Any, child: subprocess.Popen[bytes], plan: dict[int, list[
     for thread in threads:
         thread.join()
     ended = time.monotonic()
+    time.sleep(1.0)  # a reply sent twice would have come by now
     cpu = {"bot": _proc_cpu(child.pid) - bot_cpu, "driver": _cpu(resource.RUSAGE_SELF) - own_cpu,
            "loop": _proc_cpu(child.pid, child.pid) - loop_cpu}
     for row in results:
@@ -354,25 +440,98 @@ def run_users(server: Any, child: subprocess.Popen[bytes], plan: dict[int, list[
         row["reply_at"] = None if latency is None else row["available_at"] + latency
         row["latency"] = latency
     results.sort(key=lambda r: r["available_at"])
-    if results:
-        results[0]["run_began"], results[0]["run_ended"] = began, ended
-    return results, cpu
+    return results, cpu, (began, ended + 1.0)
+
+
+def calls_in(requests: list[Any], users: set[int], window: tuple[float, float]
+             ) -> dict[str, Any]:
+    """What the bot asked of the Bot API during the run (the warm-up left out): counts by
+    method and error, and the replies it sent to the users."""
+    began, ended = window
+    during = [r for r in requests if began <= r.at <= ended and r.method != "getUpdates"]
+    to_users = [r for r in during if r.chat_id in users]
+    return {
+        "by_method": Counter(r.method for r in during),
+        "429": Counter(r.method for r in during if r.error_code == 429),
+        "errors": Counter(f"{r.method} {r.error_code}" for r in during
+                          if not r.ok and r.error_code != 429),
+        "replies": [r for r in to_users if r.ok and r.method == "sendMessage"],
+        "typing": [r for r in to_users if r.method == "sendChatAction"],
+    }
+
+
+def exact_replies(results: list[dict[str, Any]], child: dict[str, Any],
+                  replies: list[Any]) -> None:
+    """Each question's reply: the first of the messages the bot's outbox delivered for its
+    update (the message ids it got back, matched to the server's log), not whatever message
+    came next in the chat (a copy of an earlier reply would count). Sets reply_at, latency
+    and copies (how many messages the outbox delivered for it)."""
+    arrived = {(r.chat_id, int(r.result["message_id"])): r.at for r in replies}
+    for row in results:
+        ids = child["delivered"].get(str(row["update"]), [])
+        times = [arrived[(row["user"], m)] for m in ids if (row["user"], m) in arrived]
+        row["copies"] = len(ids)
+        row["reply_at"] = min(times) if times else None
+        row["latency"] = None if not times else row["reply_at"] - row["available_at"]
+
+
+def ideal_sends(ready: list[tuple[float, int, int]], limits: Any) -> dict[int, float]:
+    """{update: when an ideal sender would deliver its reply}: replies taken in the order they
+    were ready (committed to the outbox), each as soon as the chat's and the overall token
+    bucket of `limits` (FloodLimits) allow, nothing else sent (no "typing" actions)."""
+    if limits is None:
+        return {update: at for at, _, update in ready}
+    buckets: dict[int | None, list[float]] = {}  # key: [tokens, at]; None: the overall one
+
+    def earliest(key: int | None, rate: float, burst: int, t: float) -> float:
+        tokens, at = buckets.setdefault(key, [float(burst), t])
+        t = max(t, at)  # first come, first served: no reply overtakes an earlier one
+        tokens = min(burst, tokens + (t - at) * rate)
+        return t if tokens >= 1 else t + (1 - tokens) / rate
+
+    def take(key: int | None, rate: float, burst: int, t: float) -> None:
+        tokens, at = buckets[key]
+        buckets[key] = [min(burst, tokens + (t - at) * rate) - 1, t]
+
+    out: dict[int, float] = {}
+    for at, chat, update in sorted(ready):
+        wanted = [(key, rate, burst) for key, rate, burst in (
+            (None, limits.global_rate, limits.global_burst),
+            (chat, limits.chat_rate, limits.chat_burst)) if rate is not None]
+        t = at
+        for _ in range(3):  # the later of the buckets' moments; a bucket only fills with time
+            t = max(earliest(key, rate, burst, t) for key, rate, burst in wanted)
+        for key, rate, burst in wanted:
+            take(key, rate, burst, t)
+        out[update] = t
+    return out
 
 
 def report(args: argparse.Namespace, command: str, index_note: str,
            plan: dict[int, list[str]], results: list[dict[str, Any]],
            logged: list[tuple[int, str]], child: dict[str, Any] | None, bot_log: str,
-           loads: tuple[tuple[float, ...], tuple[float, ...]], cpu: dict[str, float]) -> None:
+           loads: tuple[tuple[float, ...], tuple[float, ...]], cpu: dict[str, float],
+           calls: dict[str, Any], limits: Any) -> None:
     answered = [r for r in results if r["latency"] is not None]
     latencies = [r["latency"] for r in answered]
     polls = [r["delivered_at"] - r["available_at"] for r in answered
              if r["delivered_at"] is not None]
-    beyond = [r["reply_at"] - r["delivered_at"] for r in answered if r["delivered_at"]]
-    began, ended = results[0]["run_began"], results[0]["run_ended"]
-    seconds = ended - began
+    began = min(r["available_at"] for r in results)
+    seconds = max(r["reply_at"] or r["available_at"] for r in results) - began
     asked = {(r["user"], r["question"]) for r in results}
     missing_sql = len(asked - set(logged))
     no_reply = len(results) - len(answered)
+    replies = calls["replies"]
+    extra = len(replies) - len(answered)
+    twice = sum(1 for r in results if r.get("copies", 0) > 1)
+    marks = child["updates"] if child else {}
+    ready = [(marks[str(r["update"])]["queued"], r["user"], r["update"]) for r in answered
+             if "queued" in marks.get(str(r["update"]), {})]
+    ideal = ideal_sends(ready, limits)
+    by_update = {r["update"]: r for r in answered}
+    beyond = [by_update[u]["reply_at"] - t for u, t in ideal.items()]
+    imposed = [t - at for at, _, u in ready for t in [ideal[u]]]
+    n = max(1, len(results))
 
     print("# Bot benchmark")
     print(f"command: {command}")
@@ -381,32 +540,53 @@ def report(args: argparse.Namespace, command: str, index_note: str,
     print(f"versions: {versions()}")
     print(f"index: {index_note}; embedder in the bot: "
           f"{child['embedder'] if child else 'unknown'}")
-    print("rate limiter: OFF (rate_limit=False): the fake Bot API has no flood limits, so "
-          "this measures the bot alone")
-    print("setup: the bot in its own process, long polling (poll_interval=0, timeout=10) the "
-          "fake Bot API on 127.0.0.1; each user waits for the reply"
+    if limits is None:
+        print("limits: none (--no-limits): the bot's rate limiter off (rate_limit=False) and no "
+              "flood limits at the fake Bot API, so this measures the bot alone")
+    else:
+        print(f"limits: the production rate limiter "
+              f"({child.get('rate_limiter') if child else '?'}, max_retries=0, and the outbox's "
+              f"pacing of each chat); the fake Bot API enforces Telegram's flood limits "
+              f"({limits.global_rate:g}/s overall, burst {limits.global_burst}; "
+              f"{limits.chat_rate:g}/s per chat, burst {limits.chat_burst}) with 429 "
+              f"retry_after beyond them")
+    print("setup: the bot in its own process as `partnerbot run` runs it (TelegramBot: long "
+          "polling, updates stored, replies through the outbox) against the fake Bot API on "
+          "127.0.0.1; each user waits for the reply"
           + (f" and then a random pause (mean {args.think:g} s)" if args.think else "")
           + " before the next question")
     print()
     rows = [
         ("users x questions", f"{len(plan)} x {args.questions} = {len(results)}"),
+        ("throughput", f"{len(answered) / seconds:.1f} questions/s, "
+                       f"{len(replies) / seconds:.1f} replies/s over {seconds:.1f} s"),
         ("latency p50 / p95 / max (update available -> reply)",
          f"{ms(percentile(latencies, .5))} / {ms(percentile(latencies, .95))} / "
          f"{ms(max(latencies, default=float('nan')))}"),
+        ("wait the limits impose p50 / p95 (committed to the outbox -> an ideal sender's "
+         "delivery)", f"{ms(percentile(imposed, .5))} / {ms(percentile(imposed, .95))}"),
+        ("latency beyond the limits p50 / p95 / max (reply arrival - the ideal sender's)",
+         f"{ms(percentile(beyond, .5))} / {ms(percentile(beyond, .95))} / "
+         f"{ms(max(beyond, default=float('nan')))}"),
         ("getUpdates delivery delay p50 / p95 / max",
          f"{ms(percentile(polls, .5))} / {ms(percentile(polls, .95))} / "
          f"{ms(max(polls, default=float('nan')))}"),
-        ("latency beyond polling p50 / p95 (delivered -> reply)",
-         f"{ms(percentile(beyond, .5))} / {ms(percentile(beyond, .95))}"),
-        ("throughput", f"{len(answered) / seconds:.1f} questions/s over {seconds:.1f} s"),
+        ("429 answers received by the bot",
+         f"{sum(calls['429'].values())}"
+         + (f" ({', '.join(f'{m} {c}' for m, c in calls['429'].most_common())})"
+            if calls["429"] else "")),
+        ("sendChatAction (typing) calls", f"{len(calls['typing'])} "
+         f"({sum(1 for r in calls['typing'] if r.ok)} accepted) for {len(results)} questions"),
+        ("other API errors", ", ".join(f"{k} x{v}" for k, v in calls["errors"].items())
+         or "none"),
         ("CPU per question: bot process / fake server + users",
-         f"{ms(cpu['bot'] / max(1, len(results)))} / "
-         f"{ms(cpu['driver'] / max(1, len(results)))}"),
+         f"{ms(cpu['bot'] / n)} / {ms(cpu['driver'] / n)}"),
         ("bot CPU per question: event loop thread (PTB, httpx) / other threads (dialogue, "
          "embedding, SQLite)",
-         f"{ms(cpu['loop'] / max(1, len(results)))} / "
-         f"{ms((cpu['bot'] - cpu['loop']) / max(1, len(results)))}"),
+         f"{ms(cpu['loop'] / n)} / {ms((cpu['bot'] - cpu['loop']) / n)}"),
         ("questions without a reply", str(no_reply)),
+        ("questions answered more than once (messages beyond one per question)",
+         f"{twice} ({max(0, extra)})"),
         ("questions missing from the SQLite answers table", str(missing_sql)),
     ]
     print("| measure | value |")
@@ -438,34 +618,46 @@ def show_profiles(directory: Path) -> None:
         print(body[body.find("   ncalls"):].rstrip())
 
 
+STAGES = (  # (name, from mark, to mark); "available", "delivered", "reply" are the server's
+    ("getUpdates delivery (available -> returned by a long poll)", "available", "delivered"),
+    ("stored and dispatched (poll returned -> on_text starts; the inbox insert, the user's "
+     "earlier updates)", "delivered", "handler"),
+    ("worker-thread queue (on_text -> Dialogue.handle starts)", "handler", "thread"),
+    ("Dialogue.handle in the worker thread", "thread", "handled"),
+    ("committed to the outbox (handle ends -> replies stored, update marked handled)",
+     "handled", "queued"),
+    ("outbox queue (committed -> the Sender begins the send)", "queued", "send"),
+    ("sending (begun -> the reply arrives at the server: chat pacing, rate limiter, 429 "
+     "retries, HTTP)", "send", "reply"),
+)
+
+
 def breakdown(answered: list[dict[str, Any]], child: dict[str, Any]) -> None:
     """Where the time of one question goes, on the shared monotonic clock."""
     parts: dict[str, list[float]] = defaultdict(list)
     for row in answered:
-        marks = child["updates"].get(str(row["update"]))
-        if not marks or row["delivered_at"] is None or not {"handler", "thread", "handled"} <= \
-                set(marks):
-            continue
-        parts["1 getUpdates delivery (available -> returned by a long poll)"].append(
-            row["delivered_at"] - row["available_at"])
-        parts["2 PTB dispatch (poll returned -> on_text starts)"].append(
-            marks["handler"] - row["delivered_at"])
-        parts["3 sendChatAction + worker-thread queue (on_text -> handle starts)"].append(
-            marks["thread"] - marks["handler"])
-        parts["4 Dialogue.handle in the worker thread"].append(marks["handled"] - marks["thread"])
-        parts["5 sendMessage (handle ends -> reply arrives at the server)"].append(
-            row["reply_at"] - marks["handled"])
+        marks = dict(child["updates"].get(str(row["update"])) or {})
+        marks.update(available=row["available_at"], delivered=row["delivered_at"],
+                     reply=row["reply_at"])
+        for name, begin, end in STAGES:
+            if marks.get(begin) is not None and marks.get(end) is not None:
+                parts[name].append(marks[end] - marks[begin])
     print("\n| stage (per question) | mean | p50 | p95 |")
     print("| --- | --- | --- | --- |")
-    for name, values in sorted(parts.items()):
-        print(f"| {name[2:]} | {ms(statistics.fmean(values))} | {ms(percentile(values, .5))} | "
-              f"{ms(percentile(values, .95))} |")
-    print("\n| inside Dialogue.handle (wall time, SQLite lock waits included) | calls | mean | "
+    for name, _, _ in STAGES:
+        values = parts.get(name)
+        if values:
+            print(f"| {name} | {ms(statistics.fmean(values))} | {ms(percentile(values, .5))} | "
+                  f"{ms(percentile(values, .95))} |")
+    print("\n| inside the bot (wall time, SQLite lock waits included) | calls | mean | "
           "p95 | total |")
     print("| --- | --- | --- | --- | --- |")
     for name, values in sorted(child["stages"].items(), key=lambda kv: -sum(kv[1])):
         print(f"| {name} | {len(values)} | {ms(statistics.fmean(values))} | "
               f"{ms(percentile(values, .95))} | {sum(values):.1f} s |")
+    sends = child.get("calls") or {}
+    if sends:
+        print("\noutbox: " + ", ".join(f"{k} {v}" for k, v in sorted(sends.items())))
 
 
 if __name__ == "__main__":

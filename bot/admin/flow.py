@@ -220,6 +220,8 @@ class AdminFlow:
             return [Reply(_locked(attempt)),
                     *(Reply(alert, to=admin) for admin in sorted(ctx.settings.admin_ids))]
         ctx.store.join_succeeded(user.id)
+        if any(r["user_id"] == user.id for r in ctx.store.pending_requests()):
+            return [Reply(texts.JOIN_ALREADY_SENT)]  # the admins were told once
         request_id = ctx.store.request_access(user.id, note=user.username)
         name = render.esc(user.username or user.first_name or "")
         buttons = ((Button(texts.APPROVE, f"j:{request_id}:1"),

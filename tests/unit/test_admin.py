@@ -70,6 +70,8 @@ def test_join_code_request_approved_with_one_button(admin_dialogue: Dialogue) ->
     replies = admin_dialogue.handle(user(STRANGER), Command("join", "open-sesame"))
     alert = next(r for r in replies if r.to == ADMIN)
     approve = buttons([alert])[0]
+    second = admin_dialogue.handle(user(STRANGER), Command("join", "open-sesame"))
+    assert [(r.html, r.to) for r in second] == [(texts.JOIN_ALREADY_SENT, None)]  # one alert
     forged = admin_dialogue.handle(user(STAFF), Press(approve.data))
     assert "administrators only" in forged[0].html
     done = admin_dialogue.handle(user(ADMIN), Press(approve.data))
