@@ -99,7 +99,7 @@ def test_webhook_needs_its_secret_and_handles_each_update_once(
             time.sleep(1.0)  # a second answer to update 1 would have come by now
         finally:
             process.terminate()
-            output = process.communicate(timeout=30)[0]
+            output = process.communicate(timeout=120)[0]  # the model may still be loading
     assert process.returncode == 0, output
     to_42 = [c for c in server.calls("sendMessage") if str(c.get("chat_id")) == "42"]
     assert len(to_42) == 2, to_42  # updates 1 and 3, each once
@@ -135,5 +135,5 @@ def test_webhook_mode_answers_posted_updates(real_data_dir: Path, tmp_path: Path
             assert "Partner Guide" in reply["text"]
         finally:
             process.terminate()
-            output = process.communicate(timeout=30)[0]
+            output = process.communicate(timeout=120)[0]  # the model may still be loading
     assert server.token not in output
