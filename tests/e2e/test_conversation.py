@@ -328,3 +328,11 @@ def test_lone_surrogates_odd_commands_and_channel_posts(bot: RunningBot) -> None
     assert "command_for_another_bot" in kinds
     stored = [r["text"] for r in rows["messages"].rows_where("direction = 'in'")]
     assert all("\ud800" not in (t or "") for t in stored)
+
+
+def test_a_photo_caption_is_a_question(bot: RunningBot) -> None:
+    captioned = sent(bot.act(lambda: bot.server.send_photo(
+        STAFF, caption="What is the UN Partner Portal?"))[1])
+    assert "<b>Sources</b>" in captioned[0].params["text"]
+    bare = sent(bot.act(lambda: bot.server.send_photo(STAFF))[1])
+    assert bare[0].params["text"] == texts.UNSUPPORTED.format(kind="photo")
