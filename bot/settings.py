@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     join_code: SecretStr | None = None
     retention_days: int | None = Field(None, ge=1, le=36500)  # days; at most 100 years
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # PostgreSQL for the session log (several workers); without it, SQLite in the data dir.
+    database_url: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -77,6 +79,21 @@ class Settings(BaseSettings):
                 raise ValueError(f"{exc.message} Use user ids, comma-separated, or * for "
                                  "everyone") from exc
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().strip().startswith(("postgresql://", "postgres://")):
+            raise ValueError("Use a PostgreSQL URL, postgresql://user:password@host:port/"
+                             "database, or leave it unset for SQLite in the data directory")
+        return SecretStr(value.get_secret_value().strip())
+
+    def database(self) -> str | None:
+        """The PostgreSQL URL of the session log, or None for SQLite (never logged: it may
+        hold a password)."""
+        return self.database_url.get_secret_value() if self.database_url else None
 
     @property
     def index_dir(self) -> Path:
@@ -153,7 +170,8 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             name = "PARTNERBOT_" + "_".join(str(p) for p in error["loc"]).upper()
             value = error.get("input")
-            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            secret = error["loc"] and error["loc"][0] in ("database_url", "telegram_token")
+            shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
             lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}{shown}")
         raise SettingsError("Invalid settings:\n" + "\n".join(lines),
                             "fix the variables above, or the file named by "

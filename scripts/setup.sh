@@ -5,6 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# PostgreSQL (the second backend of the session log): the tests start a throwaway server of
+# their own, so only the binaries are needed. Installed with apt-get when we are root;
+# otherwise the PostgreSQL tests say how to install it and are skipped (failed in CI).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "Installing PostgreSQL (Debian's postgresql package) ..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+           apt-get install -y -q postgresql >/dev/null; }
+  else
+    echo "PostgreSQL is not installed (as root: apt-get install -y postgresql);" \
+         "its tests will be skipped."
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 if [ ! -x "$VENV/bin/python" ]; then

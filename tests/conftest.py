@@ -1,14 +1,18 @@
-"""Shared fixtures: sample knowledge, embedders (hashing fake and the real packaged model)."""
+"""Shared fixtures: sample knowledge, embedders (hashing fake and the real packaged model), the
+session log's two backends (SQLite files, a throwaway PostgreSQL server)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from index.build import build_index
 from index.embedders import HashingEmbedder, SentenceTransformerEmbedder
+from tests.support.postgres import PostgresServer, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "tests" / "data" / "knowledge" / "docs"
@@ -75,3 +79,62 @@ def knowledge(tmp_path: Path) -> Path:
     target = tmp_path / "knowledge"
     shutil.copytree(ROOT / "knowledge", target)
     return target
+
+
+# -- the two backends of the session log ------------------------------------------------------
+
+# Read at import: the autouse fixture above removes every PARTNERBOT_* variable per test.
+POSTGRES_REQUIRED = bool(os.environ.get("PARTNERBOT_REQUIRE_POSTGRES"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the whole session (tests/support/postgres.py).
+
+    Skipped, with the reason, only when PostgreSQL is not installed and
+    PARTNERBOT_REQUIRE_POSTGRES is not set; with it set (CI), a missing server fails.
+    """
+    binaries = find_binaries()
+    problem = None
+    if binaries is None:
+        problem = ("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or the "
+                   "PATH): run bash scripts/setup.sh as root, or apt-get install -y postgresql")
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            problem = "psycopg is not installed: bash scripts/setup.sh"
+    if problem is not None:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PARTNERBOT_REQUIRE_POSTGRES is set but {problem}")
+        pytest.skip(problem)
+    with PostgresServer(binaries) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _test_database(postgres: PostgresServer) -> str:
+    return postgres.create_database("partnerbot_test")
+
+
+@pytest.fixture()
+def database_url(postgres: PostgresServer, _test_database: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL database for this test (emptied again after it: a new
+    database per test takes a second, emptying it a few milliseconds)."""
+    postgres.empty_database(_test_database)
+    yield _test_database
+    postgres.empty_database(_test_database)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test on each backend of the session log."""
+    return str(request.param)
+
+
+@pytest.fixture()
+def store_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """Where this test's session log lives: a SQLite file, or a PostgreSQL database."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("database_url"))
+    return tmp_path / "var" / "sessions.db"

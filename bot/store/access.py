@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlite_utils import Database
-
 from bot.inputs import clean_text
 from bot.store.db import Row, Store, _decode, _insert, _iso, _since
+from bot.store.sql import Connection
 from bot.types import ROLES
 
 JOIN_LIMIT = 5  # wrong join codes a user may send in JOIN_WINDOW before /join is locked
@@ -75,10 +74,10 @@ class Access(Store):
                 """INSERT INTO users (id, username, first_name, language, first_seen, last_seen)
                 VALUES (:id, :username, :first_name, :language, :now, :now)
                 ON CONFLICT (id) DO UPDATE SET
-                    username = coalesce(excluded.username, username),
-                    first_name = coalesce(excluded.first_name, first_name),
-                    language = coalesce(excluded.language, language),
-                    first_seen = coalesce(first_seen, excluded.first_seen),
+                    username = coalesce(excluded.username, users.username),
+                    first_name = coalesce(excluded.first_name, users.first_name),
+                    language = coalesce(excluded.language, users.language),
+                    first_seen = coalesce(users.first_seen, excluded.first_seen),
                     last_seen = excluded.last_seen""",
                 {"id": user_id, "username": _clean(username), "first_name": _clean(first_name),
                  "language": _clean(language), "now": now},
@@ -93,8 +92,27 @@ class Access(Store):
         """Every known user, by id."""
         return self._rows("SELECT * FROM users ORDER BY id")
 
+    def set_language(self, user_id: int, language: str | None) -> None:
+        """Remember the language a user chose with /language (None: automatic again)."""
+        with self._write("users") as db:
+            db.execute(
+                """INSERT INTO users (id, chosen_language) VALUES (?, ?)
+                ON CONFLICT (id) DO UPDATE SET chosen_language = excluded.chosen_language""",
+                [user_id, language],
+            )
+
+    def chosen_language(self, user_id: int, *, or_telegram: bool = False) -> str | None:
+        """The language the user chose with /language, or None; with `or_telegram`, else the
+        Telegram language_code recorded at their last message (for messages sent to them
+        while someone else's message is handled)."""
+        rows = self._rows("SELECT chosen_language, language FROM users WHERE id = ?", [user_id])
+        if not rows:
+            return None
+        row = rows[0]
+        return row["chosen_language"] or (row["language"] if or_telegram else None)
+
     def _set_role(
-        self, db: Database, user_id: int, role: str | None, *, source: str, actor: int | str,
+        self, db: Connection, user_id: int, role: str | None, *, source: str, actor: int | str,
         action: str,
     ) -> None:
         row = db.execute("SELECT role FROM users WHERE id = ?", [user_id]).fetchone()
@@ -111,11 +129,13 @@ class Access(Store):
         """Give a user a role (audited); bootstrap_roles will not downgrade it."""
         _check_role(role)
         with self._write("users") as db:
+            db.lock("access")
             self._set_role(db, user_id, role, source="admin", actor=by, action="set_role")
 
     def revoke(self, user_id: int, *, by: int | str) -> bool:
         """Take a user's access away (audited), also in an open pilot; False if already revoked."""
         with self._write("users") as db:
+            db.lock("access")
             row = db.execute("SELECT role, role_source FROM users WHERE id = ?",
                              [user_id]).fetchone()
             if row is not None and row[0] is None and row[1] == "admin":
@@ -136,6 +156,8 @@ class Access(Store):
         if role is not None:
             _check_role(role)
         with self._write("users") as db:
+            db.lock("access")
+
             def stored(uid: int | str) -> tuple[str | None, str | None]:
                 row = db.execute("SELECT role, role_source FROM users WHERE id = ?",
                                  [uid]).fetchone()
@@ -179,6 +201,7 @@ class Access(Store):
         admin_ids = set(admins)
         allowed_ids = set(allowed) - admin_ids
         with self._write("users") as db:
+            db.lock("access")
             current = {
                 r["id"]: (r["role"], r["role_source"])
                 for r in db.query("SELECT id, role, role_source FROM users")
@@ -200,6 +223,7 @@ class Access(Store):
     def request_access(self, user_id: int, *, note: str | None = None) -> int:
         """Record a request to join and return its id; a pending request is reused."""
         with self._write("access_requests") as db:
+            db.lock("access")
             row = db.execute(
                 "SELECT id FROM access_requests WHERE user_id = ? AND status = 'pending'",
                 [user_id],
@@ -228,6 +252,7 @@ class Access(Store):
         """
         now = datetime.fromisoformat(self._now())  # aware UTC, like the stored times
         with self._write("join_limits") as db:
+            db.lock("access")
             row = db.execute(
                 "SELECT window_start, failures, locked_until FROM join_limits WHERE user_id = ?",
                 [user_id],
@@ -272,6 +297,7 @@ class Access(Store):
         if approve:
             _check_role(role)
         with self._write("access_requests") as db:
+            db.lock("access")
             row = db.execute(
                 "SELECT user_id FROM access_requests WHERE id = ? AND status = 'pending'",
                 [request_id],

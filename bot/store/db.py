@@ -1,20 +1,22 @@
-"""The session log's connection: one SQLite file in WAL mode, every write one IMMEDIATE
-transaction, sqlite3 errors raised as `LogWriteError`, long reads on their own read-only
-connection.
+"""The session log's connection: one SQLite file in WAL mode (the default) or a PostgreSQL
+database (a `postgresql://` URL, for several workers), every write one transaction, driver
+errors raised as `LogWriteError`, long reads on their own read-only connection.
 
-Each thread has its own connection (``synchronous=NORMAL``), so a write waiting for a busy
-database holds up only its own thread, for `timeout` seconds at most. A database file deleted
-under a running process (its data directory removed) is noticed before the next write, which
-fails with `LogWriteError`; the write after it opens a new file. Times are ISO-8601 UTC text.
-The schema lives in :mod:`bot.store.migrations`. This package is the only code that talks to
-a database.
+Each thread has its own connection (SQLite: ``synchronous=NORMAL``), so a write waiting for a
+busy database holds up only its own thread, for `timeout` seconds at most (SQLite's busy
+timeout, PostgreSQL's lock timeout). A SQLite file deleted under a running process (its data
+directory removed) is noticed before the next write, which fails with `LogWriteError`; the
+write after it opens a new file. A PostgreSQL connection that broke (the server restarted or
+unreachable) is opened again at the next use. Times are ISO-8601 UTC text. The schema lives
+in :mod:`bot.store.migrations`, what differs between the two databases in
+:mod:`bot.store.sql`. This package is the only code that talks to a database.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,11 +25,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from sqlite_utils import Database
-
 from bot.inputs import clean_text
 from bot.store.migrations import applied, migrate
 from bot.store.spool import Spool
+from bot.store.sql import (
+    POSTGRESQL,
+    SQLITE,
+    Connection,
+    connect_postgresql,
+    connect_sqlite,
+    driver_errors,
+    is_outage,
+    is_url,
+)
 from index.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -48,12 +58,22 @@ _JSON_COLUMNS = {
 _BOOL_COLUMNS = {"answers": ("grounded",), "runs": ("training",), "run_answers": ("skipped",)}
 
 
+def _reason(exc: Exception) -> str:
+    """A driver error in one line (psycopg adds context lines)."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+SERVER_HINT = ("check that the PostgreSQL server is running and reachable, and "
+               "PARTNERBOT_DATABASE_URL (user, password, database)")
+
+
 class LogWriteError(Problem):
     """The session log could not be written (database locked, disk full, read-only ...)."""
 
-    def __init__(self, table: str, reason: str) -> None:
+    def __init__(self, table: str, reason: str, hint: str | None = None) -> None:
         super().__init__(f"Could not write to the session log ({table}): {reason}",
-                         "check that the data directory exists, is writable and has free space")
+                         hint or "check that the data directory exists, is writable and has "
+                         "free space")
         self.table = table
         self.reason = reason
 
@@ -87,34 +107,57 @@ def _decode(table: str, row: Row) -> Row:
     return row
 
 
-def _insert(db: Database, table: str, row: Row) -> int:
+def _insert(db: Connection, table: str, row: Row) -> int:
+    """Insert one row of a table with an `id` column; its id."""
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     # The last line of defence: text that cannot be encoded as UTF-8 (a lone surrogate) would
     # raise UnicodeEncodeError here and lose the row; it is stored with U+FFFD instead.
     values = [clean_text(v) if isinstance(v, str) else v for v in row.values()]
-    cursor = db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
-    return int(cursor.lastrowid or 0)
+    cursor = db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",
+                        values)
+    return int(cursor.fetchone()[0])
+
+
+def _marks(values: Sequence[Any]) -> str:
+    """`?, ?, ?` for an IN list of these values."""
+    return ", ".join("?" for _ in values)
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password replaced, for messages and logs."""
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 class Store:
     """The connections and transactions every part of the session log builds on."""
 
-    def __init__(self, path: Path | str, *, timeout: float = 5.0, clock: Clock | None = None):
-        """Remember where the log lives; the file is opened (and created) on first use.
+    def __init__(self, target: Path | str, *, timeout: float = 5.0, clock: Clock | None = None,
+                 spool: Path | None = None):
+        """Remember where the log lives; it is opened (a file created) on first use.
 
+        :param target: the SQLite file, or a `postgresql://` URL.
         :param timeout: seconds a write waits for another connection's lock before failing.
         :param clock: returns the current time; for tests.
+        :param spool: the file log rows are kept in while the database fails (default: beside
+            the SQLite file; `var/spool/partnerbot.jsonl` for PostgreSQL).
         """
-        self.path = Path(path)
+        self.url = str(target) if is_url(target) else None
+        self.dialect = POSTGRESQL if self.url else SQLITE
+        # the SQLite file (for PostgreSQL a name that is never a file, for the spool default)
+        self.path = Path("var/partnerbot.db") if self.url else Path(target)
         self.timeout = timeout
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()  # guards the list of connections and the schema check
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[Connection] = []
         self._generation = 0  # bumped when every connection must be opened again
         self._migrated = False
-        self.spool = Spool(self.path.parent / "spool" / f"{self.path.stem}.jsonl")
+        self._errors = driver_errors()
+        self.spool = Spool(spool or self.path.parent / "spool" / f"{self.path.stem}.jsonl")
         self._last_try = 0.0
         self.retry_seconds = RETRY_SECONDS
         self._failing = False  # an incident is open: admins were told, not again until it ends
@@ -122,6 +165,7 @@ class Store:
         self.on_new_file: Callable[[], None] | None = None  # run when the file had to be made anew
         self._down_at: float | None = None  # a write failed then: others fail at once for a while
         self._down_reason = ""
+        self._deleted: str | None = None  # the file was made anew: admins are told once
 
     def __enter__(self) -> Self:
         return self
@@ -136,7 +180,7 @@ class Store:
             for conn in self._connections:
                 try:
                     conn.close()
-                except sqlite3.Error:
+                except self._errors:
                     pass
             self._connections = []
             self._generation += 1
@@ -169,7 +213,9 @@ class Store:
                 self.spool.append(method, kwargs)
                 return None, None
         try:
-            return getattr(self, method)(**kwargs), None
+            result = getattr(self, method)(**kwargs)
+            deleted, self._deleted = self._deleted, None
+            return result, deleted
         except LogWriteError as exc:
             log.error("session log write failed, spooled: %s", exc)
             self._last_try = time.monotonic()
@@ -200,20 +246,48 @@ class Store:
 
     # -- connection ------------------------------------------------------------------------
 
-    def _open(self) -> Database:
+    @property
+    def where(self) -> str:
+        """The database as it may be shown: the file, or the URL without its password."""
+        return redact_url(self.url) if self.url else str(self.path)
+
+    def _open(self) -> Connection:
         """This thread's connection, opened (and the schema brought up to date) if needed."""
-        db: Database | None = getattr(self._local, "db", None)
+        db: Connection | None = getattr(self._local, "db", None)
         if db is not None and getattr(self._local, "generation", -1) == self._generation:
             return db
         if db is not None:  # this thread's connection is from before reopen(): ours to close
+            self._drop(db)
+        created = False
+        conn: Connection | None = None
+        try:
+            if self.url:
+                conn = connect_postgresql(self.url, timeout=self.timeout)
+            else:
+                created, conn = self._open_file()
             with self._lock:
-                if db.conn in self._connections:
-                    self._connections.remove(db.conn)
-            try:
-                db.conn.close()
-            except sqlite3.Error:
-                pass
-            self._local.db = None
+                if not self._migrated:
+                    migrate(conn)
+                    self._migrated = True
+                self._connections.append(conn)
+        except self._errors as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error("_migrations", f"cannot open {self.where}: {_reason(exc)}") \
+                from exc
+        self._local.db, self._local.generation = conn, self._generation
+        if created and self._opened_before:
+            log.warning("a new, empty session log was created at %s", self.path)
+            if not self._failing:  # noticed by a read: the next log row tells admins
+                self._deleted = (f"{self.path} was deleted (the data directory was removed "
+                                 "while the bot was running); a new, empty one was made")
+            if self.on_new_file is not None:
+                self.on_new_file()  # the data directory was removed: the settings' roles again
+        self._opened_before = True
+        return conn
+
+    def _open_file(self) -> tuple[bool, Connection]:
+        """Open the SQLite file (made when missing; read-only when it is not writable)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -222,89 +296,105 @@ class Store:
         created = not self.path.exists()
         read_only = not created and not self.path.stat().st_mode & 0o222
         target = self.path.resolve().as_uri() + "?mode=ro" if read_only else str(self.path)
-        conn: sqlite3.Connection | None = None
+        return created, connect_sqlite(target, read_only=read_only, timeout=self.timeout,
+                                       uri=read_only)
+
+    def _error(self, table: str, reason: str) -> LogWriteError:
+        return LogWriteError(table, reason, SERVER_HINT if self.url else None)
+
+    def _drop(self, db: Connection) -> None:
+        """Close this thread's connection (it is stale or broken); the next use opens one."""
+        with self._lock:
+            if db in self._connections:
+                self._connections.remove(db)
         try:
-            conn = sqlite3.connect(target, uri=read_only, timeout=self.timeout,
-                                   isolation_level=None, check_same_thread=False)
-            if not read_only:
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA secure_delete = ON")  # deleted or blanked text is zeroed
-            db = Database(conn)
-            with self._lock:
-                if not self._migrated:
-                    migrate(db)
-                    self._migrated = True
-                self._connections.append(conn)
-        except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            raise LogWriteError("_migrations", f"cannot open {self.path}: {exc}") from exc
-        self._local.db, self._local.generation = db, self._generation
-        if created and self._opened_before and self.on_new_file is not None:
-            log.warning("a new, empty session log was created at %s", self.path)
-            self.on_new_file()  # the data directory was removed: the settings' roles again
-        self._opened_before = True
-        return db
+            db.close()
+        except self._errors:
+            pass
+        self._local.db = None
+
+    def _broken(self, db: Connection) -> None:
+        """After an error: a PostgreSQL connection the server closed is opened again."""
+        if self.url and (db.conn.closed or db.conn.broken):
+            self._drop(db)
 
     def _check_file(self) -> None:
         """Fail when the database file was deleted under the open connections."""
-        if getattr(self._local, "db", None) is not None and not self.path.exists():
+        if self.url is None and getattr(self._local, "db", None) is not None \
+                and not self.path.exists():
             self.reopen()  # the next write opens a new file
             raise LogWriteError("database", f"{self.path} was deleted (the data directory was "
                                             "removed while the bot was running)")
 
     @contextmanager
-    def _write(self, table: str) -> Iterator[Database]:
-        """Run the block as one IMMEDIATE transaction; a sqlite3 error becomes LogWriteError."""
+    def _write(self, table: str) -> Iterator[Connection]:
+        """Run the block as one write transaction (SQLite: IMMEDIATE); a driver error becomes
+        LogWriteError."""
         self._check_file()
         if self._down_at is not None and time.monotonic() < self._down_at + self.retry_seconds:
             # nobody waits on a database known to fail
             raise LogWriteError(table, f"{self._down_reason} (not tried again for a few seconds)")
         db = self._open()
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.begin()
             yield db
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, full, I/O
+            db.commit()
+        except self._errors as exc:
+            if is_outage(exc):  # locked, read-only, full, I/O, unreachable
                 self._down_at = time.monotonic()
-                self._down_reason = str(exc)
-            raise LogWriteError(table, str(exc)) from exc
+                self._down_reason = _reason(exc)
+            self._broken(db)
+            raise self._error(table, _reason(exc)) from exc
         else:
             self._down_at = None
             if self._failing and self.spool.empty:
                 self._failing = False  # it works again
         finally:
-            if db.conn.in_transaction:
+            if getattr(self._local, "db", None) is db:
                 try:
-                    db.conn.execute("ROLLBACK")
-                except sqlite3.Error:
+                    if db.in_transaction:
+                        db.rollback()
+                except self._errors:
                     pass  # the original error is the one worth reporting
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        db = self._open()
         try:
-            return list(self._open().query(sql, params))
-        except sqlite3.Error as exc:
-            raise LogWriteError("read", str(exc)) from exc
+            return list(db.query(sql, params))
+        except self._errors as exc:
+            self._broken(db)
+            raise self._error("read", _reason(exc)) from exc
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Database]:
+    def _snapshot(self) -> Iterator[Connection]:
         """A separate read-only connection on one consistent snapshot, for long reads."""
         self._open()
-        conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
-                               timeout=self.timeout, isolation_level=None)
-        try:
-            db = Database(conn)
+        if self.url:
+            try:
+                db: Connection = connect_postgresql(self.url, timeout=self.timeout,
+                                                    snapshot=True)
+            except self._errors as exc:
+                raise self._error("read", _reason(exc)) from exc
+            db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        else:
+            db = connect_sqlite(self.path.resolve().as_uri() + "?mode=ro", read_only=True,
+                                timeout=self.timeout, uri=True)
             db.execute("BEGIN")
+        try:
             yield db
         finally:
-            conn.close()
+            db.close()
 
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the file and truncate it, so no old page images remain there."""
-        self._open().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def _checkpoint(self, tables: Sequence[str] = ()) -> None:
+        """After deleting or blanking text: SQLite copies the WAL into the file and truncates
+        it (secure_delete has zeroed the old text in the file); PostgreSQL vacuums the tables,
+        so the dead row versions are removed from their pages."""
+        db = self._open()
+        if self.url is None:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        for table in tables:
+            db.execute(f"VACUUM {table}")
 
     def _now(self) -> str:
         return _iso(self._clock())
@@ -315,7 +405,7 @@ class Store:
         return max(applied(self._open()), default=0)
 
     def _audit(
-        self, db: Database, actor: int | str, action: str, detail: dict[str, Any] | None, *,
+        self, db: Connection, actor: int | str, action: str, detail: dict[str, Any] | None, *,
         at: str | None = None,
     ) -> None:
         _insert(

@@ -1,4 +1,5 @@
-"""Updates in and replies out, through the database: nothing is lost between Telegram and us.
+"""Updates in and replies out, through the database: nothing is lost between Telegram and us,
+also with several workers on one database.
 
 `updates` is the inbox: every update is stored (its id the primary key, so a replay or a
 restart handles it once) before Telegram is told it arrived, and marked handled in the same
@@ -7,6 +8,27 @@ transaction that queues its replies. `outbox` holds every reply until the Bot AP
 attempts is "in doubt" (it may have reached Telegram just before a crash) and is sent again;
 `sent` rows keep the chat, the Telegram message id and the reply's key (what a user's reply to
 that message refers to), not the text, which the session log (`messages`) holds.
+
+Several workers (bot/tg/runner.py) share both through claims with leases:
+
+- **One user's updates, one worker at a time, in order.** An update belongs to a queue, its
+  key: the user's id (else the chat's, else minus the update id). A worker handles a queue's
+  updates only while it holds the queue's row in `update_claims` (`claim_updates`), oldest
+  first (`next_update`), and lets go only when none is left (`release_updates`, which keeps the
+  claim when an update arrived meanwhile, so none is stranded). `finish_update` marks an
+  update handled only if it still is not, so a second handling of one update id (a worker that
+  stalled past its lease) queues no second reply.
+- **One reply, one sender.** A sender claims the first pending reply of each chat whose turn
+  it is (due, not claimed by a live lease; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so senders
+  claiming at the same moment take different chats) with the chat's due replies after it
+  (`claim_replies`); nobody else can claim those while the claim lives, and a chat's next reply
+  is claimable only once the one before it is sent or failed: one chat's replies go out in
+  order, whichever worker sends them.
+- **Leases.** A worker renews its claims while it works on them (`renew_claims`); a claim not
+  renewed for `lease` seconds (its worker was killed) expires, and another worker takes over:
+  `orphaned_keys` lists the queues to recover, `claim_replies` takes the replies. A worker's
+  name is stable across its restarts (host and port), so a restarted worker takes its own
+  claims back at once.
 """
 
 from __future__ import annotations
@@ -18,7 +40,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.inputs import clean_text
-from bot.store.db import Row, Store, _iso
+from bot.store.db import Row, Store, _iso, _marks
+
+# The queue of an update: its user, else its chat, else the update alone.
+KEY = "coalesce(user_id, chat_id, -update_id)"
 
 
 @dataclass(frozen=True)
@@ -54,8 +79,8 @@ class Delivery(Store):
         with self._write("updates") as db:
             for u in updates:
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO updates (update_id, received_at, user_id, chat_id, raw,"
-                    " status) VALUES (?, ?, ?, ?, ?, 'received')",
+                    "INSERT INTO updates (update_id, received_at, user_id, chat_id, raw, status)"
+                    " VALUES (?, ?, ?, ?, ?, 'received') ON CONFLICT (update_id) DO NOTHING",
                     [u.update_id, now, u.user_id, u.chat_id,
                      clean_text(json.dumps(u.raw, ensure_ascii=False, default=str))])
                 if cursor.rowcount:
@@ -78,50 +103,182 @@ class Delivery(Store):
     def finish_update(self, update_id: int | None, replies: Sequence[Outgoing], *,
                       handled: bool = True) -> list[int]:
         """Queue the replies and mark the update handled (unless `handled` is False: progress
-        sent while it is handled), in one transaction; the row ids."""
+        sent while it is handled), in one transaction; the row ids. An update already marked
+        handled (by another worker that took it over) queues nothing again: []."""
         now = self._now()
         ids: list[int] = []
         with self._write("outbox") as db:
+            if update_id is not None and handled:
+                marked = db.execute("UPDATE updates SET status = 'handled', handled_at = ?,"
+                                    " raw = NULL WHERE update_id = ? AND status = 'received'",
+                                    [now, update_id]).rowcount
+                if not marked and db.execute("SELECT 1 FROM updates WHERE update_id = ?",
+                                             [update_id]).fetchone():
+                    return []  # handled once already
             for reply in replies:
                 cursor = db.execute(
                     "INSERT INTO outbox (update_id, chat_id, kind, payload, content, key, status,"
-                    " attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                    " attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+                    " RETURNING id",
                     [update_id, reply.chat_id, reply.kind,
                      clean_text(json.dumps(reply.payload, ensure_ascii=False)), reply.content,
                      reply.key,
                      now, now])
-                ids.append(int(cursor.lastrowid or 0))
-            if update_id is not None and handled:
-                db.execute("UPDATE updates SET status = 'handled', handled_at = ?, raw = NULL"
-                           " WHERE update_id = ?", [now, update_id])
+                ids.append(int(cursor.fetchone()[0]))
         return ids
+
+    def mark_handled(self, update_ids: Sequence[int]) -> None:
+        """Mark updates handled whose replies went out while the database failed."""
+        if not update_ids:
+            return
+        with self._write("updates") as db:
+            db.execute(f"UPDATE updates SET status = 'handled', handled_at = ?, raw = NULL"
+                       f" WHERE status = 'received' AND update_id IN ({_marks(update_ids)})",
+                       [self._now(), *update_ids])
+
+    # -- claims: several workers on one inbox --------------------------------------------
+
+    def _until(self, lease: float) -> str:
+        return _iso(self._clock() + timedelta(seconds=lease))
+
+    def claim_updates(self, key: int, worker: str, lease: float) -> bool:
+        """Take (or renew) the claim on a queue of updates; False while another worker's
+        claim on it lives."""
+        now = self._now()
+        with self._write("update_claims") as db:
+            return bool(db.execute(
+                "INSERT INTO update_claims (key, worker, until) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET worker = excluded.worker,"
+                " until = excluded.until"
+                " WHERE update_claims.worker = excluded.worker OR update_claims.until < ?",
+                [key, worker, self._until(lease), now]).rowcount)
+
+    def next_update(self, key: int) -> Row | None:
+        """The oldest update of the queue not handled yet, raw decoded."""
+        rows = self._rows(f"SELECT * FROM updates WHERE status = 'received' AND {KEY} = ?"
+                          " ORDER BY update_id LIMIT 1", [key])
+        if not rows:
+            return None
+        row = rows[0]
+        row["raw"] = json.loads(row["raw"]) if row["raw"] else None
+        return row
+
+    def release_updates(self, key: int, worker: str, *, force: bool = False) -> bool:
+        """Let go of a queue once none of its updates is left; False (the claim kept) when one
+        arrived meanwhile. With `force` (the worker stops), let go in any case."""
+        with self._write("update_claims") as db:
+            # The claim's row is deleted first: a worker claiming the queue now waits for this
+            # transaction, so an update it stored just before is seen below, or it gets the
+            # claim after us.
+            deleted = db.execute("DELETE FROM update_claims WHERE key = ? AND worker = ?"
+                                 " RETURNING until", [key, worker]).fetchone()
+            if force or deleted is None:
+                return True
+            left = db.execute(f"SELECT 1 FROM updates WHERE status = 'received' AND {KEY} = ?"
+                              " LIMIT 1", [key]).fetchone()
+            if left is None:
+                return True
+            db.execute("INSERT INTO update_claims (key, worker, until) VALUES (?, ?, ?)",
+                       [key, worker, deleted[0]])
+            return False
+
+    def orphaned_keys(self, worker: str, *, older_than: float = 0.0) -> list[int]:
+        """Queues with updates not handled and nobody's live claim (or this worker's: a claim
+        from before its restart), whose oldest update was received `older_than` seconds ago."""
+        now = self._clock()
+        rows = self._rows(
+            f"SELECT {KEY} AS key, min(received_at) AS first FROM updates u"
+            " WHERE status = 'received' AND NOT EXISTS (SELECT 1 FROM update_claims c"
+            " WHERE c.key = coalesce(u.user_id, u.chat_id, -u.update_id)"
+            " AND c.until >= ? AND c.worker != ?)"
+            f" GROUP BY {KEY} ORDER BY min(update_id)", [_iso(now), worker])
+        cutoff = _iso(now - timedelta(seconds=older_than))
+        return [int(row["key"]) for row in rows if row["first"] <= cutoff]
+
+    def renew_claims(self, worker: str, lease: float, *, keys: Sequence[int] = (),
+                     chats: Sequence[int] = ()) -> None:
+        """Extend this worker's claims on the queues and the chats' replies it works on."""
+        if not keys and not chats:
+            return
+        until = self._until(lease)
+        with self._write("update_claims") as db:
+            if keys:
+                db.execute(f"UPDATE update_claims SET until = ? WHERE worker = ?"
+                           f" AND key IN ({_marks(keys)})", [until, worker, *keys])
+            if chats:
+                db.execute(f"UPDATE outbox SET claimed_until = ? WHERE claimed_by = ?"
+                           f" AND status = 'pending' AND chat_id IN ({_marks(chats)})",
+                           [until, worker, *chats])
+
+    def release_claims(self, worker: str) -> None:
+        """Let go of every claim of this worker (it stops, or starts again after a crash)."""
+        with self._write("update_claims") as db:
+            db.execute("DELETE FROM update_claims WHERE worker = ?", [worker])
+            db.execute("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
+                       " WHERE claimed_by = ?", [worker])
 
     # -- outbox --------------------------------------------------------------------------
 
     def due_replies(self, limit: int = 200) -> list[Row]:
         """Pending replies due now, oldest first; in each chat only up to the first one that
-        is not due yet, so a chat's replies go out in order."""
+        is not due yet, so a chat's replies go out in order (what `claim_replies` would take,
+        without taking it)."""
+        with self._write("outbox") as db:
+            return self._due(db, limit, None, 0.0)
+
+    def claim_replies(self, worker: str, lease: float, limit: int = 200) -> list[Row]:
+        """Claim for this worker, for `lease` seconds, the replies it is to send now: in each
+        chat whose first pending reply is due and not claimed by a live lease, that reply and
+        the due ones after it (see the module docstring); oldest first, payload decoded."""
+        with self._write("outbox") as db:
+            return self._due(db, limit, worker, lease)
+
+    def _due(self, db: Any, limit: int, worker: str | None, lease: float) -> list[Row]:
         now = self._now()
-        rows = self._rows("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?",
-                          [limit * 5])
+        heads = [row[0] for row in db.execute(
+            "SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ?"
+            " AND (o.claimed_until IS NULL OR o.claimed_until < ?)"
+            " AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.chat_id = o.chat_id"
+            " AND p.status = 'pending') ORDER BY o.id LIMIT ?" + db.skip_locked,
+            [now, now, limit]).fetchall()]
+        if not heads:
+            return []
+        rows = list(db.query(
+            "SELECT * FROM outbox WHERE status = 'pending' AND chat_id IN"
+            f" (SELECT chat_id FROM outbox WHERE id IN ({_marks(heads)})) ORDER BY id",
+            heads))
         blocked: set[int] = set()
         due: list[Row] = []
         for row in rows:
             chat = row["chat_id"]
             if chat in blocked:
                 continue
-            if row["next_at"] > now:
+            if row["next_at"] > now or len(due) >= limit:
                 blocked.add(chat)
                 continue
             row["payload"] = json.loads(row["payload"]) if row["payload"] else {}
             due.append(row)
-            if len(due) >= limit:
-                break
+        if worker is not None and due:
+            until = self._until(lease)
+            ids = [row["id"] for row in due]
+            db.execute(f"UPDATE outbox SET claimed_by = ?, claimed_until = ?"
+                       f" WHERE id IN ({_marks(ids)})", [worker, until, *ids])
+            for row in due:
+                row["claimed_by"], row["claimed_until"] = worker, until
         return due
 
+    def release_replies(self, reply_ids: Sequence[int]) -> None:
+        """Give back claimed replies this worker will not send now (others may take them)."""
+        if not reply_ids:
+            return
+        with self._write("outbox") as db:
+            db.execute(f"UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
+                       f" WHERE id IN ({_marks(reply_ids)})", list(reply_ids))
+
     def next_reply_due(self) -> datetime | None:
-        """When the next pending reply is due, or None when none is pending."""
-        rows = self._rows("SELECT min(next_at) AS at FROM outbox WHERE status = 'pending'")
+        """When the next pending reply is due (or its claim ends), None when none is pending."""
+        rows = self._rows("SELECT min(CASE WHEN claimed_until > next_at THEN claimed_until"
+                          " ELSE next_at END) AS at FROM outbox WHERE status = 'pending'")
         at = rows[0]["at"] if rows else None
         return None if at is None else datetime.fromisoformat(at)
 
@@ -141,8 +298,8 @@ class Delivery(Store):
         """Send the reply again in `seconds` (its chat's later replies wait behind it)."""
         at = _iso(self._clock() + timedelta(seconds=seconds))
         with self._write("outbox") as db:
-            db.execute("UPDATE outbox SET next_at = ?, error = ? WHERE id = ?",
-                       [at, error[:500], reply_id])
+            db.execute("UPDATE outbox SET next_at = ?, error = ?, claimed_by = NULL,"
+                       " claimed_until = NULL WHERE id = ?", [at, error[:500], reply_id])
 
     def mark_failed(self, reply_id: int, error: str) -> None:
         """The Bot API refused the reply for good (chat gone, bot blocked): stop trying."""
@@ -185,6 +342,6 @@ class Delivery(Store):
             gone = db.execute(
                 "DELETE FROM updates WHERE status = 'handled' AND received_at < ?"
                 " AND update_id < (SELECT max(update_id) FROM updates)", [cutoff]).rowcount
-            gone += db.execute("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
+            gone += db.execute("DELETE FROM outbox WHERE status <> 'pending' AND created_at < ?",
                                [cutoff]).rowcount
         return int(gone)

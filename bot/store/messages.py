@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.store.db import Row, Store, _decode, _insert, _iso
 from bot.store.migrations import hide_join_codes
+from bot.store.sql import Connection
 
 
 class Messages(Store):
@@ -59,7 +58,7 @@ class Messages(Store):
         }
         with self._write("answers") as db:
             answer_id = _insert(db, "answers", row)
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO answer_passages (answer_id, rank, chunk_id, score)"
                 " VALUES (?, ?, ?, ?)",
                 [(answer_id, rank, chunk, float(score))
@@ -67,7 +66,7 @@ class Messages(Store):
             )
             return answer_id
 
-    def _with_passages(self, db: Database, row: Row) -> Row:
+    def _with_passages(self, db: Connection, row: Row) -> Row:
         row["passages"] = [
             (chunk, score)
             for chunk, score in db.execute(
@@ -109,7 +108,7 @@ class Messages(Store):
                 """INSERT INTO feedback (answer_id, user_id, value, comment, at)
                 VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (answer_id, user_id) DO UPDATE SET
-                    value = excluded.value, comment = coalesce(excluded.comment, comment),
+                    value = excluded.value, comment = coalesce(excluded.comment, feedback.comment),
                     at = excluded.at""",
                 [answer_id, user_id, value, comment, at or self._now()],
             )

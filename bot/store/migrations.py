@@ -1,9 +1,13 @@
-"""Schema of the session log, as numbered migrations applied once each.
+"""Schema of the session log, as numbered migrations applied once each, on SQLite and
+PostgreSQL alike.
 
 A migration is a function ``mNNN_what(db)``; its number is its schema version. ``migrate`` applies
-the ones not yet recorded in ``_migrations``, each in its own ``BEGIN IMMEDIATE`` transaction
-together with its record, so a failed migration leaves no trace and two processes opening the
-same file cannot both apply it. Never edit a released migration: add the next one.
+the ones not yet recorded in ``_migrations``, each in its own transaction together with its
+record (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: transactional DDL under an advisory lock), so a
+failed migration leaves no trace and two processes opening the same database cannot both apply
+it. DDL is written in SQLite's words and run through ``db.script`` (bot/store/sql.py gives
+PostgreSQL its types: 64-bit integers, identity keys, double precision, bytea). Never edit a
+released migration: add the next one.
 """
 
 from __future__ import annotations
@@ -14,18 +18,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlite_utils import Database
+from bot.store.sql import Connection, as_connection
 
-Migration = Callable[[Database], None]
-
-
-def _run(db: Database, sql: str) -> None:
-    for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
+Migration = Callable[[Connection], None]
 
 
-def m001_create_core(db: Database) -> None:
+def _run(db: Connection, sql: str) -> None:
+    db.script(sql)
+
+
+def m001_create_core(db: Connection) -> None:
     """Users and roles, every message in and out, answers with their passages, feedback, audit."""
     _run(
         db,
@@ -104,7 +106,7 @@ def m001_create_core(db: Database) -> None:
     )
 
 
-def m002_add_checklist_runs(db: Database) -> None:
+def m002_add_checklist_runs(db: Connection) -> None:
     """Checklist runs (snapshot and state as JSON) and the append-only history of their answers."""
     _run(
         db,
@@ -146,7 +148,7 @@ def m002_add_checklist_runs(db: Database) -> None:
     )
 
 
-def m003_add_access_requests(db: Database) -> None:
+def m003_add_access_requests(db: Connection) -> None:
     """Requests to join (the join-code flow), resolved by an admin."""
     _run(
         db,
@@ -167,7 +169,7 @@ def m003_add_access_requests(db: Database) -> None:
     )
 
 
-def m004_add_pending(db: Database) -> None:
+def m004_add_pending(db: Connection) -> None:
     """What the bot waits for from a user in a chat (a comment, a note, ticked options, a
     confirmation), with an expiry, so that it outlives a restart."""
     _run(
@@ -209,7 +211,7 @@ def hide_join_codes(value: Any) -> Any:
     return value
 
 
-def m005_add_join_limits_and_hide_join_codes(db: Database) -> None:
+def m005_add_join_limits_and_hide_join_codes(db: Connection) -> None:
     """Failed join-code attempts per user (a lockout that outlives restarts; no code kept), and
     the codes of `/join CODE` commands logged before, hidden in `messages` text and raw JSON."""
     _run(
@@ -243,7 +245,7 @@ def m005_add_join_limits_and_hide_join_codes(db: Database) -> None:
                        [new_text, new_raw, row_id])
 
 
-def m006_add_delivery(db: Database) -> None:
+def m006_add_delivery(db: Connection) -> None:
     """The inbox of updates (each handled once, none lost between Telegram and us) and the
     outbox of replies (kept until the Bot API accepted them); see bot/store/delivery.py."""
     _run(
@@ -283,7 +285,7 @@ def m006_add_delivery(db: Database) -> None:
     )
 
 
-def m007_add_run_revision_and_cohorts(db: Database) -> None:
+def m007_add_run_revision_and_cohorts(db: Connection) -> None:
     """A run's revision (a save checks the one it read, so a double tap answers once) and the
     training cohorts with who created them (a trainer sees their own)."""
     _run(
@@ -301,10 +303,37 @@ def m007_add_run_revision_and_cohorts(db: Database) -> None:
     )
 
 
+def m008_add_user_language(db: Connection) -> None:
+    """The language a user chose with /language (en, fr, es; NULL: automatic, from Telegram's
+    language_code and the language of each question)."""
+    _run(db, "ALTER TABLE users ADD COLUMN chosen_language TEXT")
+
+
+def m009_add_claims(db: Connection) -> None:
+    """Claims with leases, so that several workers share one inbox and one outbox: a user's
+    updates are handled by the one worker holding that user's claim (`update_claims`, key as
+    in bot/store/delivery.py), a reply is sent by the one worker that claimed it; a claim not
+    renewed by its worker expires and another takes over (bot/store/delivery.py)."""
+    _run(
+        db,
+        """
+        CREATE TABLE update_claims (
+            key INTEGER PRIMARY KEY,
+            worker TEXT NOT NULL,
+            until TEXT NOT NULL
+        );
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+        CREATE INDEX outbox_chat_pending ON outbox (chat_id, status, id)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests,
                                m004_add_pending, m005_add_join_limits_and_hide_join_codes,
                                m006_add_delivery,
-                               m007_add_run_revision_and_cohorts]
+                               m007_add_run_revision_and_cohorts, m008_add_user_language,
+                               m009_add_claims]
 
 
 def number(migration: Migration) -> int:
@@ -315,30 +344,40 @@ def number(migration: Migration) -> int:
     return int(name[1:4])
 
 
-def applied(db: Database) -> dict[int, str]:
+def applied(db: Connection | Any) -> dict[int, str]:
     """Version -> name of every migration recorded in ``_migrations`` (empty for a new file)."""
-    if not db["_migrations"].exists():
+    db = as_connection(db)
+    if not db.has_table("_migrations"):
         return {}
     return {row["id"]: row["name"] for row in db.query("SELECT id, name FROM _migrations")}
 
 
-def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+def migrate(db: Connection | Any, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
     """Apply the pending migrations in order and return their names.
 
-    The connection must not be inside a transaction.
+    `db` is the store's connection (or a sqlite3 connection, a sqlite-utils Database); it
+    must not be inside a transaction.
     """
+    db = as_connection(db)
     done = applied(db)
     pending = [m for m in migrations if number(m) not in done]
     if not pending:
         return []
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations"
-        " (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
+    db.begin()
+    try:
+        db.lock("schema")
+        db.script("CREATE TABLE IF NOT EXISTS _migrations"
+                  " (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        db.commit()
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
+        raise
     names = []
     for migration in pending:
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         try:
+            db.lock("schema")
             # Checked again inside the transaction: another process may have just applied it.
             if not db.execute(
                 "SELECT 1 FROM _migrations WHERE id = ?", [number(migration)]
@@ -353,9 +392,9 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[
                     ],
                 )
                 names.append(migration.__name__)
-            db.execute("COMMIT")
+            db.commit()
         except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.rollback()
             raise
     return names

@@ -40,7 +40,7 @@ class Pending(Store):
             sql += " AND kind = ?"
             params.append(kind)
         return [_decode("pending", row) for row in self._rows(
-            sql + " ORDER BY created_at DESC, rowid DESC", params)]
+            sql + " ORDER BY created_at DESC, kind", params)]
 
     def drop_pending(self, user_id: int, chat_id: int, kind: str | None = None) -> int:
         """Stop waiting (for one kind, or everything) in this chat; how many were dropped."""

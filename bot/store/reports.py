@@ -10,10 +10,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlite_utils import Database
-
 from bot.exports import csv_writer
-from bot.store.db import Store, _decode, _iso, _since
+from bot.store.db import Store, _decode, _iso, _marks, _since
+from bot.store.sql import Connection
 
 EXPORT_FORMATS = ("csv", "jsonl")
 # The exported tables, and how ``since`` selects their rows.
@@ -29,6 +28,8 @@ _SINCE = {
     "audit": "at >= :since",
 }
 EXPORT_TABLES = tuple(_SINCE)
+# Rows are exported in the order they were written: by id, or by primary key.
+_ORDER = {"answer_passages": "answer_id, rank"}
 _DENIED = "role IS NULL AND role_source = 'admin'"  # an admin took this user's access away
 
 
@@ -66,8 +67,9 @@ class Reports(Store):
                 return [tuple(row) for row in db.execute(sql, p)]
 
             per_day = rows(
-                """SELECT substr(at, 1, 10) AS day, sum(grounded), sum(1 - grounded)
-                FROM answers WHERE at >= :since GROUP BY day ORDER BY day"""
+                """SELECT substr(at, 1, 10) AS day, count(CASE WHEN grounded = 1 THEN 1 END),
+                count(CASE WHEN grounded = 0 THEN 1 END)
+                FROM answers WHERE at >= :since GROUP BY substr(at, 1, 10) ORDER BY day"""
             )
             directions = dict(rows(
                 "SELECT direction, count(*) FROM messages WHERE at >= :since GROUP BY direction"
@@ -86,11 +88,16 @@ class Reports(Store):
                 answered=sum(a for _, a, _ in per_day),
                 declined=sum(d for _, _, d in per_day),
                 questions_per_day=_fill_days(per_day),
-                # The bare question comes from the row with max(at): the latest wording.
+                # The question as shown is the latest wording (the row with max(at)).
                 unanswered=rows(
-                    """SELECT question, count(*) AS n, max(at) AS last FROM answers
-                    WHERE grounded = 0 AND question IS NOT NULL AND at >= :since
-                    GROUP BY lower(trim(question)) ORDER BY n DESC, last DESC LIMIT :limit"""
+                    """SELECT question, n, last FROM (
+                        SELECT question, count(*) OVER same AS n, max(at) OVER same AS last,
+                        row_number() OVER (PARTITION BY lower(trim(question))
+                                           ORDER BY at DESC, id DESC) AS newest
+                        FROM answers
+                        WHERE grounded = 0 AND question IS NOT NULL AND at >= :since
+                        WINDOW same AS (PARTITION BY lower(trim(question)))
+                    ) AS declined WHERE newest = 1 ORDER BY n DESC, last DESC LIMIT :limit"""
                 ),
                 negative_feedback=rows(
                     """SELECT a.question, a.answer, f.comment, f.at
@@ -106,7 +113,7 @@ class Reports(Store):
                 runs=rows(
                     """SELECT checklist_id, rating, count(*) FROM runs
                     WHERE training = 0 AND started_at >= :since
-                    GROUP BY checklist_id, rating ORDER BY checklist_id, rating"""
+                    GROUP BY checklist_id, rating ORDER BY checklist_id, rating NULLS FIRST"""
                 ),
                 training_runs=rows(
                     "SELECT count(*) FROM runs WHERE training = 1 AND started_at >= :since"
@@ -176,7 +183,7 @@ class Reports(Store):
                 self._audit(
                     db, "retention", "retention", {"days": days, "before": cutoff, "rows": blanked}
                 )
-        self._checkpoint()
+        self._checkpoint(["messages", "answers", "feedback"])
         return blanked
 
     def forget(self, user_id: int, *, by: int | str) -> dict[str, int]:
@@ -201,11 +208,6 @@ class Reports(Store):
             "run_answers": "DELETE FROM run_answers"
             " WHERE run_id IN (SELECT id FROM runs WHERE user_id = :user)",
             "runs": "DELETE FROM runs WHERE user_id = :user",
-            # From a list made first: a DELETE's subquery on its own table sees rows vanish.
-            "messages": "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(:mine))"
-            " OR reply_to IN (SELECT value FROM json_each(:mine))",
-            "raw_blanked": "UPDATE messages SET raw = NULL WHERE json_valid(raw) AND EXISTS"
-            " (SELECT 1 FROM json_tree(messages.raw) WHERE key = 'id' AND atom = :user)",
             "access_requests": "DELETE FROM access_requests WHERE user_id = :user",
             "updates": "DELETE FROM updates WHERE user_id = :user OR chat_id = :user",
             "outbox": "DELETE FROM outbox WHERE chat_id = :user",
@@ -218,19 +220,68 @@ class Reports(Store):
             f" WHERE id = :user AND {_DENIED}",
             "join_limits": "DELETE FROM join_limits WHERE user_id = :user",
         }
+        params = {"user": user_id}
         with self._write("forget") as db:
-            mine = db.execute(
-                "SELECT json_group_array(id) FROM messages"
-                " WHERE user_id = :user OR chat_id = :user",
-                {"user": user_id},
-            ).fetchone()[0]
-            params = {"user": user_id, "mine": mine}
-            counts = {name: db.execute(sql, params).rowcount for name, sql in steps.items()}
+            counts = {}
+            for name, sql in steps.items():
+                counts[name] = db.execute(sql, params).rowcount
+                if name == "runs":  # messages come here, in the order of the counts
+                    counts["messages"] = _forget_messages(db, user_id)
+                    counts["raw_blanked"] = _blank_raw_mentions(db, user_id)
             counts |= {name: n for name, sql in kept.items()
                        if (n := db.execute(sql, params).rowcount)}
             self._audit(db, by, "forget", {"user_id": user_id, "rows": counts})
-        self._checkpoint()
+        self._checkpoint(["messages", "answers", "answer_passages", "feedback", "runs",
+                          "run_answers", "access_requests", "updates", "outbox", "cohorts",
+                          "users", "join_limits"])
         return counts
+
+
+CHUNK = 500  # ids per IN list
+
+
+def _forget_messages(db: Connection, user_id: int) -> int:
+    """Delete the user's messages (by them or in their private chat) and the bot's replies to
+    them; how many. The ids are listed first: a DELETE's subquery on its own table would see
+    rows vanish."""
+    mine = [row[0] for row in db.execute(
+        "SELECT id FROM messages WHERE user_id = ? OR chat_id = ? ORDER BY id",
+        [user_id, user_id]).fetchall()]
+    gone = 0
+    for start in range(0, len(mine), CHUNK):
+        ids = mine[start:start + CHUNK]
+        gone += db.execute(f"DELETE FROM messages WHERE id IN ({_marks(ids)})"
+                           f" OR reply_to IN ({_marks(ids)})", [*ids, *ids]).rowcount
+    return gone
+
+
+def _mentions(value: Any, user_id: int) -> bool:
+    """True when the JSON value holds, at any depth, a member "id" that is this user id."""
+    if isinstance(value, dict):
+        return any((key == "id" and type(item) is int and item == user_id)
+                   or _mentions(item, user_id) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_mentions(item, user_id) for item in value)
+    return False
+
+
+def _blank_raw_mentions(db: Connection, user_id: int) -> int:
+    """Blank the raw update of other people's messages that embed this user (a reply quoting
+    them, a forward); how many. The digits of the id in the text pick the candidates."""
+    candidates = db.execute("SELECT id, raw FROM messages WHERE raw LIKE ?",
+                            [f"%{user_id}%"]).fetchall()
+    hits = []
+    for row_id, raw in candidates:
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            continue
+        if _mentions(decoded, user_id):
+            hits.append(row_id)
+    for start in range(0, len(hits), CHUNK):
+        ids = hits[start:start + CHUNK]
+        db.execute(f"UPDATE messages SET raw = NULL WHERE id IN ({_marks(ids)})", ids)
+    return len(hits)
 
 
 def _fill_days(per_day: list[tuple[Any, ...]]) -> list[tuple[str, int, int]]:
@@ -248,12 +299,13 @@ def _percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else None
 
 
-def _export_table(db: Database, out: TextIO, table: str, fmt: str, since: date | None) -> int:
+def _export_table(db: Connection, out: TextIO, table: str, fmt: str, since: date | None
+                  ) -> int:
     """Stream one table to ``out`` as CSV (with header) or JSON lines; returns rows written."""
     sql = f"SELECT * FROM {table}"
     if since is not None:
         sql += f" WHERE {_SINCE[table]}"
-    cursor = db.execute(sql + " ORDER BY rowid", {"since": _since(since)})
+    cursor = db.execute(sql + f" ORDER BY {_ORDER.get(table, 'id')}", {"since": _since(since)})
     columns = [d[0] for d in cursor.description]
     count = 0
     if fmt == "csv":

@@ -49,17 +49,18 @@ class Runs(Store):
         returns the new revision.
         """
         now = self._now()
-        with self._write("runs") as db:
-            cursor = db.execute(
-                """UPDATE runs SET state = ?, status = ?, rating = ?, score = ?, fired_rules = ?,
+        sql = """UPDATE runs SET state = ?, status = ?, rating = ?, score = ?, fired_rules = ?,
                 updated_at = ?, revision = revision + 1,
                 finished_at = CASE WHEN ? = 'in_progress' THEN NULL
                                    ELSE coalesce(finished_at, ?) END
-                WHERE id = ? AND (? IS NULL OR revision = ?)""",
-                [_json(state), status, rating, score,
-                 None if fired_rules is None else _json(fired_rules), now, status, now, run_id,
-                 revision, revision],
-            )
+                WHERE id = ?"""
+        params = [_json(state), status, rating, score,
+                  None if fired_rules is None else _json(fired_rules), now, status, now, run_id]
+        if revision is not None:
+            sql += " AND revision = ?"
+            params.append(revision)
+        with self._write("runs") as db:
+            cursor = db.execute(sql, params)
             if cursor.rowcount == 0:
                 if db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
                     raise RunChanged(run_id)
@@ -105,8 +106,9 @@ class Runs(Store):
     def create_cohort(self, tag: str, *, created_by: int, checklist_id: str | None) -> bool:
         """Register a cohort for its trainer; False when the tag is someone else's."""
         with self._write("cohorts") as db:
-            db.execute("INSERT OR IGNORE INTO cohorts (tag, created_by, checklist_id, created_at)"
-                       " VALUES (?, ?, ?, ?)", [tag, created_by, checklist_id, self._now()])
+            db.execute("INSERT INTO cohorts (tag, created_by, checklist_id, created_at)"
+                       " VALUES (?, ?, ?, ?) ON CONFLICT (tag) DO NOTHING",
+                       [tag, created_by, checklist_id, self._now()])
             owner = db.execute("SELECT created_by FROM cohorts WHERE tag = ?", [tag]).fetchone()
             return bool(owner and owner[0] == created_by)
 

@@ -3,8 +3,11 @@ marked sent only when the Bot API accepted them, retried with backoff (Telegram'
 honoured), sent again after a restart.
 
 `outgoing` turns the dialogue's `Reply` into outbox rows (Telegram HTML split below the
-message limit, buttons, ForceReply, threading); `Sender` sends them. When the database cannot
-be written, `Sender.send_unrecorded` sends replies from memory, so answers still go out.
+message limit, buttons, ForceReply, threading); `Sender` sends them. Each worker runs a Sender;
+a Sender sends only the rows it claimed (bot/store/delivery.py `claim_replies`: a chat's due
+rows, while its claim's lease lives), so senders on several workers never send one row twice,
+and each chat's rows go out in order. When the database cannot be written,
+`Sender.send_unrecorded` sends replies from memory, so answers still go out.
 """
 
 from __future__ import annotations
@@ -124,10 +127,13 @@ class Sender:
     """Sends due outbox rows, in order within a chat, several chats at once."""
 
     def __init__(self, bot: ExtBot[None], store: SessionLog, *,
-                 settled: Callable[[int | None, int], None] | None = None) -> None:
-        """:param settled: called with (update id, row id) once a row is sent or failed."""
+                 settled: Callable[[int | None, int], None] | None = None,
+                 worker: str = "sender", lease: float = 15.0) -> None:
+        """:param settled: called with (update id, row id) once a row is sent or failed.
+        :param worker: the name this sender claims rows as, for `lease` seconds."""
         self.bot = bot
         self.store = store
+        self.worker, self.lease = worker, lease
         self._settled = settled or (lambda update_id, row_id: None)
         self._wake = asyncio.Event()
         self._busy: set[int] = set()  # chats being sent to now
@@ -138,6 +144,11 @@ class Sender:
     def wake(self) -> None:
         """New replies are queued (safe from the event loop only)."""
         self._wake.set()
+
+    @property
+    def busy(self) -> list[int]:
+        """The chats being sent to now (their claims are renewed while they are)."""
+        return list(self._busy)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then wait a moment for the sends under way."""
@@ -158,22 +169,28 @@ class Sender:
     async def _round(self) -> float:
         """Start sending to each chat with due rows; seconds until the next look."""
         await self._mark_unmarked()
+        if len(self._busy) >= PARALLEL_CHATS:
+            return 0.05
         try:
-            rows = await asyncio.to_thread(self.store.due_replies)
+            rows = await asyncio.to_thread(self.store.claim_replies, self.worker, self.lease,
+                                           limit=200)
         except LogWriteError as exc:
             log.warning("outbox not readable, trying again: %s", exc)
             return 2.0
         by_chat: dict[int, list[Row]] = {}
         for row in rows:
-            if row["chat_id"] not in self._busy:
-                by_chat.setdefault(row["chat_id"], []).append(row)
+            by_chat.setdefault(row["chat_id"], []).append(row)
+        unsent: list[int] = []  # claimed, but not sent now: given back at once
         for chat_id, chat_rows in by_chat.items():
-            if len(self._busy) >= PARALLEL_CHATS:
-                break
+            if chat_id in self._busy or len(self._busy) >= PARALLEL_CHATS:
+                unsent += [int(row["id"]) for row in chat_rows]
+                continue
             self._busy.add(chat_id)
             task = asyncio.create_task(self._send_chat(chat_id, chat_rows))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if unsent:
+            await self._record(self.store.release_replies, unsent)
         if by_chat and len(self._busy) >= PARALLEL_CHATS:
             return 0.05
         try:
@@ -185,13 +202,20 @@ class Sender:
         return min(30.0, max(0.05, (due - datetime.now(UTC)).total_seconds()))
 
     async def _send_chat(self, chat_id: int, rows: list[Row]) -> None:
+        done = 0
         try:
             for row in rows:
                 if row["id"] in self._unmarked:
+                    done += 1
                     continue
                 if not await self._send_row(row):
+                    done += 1  # its claim was given back with its next try
                     break  # retried later; the chat's next rows wait behind it
+                done += 1
         finally:
+            rest = [int(row["id"]) for row in rows[done:]]
+            if rest:  # claimed and not sent: another round (or worker) takes them
+                await self._record(self.store.release_replies, rest)
             self._busy.discard(chat_id)
             self._wake.set()
 

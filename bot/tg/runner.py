@@ -3,9 +3,16 @@ order, replies out through the outbox, the rest of the set-up retried in the bac
 
 Updates come from long polling (`TelegramBot.poll`: an update is stored before the next
 getUpdates confirms it to Telegram) or from the webhook (bot/tg/webhook.py: stored before the
-200 answer). Each update id is handled once; updates stored but not handled when the process
-died are handled at the next start. If the database cannot be written, updates are handled
-from memory and replies sent directly, so answers still go out.
+200 answer). Each update id is handled once. One user's updates are handled in order by one
+worker at a time, also when several workers (webhook mode, on PostgreSQL) share the database:
+a worker that stored an update drains its user's queue while it holds the queue's claim
+(bot/store/delivery.py), oldest update first; another worker's update for the same user is
+handled by whoever holds the claim. Claims are leases renewed every HEARTBEAT seconds; every
+worker looks as often for queues whose claim lapsed (a worker killed) or that nobody claimed
+(a worker killed between storing and claiming), and handles them: updates stored but not
+handled when a process died are handled by another worker within LEASE seconds, or at once
+by the same worker when it starts again. If the database cannot be written, updates are
+handled from memory and replies sent directly, so answers still go out.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import asyncio
 import functools
 import logging
 import random
+import socket
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +35,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot import i18n
 from bot.store import LogWriteError, Outgoing, Received
 from bot.tg.outbox import Sender, outgoing, retry_after_seconds
 from bot.types import ROLES, Reply, Role
@@ -42,10 +51,38 @@ POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits for an update
 IN_FLIGHT = 200  # updates being handled at once before polling waits
 START_TRIES = 5  # getMe attempts (with backoff) before the start is given up
 MENU_REFRESH = 60.0  # seconds between checks that each role's command menu is set
+LEASE = 15.0  # seconds a worker's claim lives unless renewed (then another worker takes over)
+HEARTBEAT = 3.0  # seconds between renewals of the claims, and looks for abandoned updates
+RECOVER_AFTER = 1.0  # an unclaimed update this old is taken by any worker
+Menu = tuple[Role, str]  # a chat's own command menu: the role's commands, in a language
+
+
+def chat_menu(role: str | None, chosen: str | None, telegram: str | None) -> Menu | None:
+    """The menu a private chat gets instead of the default one (staff, in the language of
+    the user's Telegram app): a trainer's or admin's commands, or a /language choice; None
+    when the default fits."""
+    privileged: Role | None = role if role in ROLES[1:] else None  # type: ignore[assignment]
+    if privileged is None and chosen not in i18n.LANGUAGES:
+        return None
+    language = chosen if chosen in i18n.LANGUAGES else i18n.from_telegram(telegram)
+    return privileged or "staff", language or i18n.SOURCE_LANGUAGE
 
 
 def _backoff(attempt: int, first: float = 1.0, cap: float = 30.0) -> float:
     return min(cap, first * 2 ** attempt) * random.uniform(0.8, 1.2)
+
+
+def worker_name(port: int | None = None) -> str:
+    """This worker's name in claims: the host and the webhook port (or "polling"), the same
+    across restarts, so a restarted worker takes back its own claims at once; two workers
+    never share one (they cannot listen on one host's port)."""
+    return f"{socket.gethostname()}:{port if port is not None else 'polling'}"
+
+
+def _key(update: Update) -> int:
+    """The queue an update is handled in: its user, else its chat, else itself."""
+    user, chat = update.effective_user, update.effective_chat
+    return user.id if user else chat.id if chat else -update.update_id
 
 
 def _received(update: Update) -> Received:
@@ -59,15 +96,24 @@ class TelegramBot:
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
                  dialogue: Dialogue, *, poll_timeout: int = POLL_TIMEOUT,
-                 settled: Callable[[int], None] | None = None) -> None:
+                 settled: Callable[[int], None] | None = None, worker: str | None = None,
+                 lease: float = LEASE, heartbeat: float = HEARTBEAT) -> None:
         """:param settled: called with an update id once it is handled and its replies are
-        sent or failed for good (tests wait on it)."""
+        sent or failed for good (tests wait on it).
+        :param worker: this worker's name in claims (default: `worker_name()`).
+        :param lease: seconds its claims live unless renewed; renewed every `heartbeat`."""
         self.application = application
         self.dialogue = dialogue
         self.store = dialogue.store
         self.poll_timeout = poll_timeout
         self._on_settled = settled
-        self.sender = Sender(application.bot, self.store, settled=self._row_settled)
+        self.worker = worker or worker_name()
+        self.lease, self.heartbeat = lease, heartbeat
+        self.sender = Sender(application.bot, self.store, settled=self._row_settled,
+                             worker=self.worker, lease=lease)
+        self._cached: dict[int, tuple[int, Update]] = {}  # stored by us, not handled: id -> key
+        self._drainers: dict[int, asyncio.Task[Any]] = {}  # queues this worker drains now
+        self._unfinished: set[int] = set()  # handled, but not marked so (the database failed)
         self.stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._locks: dict[int, asyncio.Lock] = {}
@@ -79,7 +125,7 @@ class TelegramBot:
         self._done: set[int] = set()  # updates handled whose replies may still be open
         self._handling: set[int] = set()  # updates being handled now
         self._early: dict[int, set[int]] = {}
-        self._menus: dict[int, Role | None] = {}  # what each privileged chat's menu was set to
+        self._menus: dict[int, Menu | None] = {}  # what each chat's own menu was set to
         application.bot_data.bot = self
 
     @property
@@ -113,10 +159,15 @@ class TelegramBot:
                 await asyncio.sleep(wait)
         await self.application.start()
         self.dialogue.ctx.bot_username = self.bot.username
-        log.info("started as @%s", self.bot.username)
+        log.info("started as @%s (worker %s)", self.bot.username, self.worker)
+        try:  # claims left by this worker before a crash: its own again at once
+            await asyncio.to_thread(self.store.release_claims, self.worker)
+        except LogWriteError as exc:
+            log.error("claims of the last run not released: %s", exc)
         self._spawn(self.sender.run(self.stopping))
         self._spawn(self._load_index())
         self._spawn(self._keep_menus())
+        self._spawn(self._keep_claims(), name="claims")
         await self._recover()
 
     async def stop(self) -> None:
@@ -132,6 +183,10 @@ class TelegramBot:
                 task.cancel()
         if rest:
             await asyncio.wait(rest, timeout=10)
+        try:  # what is left is for the other workers (or the next start), at once
+            await asyncio.to_thread(self.store.release_claims, self.worker)
+        except LogWriteError as exc:
+            log.warning("claims not released (they expire in %.0f s): %s", self.lease, exc)
         await self.application.stop()
         await self.application.shutdown()
 
@@ -147,18 +202,41 @@ class TelegramBot:
         except Exception as exc:  # the bot still starts and tells users the index is missing
             log.error("index not loaded at start: %s", exc)
 
-    async def _recover(self) -> None:
-        """Handle updates stored but not handled before the last stop (a crash)."""
+    async def _recover(self, older_than: float = 0.0) -> None:
+        """Handle updates stored but not handled that no live worker has claimed: left by a
+        crash before this start, by a worker killed since, or stored by one that died before
+        it claimed them."""
         try:
-            rows = await asyncio.to_thread(self.store.unhandled_updates)
+            keys = await asyncio.to_thread(self.store.orphaned_keys, self.worker,
+                                           older_than=older_than)
         except LogWriteError as exc:
             log.error("stored updates not read: %s", exc)
             return
-        for row in rows:
-            if row["raw"] is None:
+        for key in keys:
+            if key not in self._drainers:
+                log.info("handling the updates of queue %s left unhandled", key)
+                self._drain_soon(key)
+
+    async def _keep_claims(self) -> None:
+        """Every `heartbeat` seconds: mark handled what was answered while the database
+        failed, renew this worker's claims, and take over abandoned updates."""
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=self.heartbeat)
+                return
+            except TimeoutError:
+                pass
+            try:
+                if self._unfinished:
+                    done = list(self._unfinished)
+                    await asyncio.to_thread(self.store.mark_handled, done)
+                    self._unfinished.difference_update(done)
+                await asyncio.to_thread(self.store.renew_claims, self.worker, self.lease,
+                                        keys=list(self._drainers), chats=self.sender.busy)
+            except LogWriteError as exc:
+                log.warning("claims not renewed: %s", exc)
                 continue
-            log.info("handling update %s, left from before the restart", row["update_id"])
-            self._dispatch(Update.de_json(row["raw"], self.bot))
+            await self._recover(RECOVER_AFTER)
 
     # -- background set-up -------------------------------------------------------------------
 
@@ -184,46 +262,56 @@ class TelegramBot:
             except TimeoutError:
                 pass
 
-    def menu(self, role: Role) -> list[BotCommand]:
-        return [BotCommand(n, d) for n, d in self.dialogue.commands.menu(role)]
+    def menu(self, role: Role, language: str = i18n.SOURCE_LANGUAGE) -> list[BotCommand]:
+        with i18n.speaking(language):
+            return [BotCommand(n, i18n.translate(d)) for n, d in self.dialogue.commands.menu(role)]
 
     async def _keep_menus(self) -> None:
-        """The default menu (staff) once; then every minute, each trainer's and admin's
-        chat-scoped menu set to their role's (and removed when they lose the role)."""
-        await self.retry_call("setting the command menu", lambda: self.bot.set_my_commands(
-            self.menu("staff"), scope=BotCommandScopeDefault()))
+        """The default menu (staff) once, in English and for French and Spanish Telegram apps
+        (`language_code`); then every minute, the chat-scoped menu of each trainer, admin and
+        user who chose a language with /language (removed when no longer needed)."""
+        for language in i18n.LANGUAGES:
+            code = None if language == i18n.SOURCE_LANGUAGE else language
+            await self.retry_call(f"setting the command menu ({language})", functools.partial(
+                self.bot.set_my_commands, self.menu("staff", language),
+                scope=BotCommandScopeDefault(), language_code=code))
         while not self.stopping.is_set():
-            for chat_id, role in await self._menu_changes():
+            for chat_id, menu in await self._menu_changes():
                 await self.retry_call(f"setting the menu of {chat_id}",
-                                      functools.partial(self._set_menu, chat_id, role))
+                                      functools.partial(self._set_menu, chat_id, menu))
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=MENU_REFRESH)
             except TimeoutError:
                 pass
 
-    async def _set_menu(self, chat_id: int, role: Role | None) -> None:
+    async def _set_menu(self, chat_id: int, menu: Menu | None) -> None:
         scope = BotCommandScopeChat(chat_id)
         try:
-            if role is None:
+            if menu is None:
                 await self.bot.delete_my_commands(scope=scope)
             else:
-                await self.bot.set_my_commands(self.menu(role), scope=scope)
+                await self.bot.set_my_commands(self.menu(*menu), scope=scope)
         except BadRequest as exc:  # the user has not opened a chat with the bot yet
             log.info("menu of %s not set: %s", chat_id, exc)
-        self._menus[chat_id] = role
+        self._menus[chat_id] = menu
 
-    async def _menu_changes(self) -> list[tuple[int, Role | None]]:
+    async def _menu_changes(self) -> list[tuple[int, Menu | None]]:
         try:
             users = await asyncio.to_thread(self.store.users)
         except LogWriteError:
             return []
-        wanted: dict[int, Role | None] = {
-            int(u["id"]): u["role"] for u in users if u["role"] in ROLES[1:]}
-        for admin in self.dialogue.settings.admin_ids:
-            wanted.setdefault(admin, "admin")
-        changes: list[tuple[int, Role | None]] = [
-            (c, r) for c, r in wanted.items() if self._menus.get(c, "none") != r]
-        changes += [(c, None) for c, r in self._menus.items() if r and c not in wanted]
+        admins = self.dialogue.settings.admin_ids
+        wanted: dict[int, Menu | None] = {}
+        for u in users:
+            role = "admin" if u["id"] in admins else u["role"]
+            menu = chat_menu(role, u.get("chosen_language"), u.get("language"))
+            if menu is not None:
+                wanted[int(u["id"])] = menu
+        for admin in admins:
+            wanted.setdefault(admin, ("admin", i18n.SOURCE_LANGUAGE))
+        changes: list[tuple[int, Menu | None]] = [
+            (c, m) for c, m in wanted.items() if self._menus.get(c, "none") != m]
+        changes += [(c, None) for c, m in self._menus.items() if m and c not in wanted]
         return changes
 
     # -- updates in ---------------------------------------------------------------------------
@@ -238,10 +326,15 @@ class TelegramBot:
         except Exception as exc:  # answered anyway; not kept for a restart
             log.error("updates not stored, handled from memory: %s", exc,
                       exc_info=not isinstance(exc, LogWriteError))
-            new = {u.update_id for u in updates}
+            for update in updates:
+                self._dispatch(update)
+            return len(updates)
         for update in updates:
             if update.update_id in new:
-                self._dispatch(update)
+                key = _key(update)
+                self._cached[update.update_id] = (key, update)
+                self._in_flight += 1
+                self._drain_soon(key)
             else:
                 log.info("update %s seen before: not handled again", update.update_id)
         return len(new)
@@ -292,9 +385,83 @@ class TelegramBot:
         except TimeoutError:
             pass
 
+    # -- one user's updates in order, one worker at a time -----------------------------------
+
+    def _drain_soon(self, key: int) -> None:
+        """Have this worker drain the queue, unless it does already (the running drain sees
+        what was stored before it lets the queue go)."""
+        if key not in self._drainers and not self.stopping.is_set():
+            self._drainers[key] = self._spawn(self._drain(key), name=f"update queue {key}")
+
+    def _take(self, update_id: int) -> Update | None:
+        """The update as this worker received it, if it did (and its in-flight slot back)."""
+        entry = self._cached.pop(update_id, None)
+        if entry is None:
+            return None
+        self._in_flight -= 1
+        self._slot.set()
+        return entry[1]
+
+    def _cached_of(self, key: int) -> list[int]:
+        return sorted(uid for uid, (k, _) in self._cached.items() if k == key)
+
+    async def _drain(self, key: int) -> None:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:  # updates handled from memory for this user wait, and vice versa
+                await self._drain_claimed(key)
+        finally:
+            self._drainers.pop(key, None)
+            if not self._waiting.get(key) and not lock.locked():
+                self._locks.pop(key, None)
+            if self._cached_of(key) and not self.stopping.is_set():
+                self._drain_soon(key)  # stored while the queue was being let go
+
+    async def _drain_claimed(self, key: int) -> None:
+        """Claim the queue and handle its updates oldest first until none is left."""
+        store = self.store
+        try:
+            if not await asyncio.to_thread(store.claim_updates, key, self.worker, self.lease):
+                for update_id in self._cached_of(key):  # the claim holder handles them
+                    self._take(update_id)
+                return
+        except LogWriteError as exc:
+            log.error("queue %s not claimed, handling its updates from memory: %s", key, exc)
+            await self._from_memory(key)
+            return
+        while True:
+            try:
+                row = await asyncio.to_thread(store.next_update, key)
+                if row is None:
+                    if await asyncio.to_thread(store.release_updates, key, self.worker):
+                        return
+                    continue
+                update_id = int(row["update_id"])
+                if update_id in self._unfinished or row["raw"] is None:
+                    await asyncio.to_thread(store.mark_handled, [update_id])  # answered
+                    self._unfinished.discard(update_id)
+                    self._take(update_id)
+                    continue
+            except LogWriteError as exc:  # the claim lapses; handled from memory meanwhile
+                log.error("queue %s not read: %s", key, exc)
+                await self._from_memory(key)
+                return
+            update = self._take(update_id)
+            if update is None:
+                log.info("handling update %s, left unhandled by a stopped worker", update_id)
+                update = Update.de_json(row["raw"], self.bot)
+            await self._handle(update)
+
+    async def _from_memory(self, key: int) -> None:
+        """Handle the updates of the queue this worker holds (the database failed)."""
+        for update_id in self._cached_of(key):
+            update = self._take(update_id)
+            if update is not None:
+                await self._handle(update)
+
     def _dispatch(self, update: Update) -> None:
-        user, chat = update.effective_user, update.effective_chat
-        key = user.id if user else chat.id if chat else -update.update_id
+        """Handle an update that could not be stored, after the same user's earlier ones."""
+        key = _key(update)
         self._in_flight += 1
         self._waiting[key] = self._waiting.get(key, 0) + 1
         self._spawn(self._in_order(key, update), name=f"update {update.update_id}")
@@ -329,24 +496,26 @@ class TelegramBot:
             self._early.pop(update_id, None)
         user, chat = update.effective_user, update.effective_chat
         if user is not None and chat is not None and chat.id == user.id:
-            await self._check_menu(user.id)
+            await self._check_menu(user.id, user.language_code)
 
-    async def _check_menu(self, user_id: int) -> None:
-        """Bring a user's chat menu up to date with their role (after /allow, say)."""
+    async def _check_menu(self, user_id: int, telegram_language: str | None = None) -> None:
+        """Bring a user's chat menu up to date with their role (after /allow, say) and their
+        language (after /language)."""
         try:
             role = await asyncio.to_thread(self.store.role, user_id)
+            chosen = await asyncio.to_thread(self.store.chosen_language, user_id)
         except LogWriteError:
             return
         if user_id in self.dialogue.settings.admin_ids:
             role = "admin"
-        wanted: Role | None = role if role in ROLES[1:] else None  # type: ignore[assignment]
+        wanted = chat_menu(role, chosen, telegram_language)
         if self._menus.get(user_id, None) != wanted:
             self._menus[user_id] = wanted  # set once; a failure is retried by _keep_menus
             self._spawn(self._menu_once(user_id, wanted), name="menu")
 
-    async def _menu_once(self, chat_id: int, role: Role | None) -> None:
+    async def _menu_once(self, chat_id: int, menu: Menu | None) -> None:
         try:
-            await self._set_menu(chat_id, role)
+            await self._set_menu(chat_id, menu)
         except TelegramError as exc:
             log.info("menu of %s not set now (%s); the next refresh tries again", chat_id, exc)
             self._menus.pop(chat_id, None)
@@ -378,6 +547,8 @@ class TelegramBot:
             log.error("replies not stored, sending them directly: %s", exc)
             await self.sender.send_unrecorded(rows)
             ids = []
+            if update_id is not None and handled:
+                self._unfinished.add(update_id)  # marked handled when the database is back
         if update_id is not None:
             early = self._early.pop(update_id, set())  # settled before we got here
             self._open.setdefault(update_id, set()).update(set(ids) - early)

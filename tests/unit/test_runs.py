@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot import texts
 from bot.checklists import Checklist, checklist_from_dict, load_checklist
 from bot.checklists import engine as runs
 from bot.checklists.engine import (
@@ -177,7 +178,7 @@ def test_gate_ends_the_run_at_once(tiny: Checklist) -> None:
         "Do not enter into the partnership; record the reason."]
     assert result.asked == ("sanctions",)
     assert progress(tiny, state) == (1, 1)
-    assert rejects(tiny, state, "no") == runs.RUN_FINISHED
+    assert rejects(tiny, state, "no") == texts.RUN_FINISHED
     reopened = back(tiny, state)
     assert (reopened.status, current_id(tiny, reopened)) == ("in_progress", "sanctions")
 
@@ -242,8 +243,8 @@ def test_number_parsing_and_bounds(tiny: Checklist) -> None:
     assert rejects(tiny, state, "2,000,000") == (
         "The number must be at most 1,000,000. Send a smaller number.")
     for raw in ("abc", "1,5", "12,34,567", "", "1.2.3", "nan", "-"):
-        assert rejects(tiny, state, raw) == runs.NOT_A_NUMBER, raw
-    assert rejects(tiny, state, True) == runs.ANSWER_BOOL.format(value="true")
+        assert rejects(tiny, state, raw) == texts.NOT_A_NUMBER, raw
+    assert rejects(tiny, state, True) == texts.ANSWER_BOOL.format(value="true")
     # staff_count counts staff: a whole number
     assert rejects(tiny, state, "1500.5") == "This question takes a whole number, not 1,500.5."
     assert rejects(tiny, state, 2.5) == "This question takes a whole number, not 2.5."
@@ -535,7 +536,7 @@ def test_strict_answers_name_options_by_value_and_say_what_was_expected(
     assert strict_error(staff, "40") == "Expected a number, got the text '40'."
     assert strict_error(staff, 4.5) == "This question takes a whole number, not 4.5."
     assert strict_error(staff, 0) == "The number must be at least 1. Send a larger number."
-    assert strict_error(staff, True) == runs.ANSWER_BOOL.format(value="true")
+    assert strict_error(staff, True) == texts.ANSWER_BOOL.format(value="true")
     assert strict_error(comments, 42) == (
         "Expected text, got the number 42. Quote it if that is the answer.")
     assert strict_error(comments, None) == (
