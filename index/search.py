@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chunks import Chunk
-from index.embedders import Embedder
+from index.embedders import Embedder, cosine_scale
 from index.errors import IndexCorrupt, IndexProblem, IndexVersionDamaged
 from index.evidence import (
     Piece,
@@ -41,11 +41,14 @@ from index.evidence import (
 from index.fusion import fuse_scores
 from index.keyword import tokenize
 from index.queries import (
+    LANGUAGE_ACRONYMS,
     AnswerType,
     Term,
     answer_type,
     expand_acronyms,
+    expand_language_acronyms,
     focus_sentence,
+    language_terms,
     normalise,
     query_terms,
 )
@@ -56,6 +59,9 @@ MODES = ("hybrid", "dense", "keyword")
 
 # Tuned on eval/devset.yaml (scripts/eval_retrieval.py); see the module docstring.
 DENSE_WEIGHT = 0.4  # share of the scaled cosine in the fused score; BM25 has the rest
+# A French or Spanish question: BM25 reads only its acronyms (index/queries.py), the dense
+# model the rest, so the cosine has a larger share.
+LANGUAGE_DENSE_WEIGHT = 0.8
 ALTERNATIVE_WEIGHT = 0.5  # BM25 weight of an acronym's long form or a synonym, shared by its words
 FOCUS_WEIGHT = 4.0  # BM25 weight of the last sentence's words in a several-sentence message
 RERANK = 20  # the best fused candidates are re-ranked by their best unit's evidence ...
@@ -95,11 +101,12 @@ class SearchResult:
     query: str
     hits: list[Hit]
     version: str
-    top_dense: float  # best cosine similarity over the whole index
+    top_dense: float  # best cosine similarity over the whole index (on the common range)
     top_keyword: float  # best BM25 score over the whole index
     terms: tuple[Term, ...] = ()  # the question's content terms (index/queries.py)
     weights: tuple[float, ...] = ()  # their weights (index/evidence.py `term_weights`)
     kind: AnswerType | None = None  # the kind of fact asked for, if any
+    language: str = "en"  # the language the question was read in: "en", "fr" or "es"
 
 
 def keyword_weights(terms: Iterable[Term], focus: Iterable[Term] = (),
@@ -277,45 +284,58 @@ class Searcher:
             pieces = self._pieces[chunk.id] = evidence_units(chunk)
         return pieces
 
-    def search(self, query: str, top_k: int = 5, *, mode: str = "hybrid") -> SearchResult:
+    def search(self, query: str, top_k: int = 5, *, mode: str = "hybrid",
+               language: str | None = None) -> SearchResult:
         """The top_k passages for `query`, with the evidence an answer needs.
 
-        Raises an IndexProblem when no intact index version can serve it."""
+        `language` is the question's ("en", "fr", "es"; None reads it as English): a French or
+        Spanish question is matched by the dense model, and its acronyms alone are its terms
+        (index/queries.py `language_terms`). Raises an IndexProblem when no intact index
+        version can serve it."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
+        if language is not None and language != "en" and language not in LANGUAGE_ACRONYMS:
+            raise ValueError(f"language must be en, {', '.join(LANGUAGE_ACRONYMS)} or None, "
+                             f"got {language!r}")
         index = self.current()
         for _attempt in range(3):
             try:
-                return self._search(index, query, top_k, mode)
+                return self._search(index, query, top_k, mode, language or "en")
             except _ReadFailed as failed:
                 index = self._replace_changed(index, failed.reason)
         raise IndexCorrupt("The index files keep changing while they are searched.",
                            "partnerbot index --status")
 
-    def _search(self, index: LoadedIndex, query: str, top_k: int, mode: str) -> SearchResult:
+    def _search(self, index: LoadedIndex, query: str, top_k: int, mode: str,
+                language: str) -> SearchResult:
         """`search` on one version; raises _ReadFailed when a file of it cannot be read."""
-        text = normalise(query)
-        terms = query_terms(text)
+        english = language == "en"
+        text = normalise(query) if english else query
+        terms = query_terms(text) if english else language_terms(text, language)
         focus = focus_sentence(text)
+        focus_terms = (query_terms(focus) if english else language_terms(focus, language)
+                       ) if focus else []
         vector = None
         dense_hits: list[tuple[int, float]] = []
         if mode != "keyword":
-            vector = self.embedder.embed_query(expand_acronyms(text))
+            vector = self.embedder.embed_query(
+                expand_acronyms(text) if english else expand_language_acronyms(text, language))
             dense_hits = index.dense.search(vector, min(self.candidates, index.dense.size))
         keyword_hits: list[tuple[int, float]] = []
         if mode != "dense":
             scores = index.keyword.weighted_scores(keyword_weights(
-                terms, query_terms(focus) if focus else (), index.keyword.knows))
+                terms, focus_terms, index.keyword.knows))
             keyword_hits = _top(scores, self.candidates)
         if mode == "dense":
             ranked = dense_hits
         elif mode == "keyword":
             ranked = keyword_hits
         else:
-            ranked = fuse_scores(dense_hits, keyword_hits, dense_weight=DENSE_WEIGHT)
-        kind = answer_type(focus or text)
+            ranked = fuse_scores(dense_hits, keyword_hits,
+                                 dense_weight=DENSE_WEIGHT if english else LANGUAGE_DENSE_WEIGHT)
+        kind = answer_type(focus or text, None if english else language)
         idf = {token: weight for term in terms for form in term.forms for token in form
                if (weight := index.keyword.idf(token)) is not None}
         weights, ranking = term_weights(terms, idf), ranking_weights(terms, idf)
@@ -328,13 +348,14 @@ class Searcher:
                 raise _ReadFailed(index.changed() or str(exc).removeprefix(
                     f"{index.version}: ")) from exc
         dense_of, keyword_of = dict(dense_hits), dict(keyword_hits)
+        a, b = cosine_scale(index.model_id)  # unit cosines on the common range (embedders)
         best = max((score for _, score in pool), default=1.0) or 1.0
         hits = []
         for i, score in pool:
             chunk = index.chunks[i]
-            evidence = passage_evidence(self._evidence_units(chunk), cosines.get(i, ()),
-                                        dense_of.get(i, 0.0), terms, ranking, kind=kind,
-                                        question=focus or text)
+            evidence = passage_evidence(
+                self._evidence_units(chunk), a * cosines[i] + b if i in cosines else (),
+                a * dense_of.get(i, 0.0) + b, terms, ranking, kind=kind, question=focus or text)
             if mode == "hybrid":  # re-ranked by its best unit; front matter alone sinks
                 score = score / best + RERANK_WEIGHT * max(
                     (e.score for e in evidence), default=-1.0)
@@ -343,6 +364,6 @@ class Searcher:
         hits.sort(key=lambda h: -h.score)
         return SearchResult(
             query=query, hits=hits[:top_k], version=index.version,
-            top_dense=dense_hits[0][1] if dense_hits else 0.0,
+            top_dense=a * dense_hits[0][1] + b if dense_hits else 0.0,
             top_keyword=keyword_hits[0][1] if keyword_hits else 0.0,
-            terms=tuple(terms), weights=tuple(weights), kind=kind)
+            terms=tuple(terms), weights=tuple(weights), kind=kind, language=language)
