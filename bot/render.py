@@ -1,7 +1,9 @@
 """Messages put together from bot/texts.py: answers, passages, checklist questions and results.
 
 Every dynamic value is escaped with `esc` here and nowhere else; `to_plain` turns a message into
-terminal text. Pure functions: no Telegram, no database.
+terminal text. The texts are in the language of the turn (bot/i18n.py); what comes from the
+guidance (quotes, passages, citations, document titles) is shown as it is, in English. Pure
+functions: no Telegram, no database.
 """
 
 from __future__ import annotations
@@ -11,19 +13,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot import texts
-from bot.texts import (
-    EMPTY_QUESTION,
-    FOLLOW_UP_NOTE,
-    NO_TERMS,
-    NO_WORDS,
-    NOT_COVERED,
-    OTHER_LANGUAGE,
-    SMALL_TALK,
-    SOURCES_EMPTY,
-    SOURCES_HEADING,
-    TRUNCATED,
-)
+from bot import i18n, texts
 
 if TYPE_CHECKING:
     from bot.answers import Answer
@@ -66,35 +56,48 @@ def answer_message(answer: Answer, *, previous: str | None = None) -> str:
     """The answer: the quotes, each with its short citation, then the Sources (full titles,
     each document once); or the decline with the closest passages."""
     if answer.reason == "empty":
-        return EMPTY_QUESTION
+        return texts.EMPTY_QUESTION
     if answer.reason == "no_words":
-        return NO_WORDS
+        return texts.NO_WORDS
     if answer.reason == "no_terms":
-        return NO_TERMS
+        return texts.NO_TERMS
     if answer.reason == "small_talk":
         kind = answer.small_talk or "ack"
-        return SMALL_TALK.get(kind, SMALL_TALK["ack"])
+        return texts.SMALL_TALK.get(kind, texts.SMALL_TALK["ack"])
+    if answer.reason == "unsupported_language":
+        return unsupported_language()
     parts: list[str] = []
     if answer.truncated:
         from bot.answers import MAX_QUERY_CHARS
 
-        parts.append(TRUNCATED.format(length=len(answer.question), limit=MAX_QUERY_CHARS))
+        parts.append(texts.TRUNCATED.format(length=len(answer.question), limit=MAX_QUERY_CHARS))
     if answer.follow_up and previous:
-        parts.append(FOLLOW_UP_NOTE.format(previous=esc(previous)))
+        parts.append(texts.FOLLOW_UP_NOTE.format(previous=esc(previous)))
     if answer.grounded:
         for quote in answer.quotes:
             parts.append(f"“{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>\n\n")
         parts.append(sources_list([q.hit.chunk for q in answer.quotes]))
         return "".join(parts).rstrip()
-    parts.append(OTHER_LANGUAGE if answer.reason == "other_language" else NOT_COVERED)
+    parts.append(texts.NOT_COVERED)
     for n, quote in enumerate(answer.closest, start=1):
         parts.append(f"\n\n{n}. “{esc(quote.text)}”\n<i>— {esc(citation(quote.hit.chunk))}</i>")
     return "".join(parts).rstrip()
 
 
+def unsupported_language() -> str:
+    """A question in a language the bot does not speak: the same honest message in English,
+    French and Spanish, naming the three."""
+    return "\n\n".join(texts_in("UNSUPPORTED_LANGUAGE"))
+
+
+def texts_in(name: str) -> list[str]:
+    """One text in every language, English first."""
+    return [i18n.text_in(name, language) for language in i18n.LANGUAGES]
+
+
 def sources_list(chunks: list[Chunk]) -> str:
     """Each cited document once, by its short label and full title."""
-    lines = [SOURCES_HEADING]
+    lines = [texts.SOURCES_HEADING]
     for title in dict.fromkeys(_document(c) for c in chunks):
         lines.append(f"• {esc(title)}")
     return "\n".join(lines)
@@ -112,32 +115,36 @@ def passage_message(chunk: object) -> str:
 
 def sources_message(documents: list[dict[str, object]]) -> str:
     if not documents:
-        return SOURCES_EMPTY
-    lines = ["<b>Documents in the knowledge base</b>"]
+        return texts.SOURCES_EMPTY
+    lines = [texts.SOURCES_TITLE]
     for doc in documents:
         symbol = f"{doc['symbol']} — " if doc.get("symbol") else ""
-        lines.append(f"• {esc(symbol)}{esc(doc['title'])} ({esc(doc['organization'])}, "
-                     f"{esc(doc['date'])}; {doc['passages']} passages)")
+        lines.append(texts.SOURCES_LINE.format(
+            symbol=esc(symbol), title=esc(doc["title"]), organization=esc(doc["organization"]),
+            date=esc(doc["date"]), passages=doc["passages"]))
     return "\n".join(lines)
 
 
 def question_message(title: str, section: str, number: int, total: int,
                      question: Question) -> str:
-    """One checklist question with its help text and the form of answer expected."""
-    lines = [f"<i>{esc(title)} — {esc(section)} — question {number} of about {total}</i>",
+    """One checklist question with its help text and the form of answer expected (the
+    question as given: translated by the checklist, or in English)."""
+    lines = [texts.QUESTION_PROGRESS.format(title=esc(title), section=esc(section),
+                                            number=number, total=total),
              "", f"<b>{esc(question.text)}</b>"]
     if question.help:
         lines.append(f"<i>{esc(question.help)}</i>")
     if question.type == "number":
-        bounds = [f"at least {question.min:g}" if question.min is not None else "",
-                  f"at most {question.max:g}" if question.max is not None else ""]
         unit = f" ({esc(question.unit)})" if question.unit else ""
-        limits = " and ".join(b for b in bounds if b)
-        lines.append(f"\nType a number{unit}" + (f", {limits}." if limits else "."))
+        low = f"{question.min:g}" if question.min is not None else None
+        high = f"{question.max:g}" if question.max is not None else None
+        template = (texts.NUMBER_BETWEEN if low and high else texts.NUMBER_MIN if low
+                    else texts.NUMBER_MAX if high else texts.NUMBER_ANY)
+        lines.append("\n" + template.format(unit=unit, min=low, max=high))
     elif question.type == "text":
-        lines.append("\nType your answer.")
+        lines.append("\n" + texts.TYPE_TEXT)
     elif question.type == "multi":
-        lines.append("\nTick all that apply, then tap Done.")
+        lines.append("\n" + texts.TICK_ALL)
     return "\n".join(lines)
 
 
@@ -172,16 +179,20 @@ def cohort_message(tag: str, summary: dict[str, Any]) -> str:
     """Runs, ratings and answer counts across one training cohort."""
     runs_count = summary["runs"]
     if not runs_count:
-        return f"No runs yet for the cohort <b>{esc(tag)}</b>."
-    status = ", ".join(f"{k}: {v}" for k, v in summary["status"].items())
-    ratings = ", ".join(f"{k}: {v}" for k, v in summary["ratings"].items()) or "none yet"
-    lines = [f"<b>Cohort {esc(tag)}</b>: {runs_count} runs ({esc(status)})",
-             f"Ratings: {esc(ratings)}", "", "<b>Runs</b>"]
+        return texts.COHORT_EMPTY.format(tag=esc(tag))
+    named = texts.RUN_STATUS
+    status = ", ".join(f"{named.get(k, k)}: {v}" for k, v in summary["status"].items())
+    ratings = (", ".join(f"{k}: {v}" for k, v in summary["ratings"].items())
+               or texts.COHORT_NO_RATINGS)
+    lines = [texts.COHORT_HEAD.format(tag=esc(tag), runs=runs_count, status=esc(status)),
+             texts.COHORT_RATINGS.format(ratings=esc(ratings)), "", texts.COHORT_RUNS]
     for run in summary.get("partners", []):
-        partner = esc(run["partner"]) if run["partner"] else "<i>no partner named</i>"
+        partner = esc(run["partner"]) if run["partner"] else texts.COHORT_NO_PARTNER
         rating = f", {esc(run['rating'])}" if run["rating"] else ""
-        lines.append(f"• Run {run['run_id']}: {partner} — {esc(run['status'])}{rating}")
-    lines += ["", "<b>Answers</b>"]
+        lines.append(texts.COHORT_RUN_LINE.format(
+            run_id=run["run_id"], partner=partner,
+            status=esc(named.get(run["status"], run["status"])), rating=rating))
+    lines += ["", texts.COHORT_ANSWERS]
     for (checklist_id, question), counts in summary["answers"].items():
         spread = ", ".join(f"{esc(k)} ×{v}" for k, v in counts.items())
         lines.append(f"• <i>{esc(checklist_id)}</i>: {esc(question)} — {spread}")
@@ -205,9 +216,10 @@ def help_message(by_role: dict[Role, list[CommandSpec]], role: Role | None) -> s
         if not role_at_least(role, section) or not by_role.get(section):
             continue
         lines = [texts.HELP_SECTIONS[section]]
-        lines += [texts.HELP_LINE.format(name=spec.name, summary=esc(spec.summary),
-                                         usage=f" {esc(spec.usage)}" if spec.usage else "")
-                  for spec in by_role[section]]
+        lines += [texts.HELP_LINE.format(
+            name=spec.name, summary=esc(i18n.translate(spec.summary)),
+            usage=f" {esc(i18n.translate(spec.usage))}" if spec.usage else "")
+            for spec in by_role[section]]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 

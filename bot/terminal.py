@@ -1,4 +1,5 @@
-"""The terminal chat: the dialogue engine on standard input and output."""
+"""The terminal chat: the dialogue engine on standard input and output, in the operator's
+/language choice (English until one is made)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import getpass
 import re
 from pathlib import Path
 
-from bot import render, texts
+from bot import i18n, render, texts
 from bot.dialogue.engine import Dialogue
 from bot.inputs import clean_text
 from bot.types import Button, Command, Event, Press, Reply, Text, User
@@ -58,7 +59,8 @@ def run_terminal_chat(dialogue: Dialogue, exports: Path) -> None:
     """Read lines until end of input or /quit; print each reply (and progress as it comes)."""
     user = User(id=0, chat_id=0, username=getpass.getuser(), first_name="terminal")
     dialogue.searcher.load()
-    print(render.to_plain(texts.WELCOME) + "\n\n" + texts.TERMINAL_QUIT)
+    with i18n.speaking(dialogue.ctx.language_of(user.id)):
+        print(render.to_plain(texts.WELCOME) + "\n\n" + texts.TERMINAL_QUIT)
 
     def notify(reply: Reply) -> None:
         print("\n" + render_replies([reply], exports)[0], flush=True)
@@ -78,9 +80,10 @@ def run_terminal_chat(dialogue: Dialogue, exports: Path) -> None:
         if prompt is not None and isinstance(event, Text):
             event = Text(line, reply_key=prompt) if line.strip() else Command("cancel")
         replies = dialogue.handle(user, event, notify)
-        text, shown = render_replies(replies, exports)
-        buttons = shown or buttons
-        prompt = next((r.key for r in replies if r.force_reply and r.key), None)
-        if prompt is not None:
-            text += "\n\n" + texts.TERMINAL_REPLY
+        with i18n.speaking(dialogue.ctx.language_of(user.id)):
+            text, shown = render_replies(replies, exports)
+            buttons = shown or buttons
+            prompt = next((r.key for r in replies if r.force_reply and r.key), None)
+            if prompt is not None:
+                text += "\n\n" + texts.TERMINAL_REPLY
         print("\n" + text)

@@ -1,10 +1,18 @@
-"""Every user-facing text of the bot and the terminal chat, as Telegram HTML templates.
+"""Every user-facing text of the bot and the terminal chat, as Telegram HTML templates, in
+English: the source of the French and Spanish catalogs (bot/i18n.py, bot/locales/).
 
 Strings only: the messages are put together in bot/render.py, which escapes every dynamic
-value it fills in.
+value it fills in. Each constant is one gettext message (msgctxt = its name, msgid = its
+English text); a dict constant is one message per key. Read them as `texts.NAME`, never
+`from bot.texts import NAME`: the lookup happens at each use, in the language of the turn
+(`__getattr__` at the end of this module). After changing a text here, run
+`python -m bot.i18n update` and translate what it marks (tests/unit/test_i18n.py fails until
+every catalog is complete).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 BOT_NAME = "Partner Guide"
 
@@ -17,13 +25,16 @@ WELCOME = (
     "• Follow up with a short question such as <i>and for NGOs?</i>\n"
     "• /checklist runs a guided partner-selection checklist\n"
     "• /sources lists the documents I know\n"
-    "• /help shows all commands"
+    "• /help shows all commands\n"
+    "• /language: I answer in English, French or Spanish"
 )
 HELP = (
     "<b>How to use me</b>\n"
     "Type a question and I answer with quotes from the guidance, each with its citation. "
     "Tap <b>Show passage</b> to read a cited paragraph in full, and 👍 / 👎 to rate the answer.\n"
-    "If the guidance does not cover your question I say so and show the closest passages."
+    "If the guidance does not cover your question I say so and show the closest passages.\n"
+    "Ask in English, French or Spanish: I answer in the language of your question (or the one "
+    "you choose with /language). The quotes stay in English, the language of the guidance."
 )
 HELP_SECTIONS = {"staff": "<b>Commands</b>", "trainer": "<b>Trainers</b>",
                  "admin": "<b>Admin</b>"}
@@ -43,6 +54,40 @@ SUMMARY_USERS = "Who may use the bot"
 SUMMARY_ALLOW = "Give a user access, with a role"
 SUMMARY_REVOKE = "Take a user's access away"
 SUMMARY_JOIN = "Ask for access with the join code"
+SUMMARY_LANGUAGE = "Choose the language I answer in"
+# What follows a command's name in /help.
+USAGE_TRAINING = "<checklist id> <cohort tag>"
+USAGE_COHORT = "[tag]"
+USAGE_ALLOW = "<user id> [staff|trainer|admin]"
+USAGE_REVOKE = "<user id>"
+USAGE_JOIN = "<code>"
+USAGE_LANGUAGE = "[en|fr|es]"
+
+# /language (its buttons name each language in itself: bot/i18n.py NAMES)
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish"}
+LANGUAGE_CHOSEN_NOW = "I answer in <b>{name}</b>, as you chose. To change it, tap a language:"
+LANGUAGE_AUTO_NOW = (
+    "I answer in the language of each question, else in the language of your Telegram app "
+    "(now <b>{name}</b>). To have every answer in one language, tap it:"
+)
+LANGUAGE_AUTO = "Automatic"
+LANGUAGE_SET = (
+    "From now on I answer in English. Quotes from the guidance stay in English, with their "
+    "citations. Send /language to change this."
+)
+LANGUAGE_AUTO_SET = (
+    "From now on I answer in the language of each question (English, French or Spanish), else "
+    "in the language of your Telegram app. Send /language to choose one."
+)
+LANGUAGE_UNKNOWN = (
+    "I cannot answer in <b>{given}</b>. I speak English (<code>/language en</code>), French "
+    "(<code>/language fr</code>) and Spanish (<code>/language es</code>)."
+)
+# Shown in English, French and Spanish, one after the other.
+UNSUPPORTED_LANGUAGE = (
+    "I answer questions in English, French and Spanish only, and yours seems to be in another "
+    "language. Please ask it again in one of these three."
+)
 
 EMPTY_QUESTION = (
     "Your message is empty. Please type a question, for example: <i>What is due diligence?</i>"
@@ -59,10 +104,6 @@ NOT_COVERED = (
     "The guidance in my knowledge base does not cover this question, so I cannot answer it "
     "reliably. Please ask your partnerships focal point.\n\n<b>Closest passages</b> (they may "
     "not answer your question; tap <b>Show passage</b> to read one in full):"
-)
-OTHER_LANGUAGE = (
-    "The guidance I search is in English and I could not find a reliable answer to your "
-    "question. Please ask in English.\n\n<b>Closest passages</b>:"
 )
 FOLLOW_UP_NOTE = "<i>(Read together with your previous question: {previous})</i>\n\n"
 SOURCES_HEADING = "<b>Sources</b>"
@@ -89,6 +130,12 @@ STALE_BUTTON = (
 UNSUPPORTED = (
     "I can only read text messages, so I cannot use this {kind}. Please type your question."
 )
+MESSAGE_KINDS = {  # what a user sent that is not text (bot/tg/app.py MESSAGE_KINDS)
+    "photo": "photo", "sticker": "sticker", "voice": "voice message", "video": "video",
+    "video_note": "video message", "audio": "audio file", "document": "document",
+    "location": "location", "contact": "contact", "poll": "poll", "dice": "dice",
+    "animation": "animation", "venue": "venue", "other": "message",
+}
 NOT_ALLOWED = (
     "Sorry, you are not on the list of users of this bot yet. Please send your user id "
     "<code>{user_id}</code> to an administrator and ask for access."
@@ -138,6 +185,8 @@ NOT_SAVED = (
     "was recorded. Please try again in a few minutes; the team has been told."
 )
 SOURCES_EMPTY = "The knowledge base has no documents yet."
+SOURCES_TITLE = "<b>Documents in the knowledge base</b>"
+SOURCES_LINE = "• {symbol}{title} ({organization}, {date}; {passages} passages)"
 
 
 SMALL_TALK = {
@@ -172,6 +221,8 @@ EDITED = "I answer new messages only. Please send your corrected question as a n
 
 # ---- checklists ------------------------------------------------------------------------
 # The run engine's messages (bot/runs.py).
+RISK_NAMES = {"low": "low", "medium": "medium", "high": "high"}
+RISK_NOTE = " ({risk} risk)"
 RUN_FINISHED = "This run is finished. Start a new run to answer again."
 RUN_ABANDONED = "This run was abandoned. Start a new run instead."
 CHOOSE_ONE = "Please choose one of: {options}."
@@ -206,6 +257,13 @@ CHECKLIST_CONFLICT = (
     "the new one?"
 )
 CHECKLIST_START = "<b>{title}</b> (version {version})\n{description}"
+QUESTION_PROGRESS = "<i>{title} — {section} — question {number} of about {total}</i>"
+NUMBER_ANY = "Type a number{unit}."
+NUMBER_MIN = "Type a number{unit}, at least {min}."
+NUMBER_MAX = "Type a number{unit}, at most {max}."
+NUMBER_BETWEEN = "Type a number{unit}, at least {min} and at most {max}."
+TYPE_TEXT = "Type your answer."
+TICK_ALL = "Tick all that apply, then tap Done."
 TRAINING_MODE = (
     "\n\n<i>Training mode: after each answer you see why it matters, with its source.</i>"
 )
@@ -271,6 +329,14 @@ TRAINING_LINK = (
     "Training link for <b>{title}</b>, cohort <b>{tag}</b>:\n{link}\n\nWhoever opens it "
     "answers in training mode; send /cohort {tag} to see the cohort's runs."
 )
+COHORT_EMPTY = "No runs yet for the cohort <b>{tag}</b>."
+COHORT_HEAD = "<b>Cohort {tag}</b>: {runs} runs ({status})"
+COHORT_RATINGS = "Ratings: {ratings}"
+COHORT_NO_RATINGS = "none yet"
+COHORT_RUNS = "<b>Runs</b>"
+COHORT_RUN_LINE = "• Run {run_id}: {partner} — {status}{rating}"
+COHORT_NO_PARTNER = "<i>no partner named</i>"
+COHORT_ANSWERS = "<b>Answers</b>"
 COHORTS_NONE = "You have no cohorts yet. Make a training link with /training."
 COHORTS_HEADING = "<b>Cohorts</b>"
 COHORTS_LINE = "• <b>{tag}</b> ({checklist}): {runs} runs"
@@ -320,6 +386,8 @@ REINDEX_DONE = (
     "Re-index finished ({state}): {added} added, {unchanged} unchanged, {removed} removed "
     "in {seconds:.1f} s. Version <code>{version}</code>."
 )
+REINDEX_SWITCHED = "switched"
+REINDEX_UNCHANGED = "nothing changed"
 REINDEX_CHECKLISTS = "\n\n⚠️ Checklist problems after re-indexing:\n<code>{problems}</code>"
 ALLOW_USAGE = (
     "Send /allow followed by a user id and optionally a role: staff, trainer or admin."
@@ -473,3 +541,22 @@ UPLOAD_INDEX_FAILED = (
     "the current index keeps serving. Fix the problem below, then send the file again.\n"
     "<code>{reason}</code>"
 )
+
+
+# ---- the catalog: the names above, looked up in the language of the turn -----------------
+# Texts the same in every language (names and symbols), left out of the catalogs.
+SAME_IN_EVERY_LANGUAGE = frozenset({"BOT_NAME", "HELPFUL", "NOT_HELPFUL", "PROBLEM"})
+# The English texts by name: the catalogs' source (bot/i18n.py). The names are then taken out
+# of the module, so that `texts.NAME` goes through `__getattr__` (PEP 562) and is looked up in
+# the language of the turn; mypy still reads them above, with their types.
+SOURCE: dict[str, Any] = {name: value for name, value in globals().items()
+                          if name.isupper() and isinstance(value, str | dict)}
+for _name in SOURCE:
+    del globals()[_name]
+
+if not TYPE_CHECKING:
+    from bot import i18n as _i18n
+
+    def __getattr__(name: str) -> Any:
+        """`texts.NAME` in the language of the turn being handled (English outside one)."""
+        return _i18n.text(name)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot import render, texts
+from bot import i18n, render, texts
 from bot.admin.ops import chart_png, reindex, stats_text
 from bot.dialogue.flow import CommandSpec, Turn
 from bot.inputs import InputError, clean_text, parse_row_id, parse_user_id
@@ -65,14 +65,16 @@ def access_message(change: RoleChange, *, revoke: bool) -> str:
     return texts.ROLE_CHANGED.format(user_id=uid, role=change.after, before=change.before)
 
 
-def access_notice(change: RoleChange) -> Reply | None:
-    """The message to the user whose role was given or changed (none for a revoke)."""
+def access_notice(change: RoleChange, language: str = i18n.SOURCE_LANGUAGE) -> Reply | None:
+    """The message to the user whose role was given or changed (none for a revoke), in their
+    `language`."""
     if not change.changed or change.after is None:
         return None
-    if change.before is None:
-        return Reply(texts.YOU_ARE_ALLOWED.format(role=change.after), to=change.user_id)
-    return Reply(texts.YOUR_ROLE_CHANGED.format(role=change.after, before=change.before),
-                 to=change.user_id)
+    with i18n.speaking(language):
+        if change.before is None:
+            return Reply(texts.YOU_ARE_ALLOWED.format(role=change.after), to=change.user_id)
+        return Reply(texts.YOUR_ROLE_CHANGED.format(role=change.after, before=change.before),
+                     to=change.user_id)
 
 
 def _until(attempt: JoinAttempt) -> str:
@@ -99,10 +101,10 @@ class AdminFlow:
             CommandSpec("reindex", texts.SUMMARY_REINDEX, self.reindex, role="admin"),
             CommandSpec("users", texts.SUMMARY_USERS, self.users, role="admin"),
             CommandSpec("allow", texts.SUMMARY_ALLOW, self.allow, role="admin",
-                        usage="<user id> [staff|trainer|admin]"),
+                        usage=texts.USAGE_ALLOW),
             CommandSpec("revoke", texts.SUMMARY_REVOKE, self.revoke, role="admin",
-                        usage="<user id>"),
-            CommandSpec("join", texts.SUMMARY_JOIN, self.join, role=None, usage="<code>",
+                        usage=texts.USAGE_REVOKE),
+            CommandSpec("join", texts.SUMMARY_JOIN, self.join, role=None, usage=texts.USAGE_JOIN,
                         menu=False, secret_args=True),
         ]
 
@@ -143,7 +145,8 @@ class AdminFlow:
         r = result.report
         html = texts.REINDEX_DONE.format(added=r.added, unchanged=r.unchanged, removed=r.removed,
                                          seconds=r.seconds, version=render.esc(r.version),
-                                         state="switched" if r.switched else "nothing changed")
+                                         state=texts.REINDEX_SWITCHED if r.switched
+                                         else texts.REINDEX_UNCHANGED)
         if result.checklist_problems:
             html += texts.REINDEX_CHECKLISTS.format(problems=render.esc(
                 "\n".join(result.checklist_problems[:10])))
@@ -175,7 +178,7 @@ class AdminFlow:
         if role not in ROLES or len(parts) > 2:
             return [Reply(texts.NOT_A_ROLE.format(role=render.esc(" ".join(parts[1:]))))]
         change = turn.ctx.store.change_access(target, role, by=_actor(turn))
-        notice = access_notice(change)
+        notice = access_notice(change, turn.ctx.language_of(target))
         return [Reply(access_message(change, revoke=False)), *([notice] if notice else [])]
 
     def revoke(self, turn: Turn, args: str) -> list[Reply]:
@@ -213,21 +216,26 @@ class AdminFlow:
                                    clean_text(code.get_secret_value()).encode("utf-8")):
             if not attempt.locks:
                 return [Reply(texts.JOIN_WRONG_CODE)]
-            alert = texts.JOIN_LOCKED_ADMIN.format(
-                user_id=user.id, name=render.esc(user.username or user.first_name or ""),
-                count=attempt.failures, window=int(JOIN_WINDOW.total_seconds() // 60),
-                until=_until(attempt))
-            return [Reply(_locked(attempt)),
-                    *(Reply(alert, to=admin) for admin in sorted(ctx.settings.admin_ids))]
+            alerts = []
+            for admin in sorted(ctx.settings.admin_ids):
+                with i18n.speaking(ctx.language_of(admin)):
+                    alerts.append(Reply(texts.JOIN_LOCKED_ADMIN.format(
+                        user_id=user.id, name=render.esc(user.username or user.first_name or ""),
+                        count=attempt.failures, window=int(JOIN_WINDOW.total_seconds() // 60),
+                        until=_until(attempt)), to=admin))
+            return [Reply(_locked(attempt)), *alerts]
         ctx.store.join_succeeded(user.id)
         if any(r["user_id"] == user.id for r in ctx.store.pending_requests()):
             return [Reply(texts.JOIN_ALREADY_SENT)]  # the admins were told once
         request_id = ctx.store.request_access(user.id, note=user.username)
         name = render.esc(user.username or user.first_name or "")
-        buttons = ((Button(texts.APPROVE, f"j:{request_id}:1"),
-                    Button(texts.DENY, f"j:{request_id}:0")),)
-        alerts = [Reply(texts.JOIN_REQUEST.format(user_id=user.id, name=name), buttons, to=admin)
-                  for admin in sorted(ctx.settings.admin_ids)]
+        alerts = []
+        for admin in sorted(ctx.settings.admin_ids):
+            with i18n.speaking(ctx.language_of(admin)):
+                buttons = ((Button(texts.APPROVE, f"j:{request_id}:1"),
+                            Button(texts.DENY, f"j:{request_id}:0")),)
+                alerts.append(Reply(texts.JOIN_REQUEST.format(user_id=user.id, name=name),
+                                    buttons, to=admin))
         return [Reply(texts.JOIN_SENT), *alerts]
 
     def on_press(self, turn: Turn, prefix: str, rest: str) -> list[Reply]:
@@ -246,11 +254,13 @@ class AdminFlow:
         if row is None:
             return [Reply(texts.JOIN_ALREADY, notice=texts.JOIN_ALREADY)]
         target = int(row["user_id"])
+        with i18n.speaking(turn.ctx.language_of(target)):
+            told = texts.YOU_ARE_ALLOWED.format(role="staff") if decision == "1" \
+                else texts.JOIN_DENIED
         if decision == "1":
             return [Reply(texts.ALLOWED.format(user_id=target, role="staff")),
-                    Reply(texts.YOU_ARE_ALLOWED.format(role="staff"), to=target)]
-        return [Reply(texts.JOIN_DENIED_ADMIN.format(user_id=target)),
-                Reply(texts.JOIN_DENIED, to=target)]
+                    Reply(told, to=target)]
+        return [Reply(texts.JOIN_DENIED_ADMIN.format(user_id=target)), Reply(told, to=target)]
 
     def on_text(self, turn: Turn, message: Text) -> list[Reply] | None:
         return None

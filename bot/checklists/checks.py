@@ -1,11 +1,12 @@
 """Semantic checks of a structurally valid checklist: ids, references, conditions, bands,
-ratings and citations; each problem is (location, message)."""
+ratings, translations and citations; each problem is (location, message)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
 
+from bot import i18n
 from bot.checklists.model import (
     CHOICE_TYPES,
     RESERVED_IDS,
@@ -19,10 +20,12 @@ from bot.checklists.model import (
     Loc,
     PassageText,
     Question,
+    QuestionText,
+    Translation,
 )
 
 Finding = tuple[Loc, str]
-_QUOTED = re.compile(r"“([^“”]+)”")
+_QUOTED = re.compile(r"“([^“”]+)”|«\s*([^«»]+?)\s*»")  # “English” and « French » quotes
 _FOOTNOTE = re.compile(r"\[\^?\d{1,3}\]")
 
 
@@ -35,8 +38,9 @@ def normalize(text: str) -> str:
 
 
 def quoted_phrases(text: str) -> list[str]:
-    """The phrases of a text written between “typographic quotes”."""
-    return _QUOTED.findall(text)
+    """The phrases of a text written between “typographic quotes” (or « guillemets », in a
+    French translation quoting the English guidance)."""
+    return [a or b for a, b in _QUOTED.findall(text)]
 
 
 def _dupes(kind: str, items: Iterable[tuple[Loc, str]]) -> list[Finding]:
@@ -198,16 +202,120 @@ def _items(checklist: Checklist) -> Iterator[tuple[Loc, str, tuple[Cite, ...], l
             for k, o in enumerate(q.options):
                 texts += [((*loc, "options", k, "rationale"), o.rationale or ""),
                           ((*loc, "options", k, "mitigation"), o.mitigation or "")]
+            for language, t in checklist.translations.items():
+                given = t.questions.get(q.id)
+                if given is not None:
+                    texts += _question_wording(("translations", language, "questions", q.id),
+                                               given)
             yield loc, q.basis, q.cites, texts
     for i, g in enumerate(checklist.gates):
         loc = ("gates", i)
-        yield loc, g.basis, g.cites, [((*loc, "message"), g.message),
-                                      ((*loc, "applies"), g.applies or "")]
+        texts = [((*loc, "message"), g.message), ((*loc, "applies"), g.applies or "")]
+        for language, t in checklist.translations.items():
+            gate = t.gates.get(g.id)
+            tloc: Loc = ("translations", language, "gates", g.id)
+            if isinstance(gate, str):
+                texts.append((tloc, gate))
+            elif gate is not None:
+                texts += [((*tloc, "message"), gate.message),
+                          ((*tloc, "applies"), gate.applies or "")]
+        yield loc, g.basis, g.cites, texts
     for i, r in enumerate(checklist.ratings):
         for k, a in enumerate(r.actions):
             loc = ("ratings", i, "actions", k)
-            yield loc, a.basis, a.cites, [((*loc, "text"), a.text),
-                                          ((*loc, "applies"), a.applies or "")]
+            texts = [((*loc, "text"), a.text), ((*loc, "applies"), a.applies or "")]
+            for language, t in checklist.translations.items():
+                rating = t.ratings.get(r.id)
+                actions = rating.actions if rating is not None and not isinstance(
+                    rating, str) else None
+                if actions is not None and k < len(actions):
+                    aloc: Loc = ("translations", language, "ratings", r.id, "actions", k)
+                    action = actions[k]
+                    texts += ([(aloc, action)] if isinstance(action, str) else [
+                        ((*aloc, "text"), action.text), ((*aloc, "applies"), action.applies or "")])
+            yield loc, a.basis, a.cites, texts
+
+
+def _question_wording(loc: Loc, t: QuestionText) -> list[tuple[Loc, str]]:
+    """The translated wording of a question that may quote the guidance."""
+    texts = [((*loc, "text"), t.text), ((*loc, "help"), t.help or ""),
+             ((*loc, "applies"), t.applies or "")]
+    for value in t.options:
+        option = t.option(value)
+        if option is not None:
+            texts += [((*loc, "options", value, "rationale"), option.rationale or ""),
+                      ((*loc, "options", value, "mitigation"), option.mitigation or "")]
+    return texts
+
+
+def _check_translation(checklist: Checklist, language: str, t: Translation) -> list[Finding]:
+    """One language's texts: for the supported languages only, naming only items the
+    checklist has, giving every required text (docs/checklist-format.md, Translations)."""
+    loc: Loc = ("translations", language)
+    others = [lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE_LANGUAGE]
+    if language not in others:
+        return [(loc, f"no translations into '{language}': the bot speaks English (the "
+                      f"checklist's own language), and translations are for "
+                      f"{', '.join(others)}")]
+    out: list[Finding] = []
+
+    def names(kind: str, given: Iterable[str], known: list[str], where: Loc,
+              required: bool = True) -> None:
+        given = list(given)
+        for ident in given:
+            if ident not in known:
+                out.append(((*where, ident), f"no {kind} '{ident}' in this checklist"))
+        if required:
+            for ident in known:
+                if ident not in given:
+                    out.append((where, f"the {kind} '{ident}' is not translated"))
+
+    def extra(field: str, english: object, given: object, where: Loc) -> None:
+        if given is not None and not english:
+            out.append(((*where, field), f"the English has no {field} to translate"))
+
+    if checklist.description.strip() and t.description is None:
+        out.append((loc, "the description is not translated"))
+    extra("description", checklist.description.strip(), t.description, loc)
+    names("section", t.sections, [s.id for s in checklist.sections], (*loc, "sections"))
+    questions = {q.id: q for q in checklist.questions()}
+    names("question", t.questions, list(questions), (*loc, "questions"))
+    for qid, qt in t.questions.items():
+        q = questions.get(qid)
+        if q is None:
+            continue
+        qloc: Loc = (*loc, "questions", qid)
+        if q.help and qt.help is None:
+            out.append((qloc, "the help is not translated"))
+        for field in ("help", "applies", "unit"):
+            extra(field, getattr(q, field), getattr(qt, field), qloc)
+        names("option", qt.options, [o.value for o in q.options], (*qloc, "options"))
+        for value in qt.options:
+            english, given = q.option(value), qt.option(value)
+            if english is not None and given is not None:
+                for field in ("rationale", "mitigation"):
+                    extra(field, getattr(english, field), getattr(given, field),
+                          (*qloc, "options", value))
+    names("gate", t.gates, [g.id for g in checklist.gates], (*loc, "gates"), required=False)
+    for gid, gate in t.gates.items():
+        english_gate = next((g for g in checklist.gates if g.id == gid), None)
+        if english_gate is not None and not isinstance(gate, str):
+            extra("applies", english_gate.applies, gate.applies, (*loc, "gates", gid))
+    names("rating", t.ratings, [r.id for r in checklist.ratings], (*loc, "ratings"),
+          required=False)
+    for rid, rating in t.ratings.items():
+        english_rating = checklist.rating(rid)
+        if english_rating is None or isinstance(rating, str) or rating.actions is None:
+            continue
+        if len(rating.actions) != len(english_rating.actions):
+            out.append(((*loc, "ratings", rid, "actions"),
+                        f"{len(rating.actions)} actions, but the rating has "
+                        f"{len(english_rating.actions)}: translate each, in the same order"))
+        for k, action in enumerate(rating.actions[:len(english_rating.actions)]):
+            if not isinstance(action, str):
+                extra("applies", english_rating.actions[k].applies, action.applies,
+                      (*loc, "ratings", rid, "actions", k))
+    return out
 
 
 def _cite_problems(checklist: Checklist, has_passage: HasPassage | None,
@@ -296,6 +404,8 @@ def check(checklist: Checklist, has_passage: HasPassage | None = None,
                 if cond is not None:
                     out += _check_condition(cond, (*aloc, name), by_id, None)
             out += _check_basis(a.basis, a.applies, aloc)
+    for language, translation in checklist.translations.items():
+        out += _check_translation(checklist, language, translation)
     if has_passage is not None or passage_text is not None:
         out += _cite_problems(checklist, has_passage, passage_text)
     return out

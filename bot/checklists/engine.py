@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from bot import texts  # user-facing messages live in bot/texts.py, read at each use
 from bot.checklists.model import (
     RISK_LEVEL,
     Action,
@@ -23,35 +24,6 @@ from bot.checklists.model import (
     Option,
     Question,
     Rating,
-)
-from bot.texts import (  # user-facing messages live in bot/texts.py
-    ANSWER_BOOL,
-    ANSWER_EXCLUSIVE,
-    ANSWER_NOT_VALUE,
-    ANSWER_NUMBER_FOR_CHOICE,
-    ANSWER_WANTS_LIST,
-    ANSWER_WANTS_NUMBER,
-    ANSWER_WANTS_ONE,
-    ANSWER_WANTS_TEXT,
-    CHOOSE_ONE,
-    CHOOSE_SOME,
-    EMPTY_NOTE,
-    EMPTY_TEXT,
-    NO_OPTION_NUMBER,
-    NO_SUCH_OPTION,
-    NOT_A_NUMBER,
-    NOT_SKIPPABLE,
-    NOT_WHOLE,
-    NOTHING_TO_NOTE,
-    NOTHING_TO_UNDO,
-    PARTNER_TOO_LONG,
-    RULE_BAND,
-    RULE_FLOOR,
-    RULE_KEY,
-    RUN_ABANDONED,
-    RUN_FINISHED,
-    TOO_LARGE,
-    TOO_SMALL,
 )
 from index.errors import Problem
 
@@ -253,15 +225,15 @@ def _wrong_type(q: Question, raw: object) -> InvalidAnswer:
     """What was expected, and what came instead (a bare yes/no that YAML read as true/false
     says so)."""
     if isinstance(raw, bool):
-        return InvalidAnswer(ANSWER_BOOL.format(value=describe_value(raw)))
+        return InvalidAnswer(texts.ANSWER_BOOL.format(value=describe_value(raw)))
     if q.type == "number":
-        return InvalidAnswer(ANSWER_WANTS_NUMBER.format(got=describe_value(raw)))
+        return InvalidAnswer(texts.ANSWER_WANTS_NUMBER.format(got=describe_value(raw)))
     if q.type == "text":
-        return InvalidAnswer(ANSWER_WANTS_TEXT.format(got=describe_value(raw)))
+        return InvalidAnswer(texts.ANSWER_WANTS_TEXT.format(got=describe_value(raw)))
     if q.type == "multi":
-        return InvalidAnswer(ANSWER_WANTS_LIST.format(got=describe_value(raw),
+        return InvalidAnswer(texts.ANSWER_WANTS_LIST.format(got=describe_value(raw),
                                                       options=_values(q)))
-    return InvalidAnswer(ANSWER_WANTS_ONE.format(got=describe_value(raw), options=_values(q)))
+    return InvalidAnswer(texts.ANSWER_WANTS_ONE.format(got=describe_value(raw), options=_values(q)))
 
 
 def _option_value(q: Question, token: str, template: str, strict: bool) -> str:
@@ -272,9 +244,9 @@ def _option_value(q: Question, token: str, template: str, strict: bool) -> str:
         if q.option(token) is not None:
             return token
         if token.isdigit():
-            raise InvalidAnswer(ANSWER_NUMBER_FOR_CHOICE.format(number=token,
+            raise InvalidAnswer(texts.ANSWER_NUMBER_FOR_CHOICE.format(number=token,
                                                                 options=_values(q)))
-        raise InvalidAnswer(ANSWER_NOT_VALUE.format(token=f"'{token}'", options=_values(q)))
+        raise InvalidAnswer(texts.ANSWER_NOT_VALUE.format(token=f"'{token}'", options=_values(q)))
     folded = token.casefold()
     for exact, field in ((True, "value"), (False, "value"), (False, "label")):
         for o in q.options:
@@ -284,10 +256,10 @@ def _option_value(q: Question, token: str, template: str, strict: bool) -> str:
     if token.isdigit():
         if 1 <= int(token) <= len(q.options):
             return q.options[int(token) - 1].value
-        raise InvalidAnswer(NO_OPTION_NUMBER.format(number=int(token), count=len(q.options)))
+        raise InvalidAnswer(texts.NO_OPTION_NUMBER.format(number=int(token), count=len(q.options)))
     if not token:
         raise InvalidAnswer(template.format(options=_values(q)))
-    raise InvalidAnswer(NO_SUCH_OPTION.format(token=token, options=_values(q)))
+    raise InvalidAnswer(texts.NO_SUCH_OPTION.format(token=token, options=_values(q)))
 
 
 def _parse_number(q: Question, raw: object, strict: bool) -> int | float:
@@ -301,20 +273,20 @@ def _parse_number(q: Question, raw: object, strict: bool) -> int | float:
         elif unit and text.casefold().startswith(unit):
             text = text[len(unit):]
         if not _NUMBER.fullmatch(text) or not any(c.isdigit() for c in text):
-            raise InvalidAnswer(NOT_A_NUMBER)
+            raise InvalidAnswer(texts.NOT_A_NUMBER)
         number = float(text.replace(",", ""))
     elif strict or isinstance(raw, bool):
         raise _wrong_type(q, raw)
     else:
-        raise InvalidAnswer(NOT_A_NUMBER)
+        raise InvalidAnswer(texts.NOT_A_NUMBER)
     if not math.isfinite(number):
-        raise InvalidAnswer(NOT_A_NUMBER)
+        raise InvalidAnswer(texts.NOT_A_NUMBER)
     if q.integer and not number.is_integer():
-        raise InvalidAnswer(NOT_WHOLE.format(number=_fmt(number)))
+        raise InvalidAnswer(texts.NOT_WHOLE.format(number=_fmt(number)))
     if q.min is not None and number < q.min:
-        raise InvalidAnswer(TOO_SMALL.format(min=_fmt(q.min)))
+        raise InvalidAnswer(texts.TOO_SMALL.format(min=_fmt(q.min)))
     if q.max is not None and number > q.max:
-        raise InvalidAnswer(TOO_LARGE.format(max=_fmt(q.max)))
+        raise InvalidAnswer(texts.TOO_LARGE.format(max=_fmt(q.max)))
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
@@ -333,13 +305,13 @@ def _parse_multi(q: Question, raw: object, strict: bool) -> tuple[str, ...]:
     for token in tokens:
         if strict and not isinstance(token, str):
             raise _wrong_type(q, token) if isinstance(token, bool) else InvalidAnswer(
-                ANSWER_NOT_VALUE.format(token=describe_value(token), options=_values(q)))
-        chosen.add(_option_value(q, str(token), CHOOSE_SOME, strict))
+                texts.ANSWER_NOT_VALUE.format(token=describe_value(token), options=_values(q)))
+        chosen.add(_option_value(q, str(token), texts.CHOOSE_SOME, strict))
     if not chosen:
-        raise InvalidAnswer(CHOOSE_SOME.format(options=_values(q)))
+        raise InvalidAnswer(texts.CHOOSE_SOME.format(options=_values(q)))
     alone = [o for o in q.options if o.exclusive and o.value in chosen]
     if alone and len(chosen) > 1:
-        raise InvalidAnswer(ANSWER_EXCLUSIVE.format(label=alone[0].label))
+        raise InvalidAnswer(texts.ANSWER_EXCLUSIVE.format(label=alone[0].label))
     return tuple(o.value for o in q.options if o.value in chosen)
 
 
@@ -358,7 +330,7 @@ def parse_answer(question: Question, raw_value: object, *, strict: bool = False)
         if not isinstance(raw, str):
             raise _wrong_type(q, raw)
         if not raw.strip():
-            raise InvalidAnswer(EMPTY_TEXT)
+            raise InvalidAnswer(texts.EMPTY_TEXT)
         return raw.strip()
     if q.type == "multi":
         return _parse_multi(q, raw, strict)
@@ -366,12 +338,12 @@ def parse_answer(question: Question, raw_value: object, *, strict: bool = False)
         raw = str(raw)
     if not isinstance(raw, str):
         if isinstance(raw, int | float) and not isinstance(raw, bool):
-            raise InvalidAnswer(ANSWER_NUMBER_FOR_CHOICE.format(number=f"{raw:g}",
+            raise InvalidAnswer(texts.ANSWER_NUMBER_FOR_CHOICE.format(number=f"{raw:g}",
                                                                 options=_values(q)))
         if isinstance(raw, bool) or strict:
             raise _wrong_type(q, raw)
-        raise InvalidAnswer(CHOOSE_ONE.format(options=_values(q)))
-    return _option_value(q, raw, CHOOSE_ONE, strict)
+        raise InvalidAnswer(texts.CHOOSE_ONE.format(options=_values(q)))
+    return _option_value(q, raw, texts.CHOOSE_ONE, strict)
 
 
 def clean_partner(partner: str | None) -> str | None:
@@ -380,7 +352,7 @@ def clean_partner(partner: str | None) -> str | None:
         return None
     text = " ".join(partner.split())
     if len(text) > PARTNER_MAX:
-        raise InvalidAnswer(PARTNER_TOO_LONG.format(limit=PARTNER_MAX))
+        raise InvalidAnswer(texts.PARTNER_TOO_LONG.format(limit=PARTNER_MAX))
     return text or None
 
 
@@ -397,7 +369,7 @@ def start(checklist: Checklist, *, training: bool = False, cohort: str | None = 
 def set_partner(state: RunState, partner: str | None) -> RunState:
     """Name (or, with None or an empty text, un-name) the partner the run is about."""
     if state.status == "abandoned":
-        raise InvalidAnswer(RUN_ABANDONED)
+        raise InvalidAnswer(texts.RUN_ABANDONED)
     return replace(state, partner=clean_partner(partner))
 
 
@@ -410,10 +382,10 @@ def current_question(checklist: Checklist, state: RunState) -> Question | None:
 def _current(checklist: Checklist, state: RunState) -> Question:
     _matching(checklist, state)
     if state.status == "abandoned":
-        raise InvalidAnswer(RUN_ABANDONED)
+        raise InvalidAnswer(texts.RUN_ABANDONED)
     question = current_question(checklist, state)
     if question is None:
-        raise InvalidAnswer(RUN_FINISHED)
+        raise InvalidAnswer(texts.RUN_FINISHED)
     return question
 
 
@@ -436,7 +408,7 @@ def skip(checklist: Checklist, state: RunState, *, at: str) -> RunState:
     """Skip the current question (only if skippable); it is left out of the score."""
     q = _current(checklist, state)
     if not q.skippable:
-        raise InvalidAnswer(NOT_SKIPPABLE)
+        raise InvalidAnswer(texts.NOT_SKIPPABLE)
     return _record(checklist, state, Answer(q.id, None, at, True, state.pending_notes))
 
 
@@ -444,9 +416,9 @@ def back(checklist: Checklist, state: RunState) -> RunState:
     """Undo the last answer or skip (its notes wait for the re-answer); reopens a finished run."""
     _matching(checklist, state)
     if state.status == "abandoned":
-        raise InvalidAnswer(RUN_ABANDONED)
+        raise InvalidAnswer(texts.RUN_ABANDONED)
     if not state.answers:
-        raise InvalidAnswer(NOTHING_TO_UNDO)
+        raise InvalidAnswer(texts.NOTHING_TO_UNDO)
     last = state.answers[-1]
     return replace(state, answers=state.answers[:-1], status="in_progress",
                    pending_notes=last.notes + state.pending_notes)
@@ -456,14 +428,14 @@ def add_note(checklist: Checklist, state: RunState, text: str, *, at: str) -> Ru
     """Note the current question (kept until it is answered), or else the last answered one."""
     _matching(checklist, state)
     if state.status == "abandoned":
-        raise InvalidAnswer(RUN_ABANDONED)
+        raise InvalidAnswer(texts.RUN_ABANDONED)
     if not text.strip():
-        raise InvalidAnswer(EMPTY_NOTE)
+        raise InvalidAnswer(texts.EMPTY_NOTE)
     note = Note(text.strip(), at)
     if current_question(checklist, state) is not None:
         return replace(state, pending_notes=(*state.pending_notes, note))
     if not state.answers:
-        raise InvalidAnswer(NOTHING_TO_NOTE)
+        raise InvalidAnswer(texts.NOTHING_TO_NOTE)
     last = state.answers[-1]
     return replace(state, answers=(*state.answers[:-1], replace(last, notes=(*last.notes, note))))
 
@@ -550,15 +522,16 @@ def _rate(checklist: Checklist, percent: float, tally: _Tally) -> tuple[Rating, 
     band = next((b for b in bands if b.from_ <= exact < b.to or exact == b.to == 100), bands[-1])
     rating = checklist.rating(band.rating)
     assert rating is not None, "validated checklists define every band rating"
-    fired = [FiredRule("band", f"{band.from_:g}-{band.to:g}", RULE_BAND.format(
+    fired = [FiredRule("band", f"{band.from_:g}-{band.to:g}", texts.RULE_BAND.format(
         percent=_pct(percent), low=f"{band.from_:g}", high=f"{band.to:g}", label=rating.label))]
     worst = tally.worst_key
     if worst is not None and RISK_LEVEL[worst[1].risk or "low"] > RISK_LEVEL[rating.risk]:
         question, option = worst
         target = _escalate(checklist, option.risk or "low")
         if target is not None:
-            fired.append(FiredRule("key_question", question.id, RULE_KEY.format(
-                question=question.text, answer=option.label, risk=option.risk,
+            fired.append(FiredRule("key_question", question.id, texts.RULE_KEY.format(
+                question=question.text, answer=option.label,
+                risk=texts.RISK_NAMES.get(option.risk or "", option.risk),
                 before=rating.label, after=target.label), question.cites))
             rating = target
     holding = [f for f in checklist.scoring.floors if tally.at_risk[f.risk] >= f.at_least]
@@ -566,9 +539,10 @@ def _rate(checklist: Checklist, percent: float, tally: _Tally) -> tuple[Rating, 
         floor = min(holding, key=lambda f: checklist.severity(f.rating))
         target = checklist.rating(floor.rating)
         if target is not None and checklist.severity(target.id) < checklist.severity(rating.id):
-            fired.append(FiredRule("floor", f"{floor.risk}>={floor.at_least}", RULE_FLOOR.format(
-                count=tally.at_risk[floor.risk], risk=floor.risk, at_least=floor.at_least,
-                before=rating.label, after=target.label)))
+            message = texts.RULE_FLOOR.format(
+                count=tally.at_risk[floor.risk], risk=texts.RISK_NAMES.get(floor.risk, floor.risk),
+                at_least=floor.at_least, before=rating.label, after=target.label)
+            fired.append(FiredRule("floor", f"{floor.risk}>={floor.at_least}", message))
             rating = target
     return rating, fired
 

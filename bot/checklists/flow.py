@@ -17,6 +17,11 @@ Message keys: "run:<id>" - the message showing the run's current question (edite
 once answered it shows "✔ <choice>" and loses its keyboard); "partner:<id>" - the prompt for
 the partner's name.
 
+Language: a run is shown in the turn's language (bot/i18n.py): the checklist's own translation
+of its texts where the file has one (`Checklist.localized`), English otherwise, with the
+buttons, progress and results in that language. What is stored (the rules that fired) and the
+report files are in English, the language of the checklist files and of the guidance.
+
 Callback data (at most 64 bytes):
     s:<checklist id>                    start a run
     n:<old run id>                      abandon the old run and start the pending one
@@ -38,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot import render, texts
+from bot import i18n, render, texts
 from bot.checklists import engine as runs
 from bot.checklists.cohorts import cohort_summary
 from bot.checklists.loading import checklist_from_dict, load_checklists
@@ -69,13 +74,15 @@ def _question_like(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Run:
-    """A run as read from the store: its checklist snapshot, state and revision."""
+    """A run as read from the store: its checklist snapshot (`checklist` in the turn's
+    language, `english` as written), state and revision."""
 
     id: int
     revision: int
     chat_id: int | None
     checklist: Checklist
     state: runs.RunState
+    english: Checklist
 
     @property
     def key(self) -> str:
@@ -84,8 +91,9 @@ class Run:
     @classmethod
     def of(cls, row: dict[str, Any]) -> Run:
         checklist = checklist_from_dict(row["snapshot"], source=f"run {row['id']}")
-        return cls(int(row["id"]), int(row.get("revision") or 0), row.get("chat_id"), checklist,
-                   runs.state_from_json(json.dumps(row["state"])))
+        return cls(int(row["id"]), int(row.get("revision") or 0), row.get("chat_id"),
+                   checklist.localized(i18n.current()),
+                   runs.state_from_json(json.dumps(row["state"])), checklist)
 
 
 def typed_answer(question: Question, text: str) -> runs.AnswerValue | None:
@@ -126,9 +134,9 @@ class ChecklistFlow:
             CommandSpec("checklist", texts.SUMMARY_CHECKLIST, self.menu),
             CommandSpec("runs", texts.SUMMARY_RUNS, self.my_runs),
             CommandSpec("training", texts.SUMMARY_TRAINING, self.training, role="trainer",
-                        usage="<checklist id> <cohort tag>"),
+                        usage=texts.USAGE_TRAINING),
             CommandSpec("cohort", texts.SUMMARY_COHORT, self.cohort, role="trainer",
-                        usage="[tag]"),
+                        usage=texts.USAGE_COHORT),
         ]
 
     # ---- loading -------------------------------------------------------------------------
@@ -151,7 +159,9 @@ class ChecklistFlow:
     def menu(self, turn: Turn, args: str) -> list[Reply]:
         """`/checklist`: the checklists as buttons, and the run in progress if any."""
         loaded = self.load(turn)
-        rows = [(Button(c.title, f"s:{c.id}"),) for c in loaded.checklists.values()]
+        language = i18n.current()
+        rows = [(Button(c.localized(language).title, f"s:{c.id}"),)
+                for c in loaded.checklists.values()]
         html = texts.CHECKLIST_MENU if rows else texts.CHECKLIST_NONE
         if loaded.errors:
             html += texts.CHECKLIST_BROKEN.format(
@@ -200,14 +210,15 @@ class ChecklistFlow:
                 (Button(texts.RESUME, f"c:{active.id}:-:resume"),),
                 (Button(texts.ABANDON_AND_START, f"n:{active.id}"),)))]
         state = runs.start(checklist, training=training, cohort=cohort)
+        shown = checklist.localized(i18n.current())
         run_id = store.create_run(
             user_id=user.id, chat_id=user.chat_id, checklist_id=checklist.id,
             version=checklist.version, snapshot=checklist.to_snapshot(),
             state=json.loads(runs.state_to_json(state)), training=training, cohort=cohort)
         store.set_pending(user.id, user.chat_id, "partner", run_id, ttl_seconds=PENDING_TTL)
         intro = texts.CHECKLIST_START.format(
-            title=render.esc(checklist.title), version=render.esc(checklist.version),
-            description=render.esc(checklist.description.strip()))
+            title=render.esc(shown.title), version=render.esc(shown.version),
+            description=render.esc(shown.description.strip()))
         if training:
             intro += texts.TRAINING_MODE
         return [Reply(intro), self._partner_prompt(run_id, training)]
@@ -429,7 +440,8 @@ class ChecklistFlow:
         """Save the state if the run is still at the revision read (else `RunChanged`)."""
         rating = score = fired = None
         if state.status == "completed":
-            outcome = runs.outcome(run.checklist, state)
+            with i18n.speaking(i18n.SOURCE_LANGUAGE):  # stored as written, in English
+                outcome = runs.outcome(run.english, state)
             rating, score = outcome.rating_id, outcome.percent
             fired = [{"kind": r.kind, "ref": r.ref, "message": r.message} for r in outcome.fired]
         revision = turn.ctx.store.save_run(
@@ -522,7 +534,8 @@ class ChecklistFlow:
         for value in values:
             option = question.option(str(value)) if value is not None else None
             if option is not None and option.rationale:
-                risk = f" ({option.risk} risk)" if option.risk else ""
+                risk = texts.RISK_NOTE.format(
+                    risk=texts.RISK_NAMES.get(option.risk, option.risk)) if option.risk else ""
                 lines.append(f"<b>{render.esc(option.label)}</b>{risk}: "
                              f"{render.esc(option.rationale)}")
         cites = "; ".join(self.cite_label(turn, c) for c in question.cites)
@@ -540,17 +553,20 @@ class ChecklistFlow:
         return render.citation(chunk) if chunk is not None else f"{cite.doc}, {cite.locator}"
 
     def _reports(self, turn: Turn, run: Run, row: dict[str, Any]) -> list[Reply]:
-        outcome = runs.outcome(run.checklist, run.state)
+        """The run's Markdown and CSV reports, in English (records for the files, beside the
+        English guidance they cite), with a caption in the user's language."""
+        caption = texts.REPORT_CAPTION
         label = lambda c: self.cite_label(turn, c)  # noqa: E731
-        report = markdown_report(run.checklist, outcome, cite=label, run_id=run.id,
-                                 user=turn.user.name, cohort=run.state.cohort,
-                                 started=str(row.get("started_at", "")),
-                                 finished=str(row.get("finished_at") or now()))
+        with i18n.speaking(i18n.SOURCE_LANGUAGE):
+            outcome = runs.outcome(run.english, run.state)
+            report = markdown_report(run.english, outcome, cite=label, run_id=run.id,
+                                     user=turn.user.name, cohort=run.state.cohort,
+                                     started=str(row.get("started_at", "")),
+                                     finished=str(row.get("finished_at") or now()))
+            table = csv_report(run.english, outcome)
         stem = f"{run.checklist.id}-run-{run.id}"
-        return [Reply(attachment=Attachment(f"{stem}.md", report.encode(),
-                                            texts.REPORT_CAPTION)),
-                Reply(attachment=Attachment(f"{stem}.csv",
-                                            csv_report(run.checklist, outcome).encode()))]
+        return [Reply(attachment=Attachment(f"{stem}.md", report.encode(), caption)),
+                Reply(attachment=Attachment(f"{stem}.csv", table.encode()))]
 
     def _finish(self, turn: Turn, run: Run) -> list[Reply]:
         outcome = runs.outcome(run.checklist, run.state)
@@ -618,7 +634,8 @@ class ChecklistFlow:
         name = turn.ctx.bot_username
         link = f"https://t.me/{name}?start={payload}" if name else f"/start {payload}"
         return [Reply(texts.TRAINING_LINK.format(
-            title=render.esc(loaded.checklists[checklist_id].title), tag=render.esc(tag),
+            title=render.esc(loaded.checklists[checklist_id].localized(i18n.current()).title),
+            tag=render.esc(tag),
             link=render.esc(link)))]
 
     def cohort(self, turn: Turn, args: str) -> list[Reply]:

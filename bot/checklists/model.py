@@ -211,6 +211,90 @@ class Rating(_Model):
     actions: tuple[Action, ...] = ()
 
 
+class OptionText(_Model):
+    """An option in another language: its label, and its rationale and mitigation where the
+    English has them."""
+
+    label: Text
+    rationale: Text | None = None
+    mitigation: Text | None = None
+
+
+class QuestionText(_Model):
+    """A question in another language; `options` maps each option's value to its label (or
+    to an OptionText)."""
+
+    text: Text
+    help: Text | None = None
+    applies: Text | None = None
+    unit: Text | None = None
+    options: dict[StrictStr, Text | OptionText] = Field(default_factory=dict)
+
+    def option(self, value: str) -> OptionText | None:
+        found = self.options.get(value)
+        return OptionText(label=found) if isinstance(found, str) else found
+
+
+class GateText(_Model):
+    message: Text
+    applies: Text | None = None
+
+
+class ActionText(_Model):
+    text: Text
+    applies: Text | None = None
+
+
+class RatingText(_Model):
+    """A rating in another language: its label, and its actions in their order (optional)."""
+
+    label: Text
+    actions: tuple[Text | ActionText, ...] | None = None
+
+
+class Translation(_Model):
+    """A checklist's texts in one other language (docs/checklist-format.md, Translations):
+    the title, the description, every section title, every question with its help and every
+    option label are required; applies, units, rationales, mitigations, gates and ratings are
+    optional (shown in English where not given). Ids and values name the English items."""
+
+    title: Text
+    description: Text | None = None
+    sections: dict[StrictStr, Text] = Field(default_factory=dict)
+    questions: dict[StrictStr, QuestionText] = Field(default_factory=dict)
+    gates: dict[StrictStr, Text | GateText] = Field(default_factory=dict)
+    ratings: dict[StrictStr, Text | RatingText] = Field(default_factory=dict)
+
+
+def _question_in(q: Question, t: QuestionText | None) -> Question:
+    if t is None:
+        return q
+    options = []
+    for o in q.options:
+        ot = t.option(o.value)
+        options.append(o if ot is None else o.model_copy(update={
+            "label": ot.label, "rationale": ot.rationale or o.rationale,
+            "mitigation": ot.mitigation or o.mitigation}))
+    return q.model_copy(update={"text": t.text, "help": t.help or q.help,
+                                "applies": t.applies or q.applies, "unit": t.unit or q.unit,
+                                "options": tuple(options)})
+
+
+def _rating_in(r: Rating, t: str | RatingText | None) -> Rating:
+    if t is None:
+        return r
+    if isinstance(t, str):
+        return r.model_copy(update={"label": t})
+    actions = list(r.actions)
+    for k, given in enumerate(t.actions or ()):
+        if k < len(actions):
+            text, applies = (given, None) if isinstance(given, str) else (given.text,
+                                                                          given.applies)
+            actions[k] = actions[k].model_copy(update={
+                "text": text, "applies": applies or actions[k].applies})
+    return r.model_copy(update={"label": t.label, "actions": tuple(actions)})
+
+
 class Checklist(_Model):
     """A whole checklist file."""
 
@@ -223,6 +307,30 @@ class Checklist(_Model):
     gates: tuple[Gate, ...] = ()
     scoring: Scoring
     ratings: tuple[Rating, ...] = Field(min_length=1)
+    translations: dict[StrictStr, Translation] = Field(default_factory=dict)  # by language
+
+    def localized(self, language: str) -> Checklist:
+        """The checklist as shown in `language`: its translated texts where the file gives
+        them, English elsewhere (and entirely without a translation). Ids, values, scores and
+        citations are the same, so runs, answers and reports do not depend on the language."""
+        t = self.translations.get(language)
+        if t is None:
+            return self
+        sections = tuple(s.model_copy(update={
+            "title": t.sections.get(s.id, s.title),
+            "questions": tuple(_question_in(q, t.questions.get(q.id)) for q in s.questions)})
+            for s in self.sections)
+        gates = []
+        for g in self.gates:
+            gt = t.gates.get(g.id)
+            if isinstance(gt, str):
+                gt = GateText(message=gt)
+            gates.append(g if gt is None else g.model_copy(update={
+                "message": gt.message, "applies": gt.applies or g.applies}))
+        return self.model_copy(update={
+            "title": t.title, "description": t.description or self.description,
+            "sections": sections, "gates": tuple(gates),
+            "ratings": tuple(_rating_in(r, t.ratings.get(r.id)) for r in self.ratings)})
 
     def questions(self) -> tuple[Question, ...]:
         """All questions in checklist order."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from bot.settings import Settings, load_settings
-from bot.store import SessionLog
+from bot.store import SessionLog, open_log
 from index.errors import IndexProblem, Problem
 
 HasPassage = Callable[[str, str], bool]
@@ -59,7 +59,7 @@ def questions(question: str | None) -> Iterator[str]:
 
 
 def store_of(settings: Settings) -> SessionLog:
-    return SessionLog(settings.db_path)
+    return open_log(settings.database(), settings.data_dir)
 
 
 def actor() -> str:

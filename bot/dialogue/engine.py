@@ -5,6 +5,11 @@ Everything that arrives is logged first, including what the bot cannot handle. C
 from one registry (bot/dialogue/commands.py), buttons go to the flow that owns their prefix,
 free text to the first flow that takes it (the questions flow, last, answers it). A domain
 error (`index.errors.Problem`) is turned into a message here, once.
+
+Each turn speaks one language (bot/i18n.py): the user's `/language` choice, else Telegram's
+`language_code`, else English; the questions flow then answers a question in its own language
+when it is clearly English, French or Spanish and the user chose none. `/language` and its
+buttons (`l:<en|fr|es|auto>`) are the engine's own, like /start, /help and /cancel.
 """
 
 from __future__ import annotations
@@ -15,11 +20,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot import render, texts
+from bot import i18n, render, texts
 from bot.dialogue.commands import Commands
 from bot.dialogue.flow import CommandSpec, Context, Flow, Turn
 from bot.store import LogWriteError
-from bot.types import Command, Event, Notify, Press, Reply, Text, Unsupported, Upload, User
+from bot.types import (
+    Button,
+    Command,
+    Event,
+    Notify,
+    Press,
+    Reply,
+    Text,
+    Unsupported,
+    Upload,
+    User,
+)
 from index.errors import IndexCorrupt, IndexMissing, Problem
 
 if TYPE_CHECKING:
@@ -28,6 +44,8 @@ if TYPE_CHECKING:
     from index.search import Searcher
 
 log = logging.getLogger(__name__)
+LANGUAGE_PREFIX = "l"  # l:<language> or l:auto, the buttons of /language
+AUTOMATIC = ("auto", "automatic", "automatique", "automático", "automatico")
 
 
 def _no_notify(reply: Reply) -> None:
@@ -49,16 +67,19 @@ class Dialogue:
             CommandSpec("start", texts.SUMMARY_START, self._start, group=True),
             CommandSpec("help", texts.SUMMARY_HELP, self._help, group=True),
             CommandSpec("cancel", texts.SUMMARY_CANCEL, self._cancel, group=True),
+            CommandSpec("language", texts.SUMMARY_LANGUAGE, self._language,
+                        usage=texts.USAGE_LANGUAGE, group=True),
         ]
         self.commands = Commands([*core, *(c for f in self.flows for c in f.commands())])
         owners: dict[str, Flow] = {}
         for flow in self.flows:
             for prefix in flow.prefixes:
-                if prefix in owners:
+                if prefix in owners or prefix == LANGUAGE_PREFIX:
                     raise ValueError(f"two flows own the button prefix {prefix!r}")
                 owners[prefix] = flow
         self._press_owner = owners
         self._pending_owner = {kind: flow for flow in self.flows for kind in flow.pending_kinds}
+        i18n.load()  # the catalogs are read at start, not at the first French message
 
     @property
     def settings(self) -> Settings:
@@ -75,9 +96,27 @@ class Dialogue:
     # ---- entry point -------------------------------------------------------------------
 
     def handle(self, user: User, event: Event, notify: Notify | None = None) -> list[Reply]:
-        """Log the event, answer it, log the replies; never raises on user input."""
+        """Log the event, answer it in the user's language, log the replies; never raises on
+        user input."""
+        chosen = self._chosen_language(user.id)
+        token = i18n.use(i18n.choose(chosen=chosen, telegram=user.language))
+        try:
+            return self._handle(user, event, notify, chosen)
+        finally:
+            i18n.reset(token)
+
+    def _chosen_language(self, user_id: int) -> str | None:
+        """The language a user chose with /language (None: automatic, or the store cannot
+        tell)."""
+        try:
+            return self.ctx.store.chosen_language(user_id)
+        except LogWriteError:
+            return None
+
+    def _handle(self, user: User, event: Event, notify: Notify | None,
+                chosen: str | None) -> list[Reply]:
         started = time.perf_counter()
-        turn = Turn(self.ctx, user, notify or _no_notify)
+        turn = Turn(self.ctx, user, notify or _no_notify, chosen_language=chosen)
         store = self.ctx.store
         recovered = store.recover()
         self._apply_retention(turn)
@@ -107,11 +146,11 @@ class Dialogue:
                          reply_to=turn.message_id, text=reply.html, latency_ms=latency,
                          front=self.ctx.front)
         if turn.failures:
-            template = (texts.INDEX_BROKEN_ADMIN if turn.failures[0] == self._index_alerted
-                        else texts.LOG_FAILED_ADMIN)
+            template = ("INDEX_BROKEN_ADMIN" if turn.failures[0] == self._index_alerted
+                        else "LOG_FAILED_ADMIN")
             replies = replies + self._admin_alerts(template, turn.failures[0])
         elif recovered:
-            replies = replies + self._admin_alerts(texts.LOG_RECOVERED_ADMIN, str(recovered))
+            replies = replies + self._admin_alerts("LOG_RECOVERED_ADMIN", str(recovered))
         return replies
 
     def log_only(self, user: User | None, *, kind: str, text: str | None, update_id: int | None,
@@ -125,9 +164,9 @@ class Dialogue:
             chat_id=user.chat_id if user else None, chat_type=user.chat_type if user else None,
             kind=kind, text=text, update_id=update_id, raw=raw, front=self.ctx.front)
         if alert is not None:
-            return self._admin_alerts(texts.LOG_FAILED_ADMIN, alert)
+            return self._admin_alerts("LOG_FAILED_ADMIN", alert)
         if recovered:
-            return self._admin_alerts(texts.LOG_RECOVERED_ADMIN, str(recovered))
+            return self._admin_alerts("LOG_RECOVERED_ADMIN", str(recovered))
         return []
 
     def _apply_retention(self, turn: Turn) -> None:
@@ -140,8 +179,13 @@ class Dialogue:
         turn.safe(self.ctx.store.apply_retention, days)
 
     def _admin_alerts(self, template: str, reason: str) -> list[Reply]:
-        alert = template.format(reason=render.esc(reason))
-        return [Reply(alert, to=admin) for admin in sorted(self.ctx.settings.admin_ids)]
+        """The text `template` (a name in bot/texts.py) to every admin, in their language."""
+        alerts = []
+        for admin in sorted(self.ctx.settings.admin_ids):
+            alert = i18n.text_in(template, self.ctx.language_of(admin)).format(
+                reason=render.esc(reason))
+            alerts.append(Reply(alert, to=admin))
+        return alerts
 
     def _log_incoming(self, turn: Turn, event: Event) -> int | None:
         user = turn.user
@@ -177,11 +221,14 @@ class Dialogue:
         if isinstance(event, Unsupported):
             if event.kind == "edited_message":
                 return [Reply(texts.EDITED)]
-            return [Reply(texts.UNSUPPORTED.format(kind=render.esc(event.kind.replace("_", " "))))]
+            kind = texts.MESSAGE_KINDS.get(event.kind, event.kind.replace("_", " "))
+            return [Reply(texts.UNSUPPORTED.format(kind=render.esc(kind)))]
         if isinstance(event, Command):
             return self._command(turn, event)
         if isinstance(event, Press):
             prefix, _, rest = event.data.partition(":")
+            if prefix == LANGUAGE_PREFIX:
+                return self._language_pressed(turn, rest)
             owner = self._press_owner.get(prefix)
             if owner is None or not (turn.user.private or owner.groups):
                 return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
@@ -192,7 +239,7 @@ class Dialogue:
                 if on_upload is not None:
                     taken: list[Reply] = on_upload(turn, event)
                     return taken
-            return [Reply(texts.UNSUPPORTED.format(kind="document"))]
+            return [Reply(texts.UNSUPPORTED.format(kind=texts.MESSAGE_KINDS["document"]))]
         for flow in self.flows:
             if not (turn.user.private or flow.groups):
                 continue  # in a group only questions are answered; runs stay private
@@ -248,3 +295,43 @@ class Dialogue:
         if store.active_run(user.id) is not None:
             return [Reply(texts.NOTHING_TO_CANCEL_RUN)]
         return [Reply(texts.NOTHING_TO_CANCEL)]
+
+    # ---- /language -------------------------------------------------------------------------
+
+    def _language(self, turn: Turn, args: str) -> list[Reply]:
+        """`/language`: the language I answer in, with a button for each; `/language fr`
+        (es, en, auto) chooses it, remembered in the store."""
+        given = args.strip()
+        if not given:
+            return [self._language_menu(turn)]
+        if given.lower() in AUTOMATIC:
+            return [self._choose_language(turn, None)]
+        language = i18n.parse_choice(given)
+        if language is None:
+            return [Reply(texts.LANGUAGE_UNKNOWN.format(given=render.esc(given[:40])))]
+        return [self._choose_language(turn, language)]
+
+    def _language_menu(self, turn: Turn) -> Reply:
+        chosen = turn.chosen_language
+        template = texts.LANGUAGE_CHOSEN_NOW if chosen else texts.LANGUAGE_AUTO_NOW
+        mark = "✔ "
+        row = tuple(Button((mark if language == chosen else "") + i18n.NAMES[language],
+                           f"{LANGUAGE_PREFIX}:{language}") for language in i18n.LANGUAGES)
+        auto = Button(("" if chosen else mark) + texts.LANGUAGE_AUTO, f"{LANGUAGE_PREFIX}:auto")
+        return Reply(template.format(name=texts.LANGUAGE_NAMES[i18n.current()]), (row, (auto,)))
+
+    def _choose_language(self, turn: Turn, language: str | None, *, edit: bool = False
+                         ) -> Reply:
+        """Remember the choice (None: automatic) and say so, in the language now spoken."""
+        turn.ctx.store.set_language(turn.user.id, language)
+        turn.chosen_language = language
+        i18n.use(language or i18n.choose(chosen=None, telegram=turn.user.language))
+        done = texts.LANGUAGE_SET if language else texts.LANGUAGE_AUTO_SET
+        return Reply(done, edit=edit, notice=i18n.NAMES[i18n.current()] if edit else None)
+
+    def _language_pressed(self, turn: Turn, rest: str) -> list[Reply]:
+        if rest == "auto":
+            return [self._choose_language(turn, None, edit=True)]
+        if rest not in i18n.LANGUAGES:
+            return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
+        return [self._choose_language(turn, rest, edit=True)]

@@ -49,6 +49,18 @@ class Context:
     def allowed(self, user: User, needed: Role) -> bool:
         return role_at_least(self.role(user), needed)
 
+    def language_of(self, user_id: int) -> str:
+        """The language to write to a user in outside their own turn (an alert, an approval):
+        their /language choice, else their Telegram app's language, else English."""
+        from bot import i18n
+        from bot.store import LogWriteError
+
+        try:
+            found = self.store.chosen_language(user_id, or_telegram=True)
+        except LogWriteError:
+            found = None
+        return i18n.from_telegram(found) or i18n.SOURCE_LANGUAGE
+
 
 @dataclass
 class Turn:
@@ -57,7 +69,9 @@ class Turn:
     `log` writes a log row that must not stop the reply (spooled when the database fails);
     `failures` collects what the admins must be told after the reply; `after` holds replies
     a flow that let text pass wants sent after the flow that took it (the checklist question,
-    shown again below the answer to a question typed during a run).
+    shown again below the answer to a question typed during a run). The turn's language is
+    bot/i18n.py `current()`; `chosen_language` says whether the user chose it with /language
+    (then a question in another language is still answered in it).
     """
 
     ctx: Context
@@ -66,6 +80,7 @@ class Turn:
     message_id: int | None = None  # the incoming message's row in the session log
     failures: list[str] = field(default_factory=list)
     after: list[Reply] = field(default_factory=list)
+    chosen_language: str | None = None  # the user's /language choice (None: automatic)
 
     @property
     def role(self) -> Role | None:

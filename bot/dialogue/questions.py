@@ -7,6 +7,11 @@ Callback data:
 Message keys: "answer:<id>" (a reply to it is a follow-up of that answer), "comment:<id>"
 (the prompt for a comment; only a reply to it is taken as the comment).
 Pending state (in the store): "comment" - the answer a 👎 comment is for.
+
+Language: unless the user chose one with /language, an answer is given in the question's own
+language when it is clearly English, French or Spanish (`Answer.language`), and what follows
+from that answer (the vote's thanks, the comment prompt and its reply) in the same language;
+else in the turn's language (bot/i18n.py). Quotes and citations stay as the guidance has them.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot import render, texts
+from bot import i18n, render, texts
 from bot.answers import answer_question
 from bot.dialogue.flow import CommandSpec, Turn
 from bot.store import LogWriteError, Row
 from bot.types import Button, Reply, Text
+from index.language import detect
 
 FOLLOW_UP_WINDOW = 30 * 60  # seconds within which a short question may follow up the last one
 COMMENT_TTL = 24 * 3600  # seconds a 👎 waits for its comment (a reply to the prompt)
+_UNKNOWN = object()
 
 
 def answer_buttons(answer_id: int | None, chunk_ids: Sequence[str],
@@ -36,6 +43,19 @@ def answer_buttons(answer_id: int | None, chunk_ids: Sequence[str],
         down = texts.VOTED.format(label=texts.NOT_HELPFUL) if vote == -1 else texts.NOT_HELPFUL
         rows.append((Button(up, f"f:{answer_id}:1"), Button(down, f"f:{answer_id}:-1")))
     return tuple(rows)
+
+
+def question_language(text: str) -> str | None:
+    """The language a question is clearly written in ("en", "fr", "es"), or None."""
+    found = detect(text)
+    return found if found in i18n.LANGUAGES else None
+
+
+def speak_as_question(turn: Turn, language: str | None) -> None:
+    """Answer in the question's language for the rest of the turn, unless the user chose
+    one with /language."""
+    if turn.chosen_language is None and language in i18n.LANGUAGES:
+        i18n.use(language)  # type: ignore[arg-type]
 
 
 def _id_of(key: str | None, prefix: str) -> int | None:
@@ -74,6 +94,7 @@ class QuestionFlow:
         user, store = turn.user, turn.ctx.store
         waiting = [row for row in store.pending(user.id, user.chat_id, "comment")
                    if row["data"] == answer_id]
+        self._speak_as_answer(turn, answer_id)
         if not waiting:
             return [Reply(texts.COMMENT_CLOSED)]
         if not comment.strip():
@@ -104,6 +125,7 @@ class QuestionFlow:
                                  top_k=ctx.settings.top_k,
                                  previous=last["query"] if last else None,
                                  replied=replied is not None and last is not None)
+        speak_as_question(turn, self._language_of(answer, text))
         html = render.answer_message(answer, previous=last["question"] if last else None)
         if answer.reason in ("empty", "no_words", "no_terms", "small_talk"):
             return [Reply(html)]
@@ -139,6 +161,7 @@ class QuestionFlow:
         answer = store.answer(answer_id)
         if answer is None or answer.get("user_id") != user.id:
             return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
+        self._speak_as_answer(turn, answer_id, answer)
         store.log_feedback(answer_id=answer_id, user_id=user.id, value=value)
         marked = Reply(buttons=answer_buttons(answer_id, [c for c, _ in answer["passages"]],
                                               vote=value), edit=True, notice=texts.FEEDBACK_THANKS)
@@ -147,6 +170,27 @@ class QuestionFlow:
         store.set_pending(user.id, user.chat_id, "comment", answer_id, ttl_seconds=COMMENT_TTL)
         return [marked, Reply(texts.FEEDBACK_ASK_COMMENT, force_reply=True,
                               key=f"comment:{answer_id}")]
+
+    @staticmethod
+    def _language_of(answer: object, text: str) -> str | None:
+        """The question's language as the answer found it (`Answer.language`), or detected
+        here when the answer does not say."""
+        found = getattr(answer, "language", _UNKNOWN)
+        if found is _UNKNOWN:
+            return question_language(text) if text.strip() else None
+        return found if found in i18n.LANGUAGES else None  # type: ignore[return-value]
+
+    def _speak_as_answer(self, turn: Turn, answer_id: int, row: Row | None = None) -> None:
+        """What follows an answer (its votes, the comment) is in the answer's language."""
+        if turn.chosen_language is not None:
+            return
+        if row is None:
+            try:
+                row = turn.ctx.store.answer(answer_id)
+            except LogWriteError:
+                return
+        if row is not None and row.get("question"):
+            speak_as_question(turn, question_language(str(row["question"])))
 
     # ---- /cancel and /start --------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import texts
+from bot import i18n
 from bot.app import build_dialogue
 from bot.dialogue.engine import Dialogue
 from bot.inputs import clean_text
@@ -122,6 +122,13 @@ def _user(update: Update) -> User | None:
                 language=user.language_code, chat_type=chat.type)
 
 
+def _text(name: str, update: object) -> str:
+    """A text said outside the dialogue (an error), in the language of the user's app."""
+    user = update.effective_user if isinstance(update, Update) else None
+    language = i18n.from_telegram(user.language_code if user else None)
+    return str(i18n.text_in(name, language or i18n.SOURCE_LANGUAGE))
+
+
 def _thread(update: Update) -> int | None:
     """The message replies answer in a group (threaded), None in a private chat."""
     message = update.effective_message
@@ -166,7 +173,7 @@ async def _run(update: Update, context: Context, event: Event, *,
         replies = await asyncio.to_thread(work)
     except BaseException:
         if query is not None:
-            await _answer(query, texts.INTERNAL_ERROR_SHORT)
+            await _answer(query, _text("INTERNAL_ERROR_SHORT", update))
         raise
     finally:
         if typing is not None:
@@ -248,7 +255,7 @@ async def on_press(update: Update, context: Context) -> None:
         return
     user = _user(update)
     if user is None or query.message is None:
-        await _answer(query, texts.STALE_BUTTON)
+        await _answer(query, _text("STALE_BUTTON", update))
         await context.bot_data.bot.reply(update, [])
         return
     await _run(update, context, Press(clean_text(query.data or "")), query=query)
@@ -329,7 +336,8 @@ async def on_error(update: object, context: Context) -> None:
     message is in the session log, so the team can look at it)."""
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update):
-        replies = [Reply(texts.INTERNAL_ERROR)] if update.effective_chat is not None else []
+        chat = update.effective_chat
+        replies = [Reply(_text("INTERNAL_ERROR", update))] if chat is not None else []
         await context.bot_data.bot.reply(update, replies, thread=_thread(update))
 
 

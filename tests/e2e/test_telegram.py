@@ -48,7 +48,7 @@ from tests.support.telegram import (
 def test_start_sets_command_menus_and_welcomes(bot: RunningBot, server: FakeBotAPI) -> None:
     staff = [name for name, _ in bot.dialogue.commands.menu("staff")]
     admin = [name for name, _ in bot.dialogue.commands.menu("admin")]
-    assert staff == ["start", "help", "cancel", "checklist", "runs", "sources"]
+    assert staff == ["start", "help", "cancel", "language", "checklist", "runs", "sources"]
     wait_menu(server, {"type": "chat", "chat_id": ADMIN})  # menus are set in the background
     assert [c["command"] for c in server.my_commands()] == staff
     assert [c["command"] for c in server.my_commands({"type": "chat", "chat_id": ADMIN})] == admin
@@ -128,7 +128,7 @@ def test_non_text_messages_are_answered_politely_and_logged(bot: RunningBot) -> 
     for kind, send in sends.items():
         replies = sent(bot.act(send)[1])
         expected = texts.EDITED if kind == "edited_message" else texts.UNSUPPORTED.format(
-            kind=kind)
+            kind=texts.MESSAGE_KINDS[kind])
         assert [r.params["text"] for r in replies] == [expected], kind
     kinds = [r["kind"] for r in db(bot)["messages"].rows_where("direction = 'in'", order_by="id")]
     assert kinds == ["text", *sends]
