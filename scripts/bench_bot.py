@@ -123,6 +123,7 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
     from bot.app import build_dialogue
     from bot.settings import load_settings
     from bot.tg import app as tg_app
+    from bot.tg import outbox
     from bot.tg.runner import TelegramBot
 
     settings = load_settings(data_dir=data_dir, knowledge_dir=ROOT / "knowledge",
@@ -182,7 +183,8 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
     async def timed_deliver(row: dict[str, Any]) -> Any:
         update = row.get("update_id")
         timings.mark("send", update, first=True)
-        calls["outbox sends"] += 1
+        calls["outbox sends" if "id" in row else
+              "sends without an outbox row (sent from memory)"] += 1
         try:
             result = await deliver(row)
         except Exception as exc:
@@ -194,6 +196,27 @@ def serve(api_url: str, data_dir: Path, users: str, timings_path: Path,
                 timings.delivered[int(update)].append(int(result))
         return result
 
+    pace = outbox._ChatPace.wait
+
+    def paced(self: Any) -> float:
+        seconds = pace(self)
+        with timings.lock:
+            timings.stages["outbox chat pacing (the wait it asked for)"].append(seconds)
+        return seconds
+
+    outbox._ChatPace.wait = paced  # type: ignore[method-assign]
+    send_message = application.bot.send_message
+
+    async def timed_send(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await send_message(*args, **kwargs)
+        finally:
+            with timings.lock:
+                timings.stages["bot.send_message (rate limiter + HTTP)"].append(
+                    time.perf_counter() - start)
+
+    object.__setattr__(application.bot, "send_message", timed_send)
     runner.reply = timed_reply  # type: ignore[method-assign]
     runner.sender._deliver = timed_deliver  # type: ignore[method-assign]
 
@@ -351,6 +374,9 @@ def drive(args: argparse.Namespace) -> int:
                 try:
                     results, cpu, window = run_users(server, child, plan, args.timeout,
                                                      args.think)
+                except SystemExit:
+                    print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+                    raise
                 finally:
                     # the bot stops once its long poll (25 s) returns: the fake answers it at
                     # once when it stops serving, which it does a moment after the signal
@@ -465,14 +491,18 @@ def exact_replies(results: list[dict[str, Any]], child: dict[str, Any],
     """Each question's reply: the first of the messages the bot's outbox delivered for its
     update (the message ids it got back, matched to the server's log), not whatever message
     came next in the chat (a copy of an earlier reply would count). Sets reply_at, latency
-    and copies (how many messages the outbox delivered for it)."""
+    and copies (how many messages the outbox delivered for it); a reply sent from memory,
+    without an outbox row, keeps the first message in the chat after the question."""
     arrived = {(r.chat_id, int(r.result["message_id"])): r.at for r in replies}
     for row in results:
         ids = child["delivered"].get(str(row["update"]), [])
         times = [arrived[(row["user"], m)] for m in ids if (row["user"], m) in arrived]
         row["copies"] = len(ids)
-        row["reply_at"] = min(times) if times else None
-        row["latency"] = None if not times else row["reply_at"] - row["available_at"]
+        if times:
+            row["reply_at"] = min(times)
+            row["latency"] = row["reply_at"] - row["available_at"]
+        # else sent without an outbox row (the database was not writable) or not at all: the
+        # first message in the chat after the question stays the reply (run_users)
 
 
 def ideal_sends(ready: list[tuple[float, int, int]], limits: Any) -> dict[int, float]:
@@ -577,6 +607,8 @@ def report(args: argparse.Namespace, command: str, index_note: str,
             if calls["429"] else "")),
         ("sendChatAction (typing) calls", f"{len(calls['typing'])} "
          f"({sum(1 for r in calls['typing'] if r.ok)} accepted) for {len(results)} questions"),
+        ("Bot API calls during the run, getUpdates aside",
+         ", ".join(f"{m} {c}" for m, c in calls["by_method"].most_common())),
         ("other API errors", ", ".join(f"{k} x{v}" for k, v in calls["errors"].items())
          or "none"),
         ("CPU per question: bot process / fake server + users",
@@ -597,9 +629,28 @@ def report(args: argparse.Namespace, command: str, index_note: str,
         breakdown(answered, child)
     if args.profile:
         show_profiles(args.profile)
-    errors = [line for line in bot_log.splitlines() if "ERROR" in line or "Traceback" in line]
-    if errors:
-        print(f"\nbot log: {len(errors)} error lines, first: {errors[0]}")
+    problems = log_problems(bot_log)
+    if problems:
+        print("\nbot log, warnings and errors (digits replaced by #):")
+        for line, count in problems.most_common(12):
+            print(f"- {count} x {line}")
+
+
+def log_problems(text: str) -> Counter[str]:
+    """The bot's WARNING and ERROR lines, counted alike when they differ only in numbers."""
+    import re
+
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        for level in (" WARNING ", " ERROR ", " CRITICAL "):
+            if level in line:
+                message = line[line.index(level) + 1:]
+                found[re.sub(r"\d+(\.\d+)?", "#", message)[:200]] += 1
+                break
+        else:
+            if line.startswith("Traceback"):
+                found["Traceback"] += 1
+    return found
 
 
 def show_profiles(directory: Path) -> None:
