@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from bot.checklists import engine as runs
@@ -33,14 +34,20 @@ def _matches(state: runs.RunState, run: dict[str, Any], partner: str | None,
     return partner is None or partner.casefold() in (state.partner or "").casefold()
 
 
+def _matching(store: RunSource, cohort: str | None, partner: str | None,
+              user_id: int | None) -> Iterator[tuple[dict[str, Any], Checklist, runs.RunState]]:
+    """The runs of the cohort (all when None) that match the filters, restored, oldest first."""
+    for run in store.runs(cohort=cohort):
+        checklist, state = restore(run)
+        if _matches(state, run, partner, user_id):
+            yield run, checklist, state
+
+
 def run_list(store: RunSource, *, cohort: str | None = None, partner: str | None = None,
              user_id: int | None = None) -> list[dict[str, Any]]:
     """One row per run, oldest first; `partner` matches any part of the name, in any case."""
     rows: list[dict[str, Any]] = []
-    for run in store.runs(cohort=cohort):
-        checklist, state = restore(run)
-        if not _matches(state, run, partner, user_id):
-            continue
+    for run, checklist, state in _matching(store, cohort, partner, user_id):
         rows.append({
             "run_id": run["id"], "user_id": run["user_id"], "partner": state.partner or "",
             "checklist": checklist.id, "version": checklist.version, "cohort": run["cohort"] or "",
@@ -54,10 +61,7 @@ def run_rows(store: RunSource, *, cohort: str | None = None, partner: str | None
              user_id: int | None = None) -> list[dict[str, Any]]:
     """One row per answer of every matching run, with the run's partner, status and rating."""
     rows: list[dict[str, Any]] = []
-    for run in store.runs(cohort=cohort):
-        checklist, state = restore(run)
-        if not _matches(state, run, partner, user_id):
-            continue
+    for run, checklist, state in _matching(store, cohort, partner, user_id):
         for answer in state.answers:
             question = checklist.question(answer.question_id)
             rows.append({
