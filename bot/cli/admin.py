@@ -229,3 +229,64 @@ def retention(ctx: click.Context, days: int | None) -> None:
     click.echo(f"Blanked the text of {count} rows older than {days} days.")
 
 
+
+
+@cli.command("migrate-store")
+@click.option("--to", "url", required=True, metavar="postgresql://...",
+              help="The empty PostgreSQL database to copy the session log into.")
+@click.option("--from", "source", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The SQLite session log (default: <data dir>/partnerbot.db).")
+@click.pass_context
+def migrate_store(ctx: click.Context, url: str, source: Path | None) -> None:
+    """Copy the SQLite session log into an empty PostgreSQL database, checked row for row.
+
+    Stop the bot first. Every table is copied in one transaction, the ids continue after the
+    copied ones, and every row is compared before the copy is committed; a target that holds
+    anything is refused. Then set PARTNERBOT_DATABASE_URL to the URL and start the workers.
+
+    Example: partnerbot migrate-store --to postgresql://partnerbot@db.internal/partnerbot
+    """
+    from bot.store import open_log
+    from bot.store.db import redact_url
+    from bot.store.sql import is_url
+    from bot.store.transfer import CopyProblem, copy_to_postgresql
+
+    if not is_url(url):
+        raise CopyProblem(f"--to must be a PostgreSQL URL, not {redact_url(url)!r}.",
+                          "partnerbot migrate-store --to postgresql://user@host/database")
+    settings = settings_of(ctx)
+    path = source or settings.db_path
+    copied = copy_to_postgresql(path, url)
+    for table, count in copied.rows.items():
+        click.echo(f"{table}: {count} rows copied and checked")
+    if copied.nul_replaced:
+        click.echo(f"{copied.nul_replaced} text values held a NUL character, which PostgreSQL "
+                   "cannot store: it was replaced with U+FFFD (as the bot does)")
+    with open_log(url, settings.data_dir) as target:
+        target.audit(actor=actor(), action="migrate-store",
+                     detail={"from": str(path), "rows": copied.total})
+    click.echo(f"\n{copied.total} rows copied from {path} to {redact_url(url)} and checked "
+               "row for row; new ids continue after the copied ones.\n"
+               f"Next: stop using {path} (keep it as a backup), set "
+               "PARTNERBOT_DATABASE_URL to this URL and start the workers.")
+
+
+@cli.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The backup file (default: <data dir>/backups/partnerbot-<time>.db); "
+                   "never overwritten.")
+@click.pass_context
+def backup(ctx: click.Context, output: Path | None) -> None:
+    """Back up the SQLite session log to one file, safely while the bot runs.
+
+    SQLite's backup API copies one consistent state of the database. With
+    PARTNERBOT_DATABASE_URL set, use pg_dump instead (docs/deployment.md).
+
+    Example: partnerbot backup --output /srv/backups/partnerbot-monday.db
+    """
+    settings = settings_of(ctx)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    target = output or settings.data_dir / "backups" / f"partnerbot-{stamp}.db"
+    with store_of(settings) as log:
+        pages = log.backup(target)
+    click.echo(f"Backed up {log.where} to {target} ({pages} pages).")

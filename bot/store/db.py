@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -384,6 +385,40 @@ class Store:
             yield db
         finally:
             db.close()
+
+    def backup(self, target: Path) -> int:
+        """Copy the SQLite log to `target` with SQLite's online backup API: one consistent
+        copy while the bot goes on writing (a plain file copy of a database in WAL mode may
+        miss what the WAL holds). Returns the pages copied. PostgreSQL is backed up with its
+        own tools (pg_dump), and asking for it here is a Problem saying so."""
+        if self.url:
+            raise Problem(f"The session log is in PostgreSQL ({self.where}); back it up with "
+                          "the server's tools.", "pg_dump --format=custom --file "
+                          "partnerbot.dump <database URL> (see docs/deployment.md)")
+        if target.exists():
+            raise Problem(f"{target} exists already; a backup never overwrites a file.",
+                          "choose another --output, or move the old backup away")
+        source = self._open()
+        pages = 0
+
+        def progress(status: int, remaining: int, total: int) -> None:
+            nonlocal pages
+            pages = total
+
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            copy = sqlite3.connect(partial)
+            try:
+                source.conn.backup(copy, pages=1024, progress=progress)
+            finally:
+                copy.close()
+            partial.replace(target)  # a backup file is always a whole one
+        except (OSError, sqlite3.Error) as exc:
+            raise LogWriteError("backup", f"cannot write {target}: {exc}",
+                                "check that the backup's directory is writable and has "
+                                "free space") from exc
+        return pages
 
     def _checkpoint(self, tables: Sequence[str] = ()) -> None:
         """After deleting or blanking text: SQLite copies the WAL into the file and truncates
