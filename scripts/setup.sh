@@ -20,6 +20,24 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   fi
 fi
 
+# nginx (the reverse proxy in front of several webhook workers, deploy/nginx.conf): the
+# end-to-end test of two workers runs a nginx of its own, so only the binary is needed.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "Installing nginx (Debian's nginx package) ..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+           apt-get install -y -q nginx >/dev/null; }
+    # the package starts a default site on port 80; the bot needs none of it
+    if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+      systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+  else
+    echo "nginx is not installed (as root: apt-get install -y nginx);" \
+         "the test of several workers behind it will be skipped."
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 if [ ! -x "$VENV/bin/python" ]; then

@@ -37,7 +37,7 @@ from bot.inputs import clean_text
 from bot.settings import Settings
 from bot.store import LogWriteError
 from bot.tg.outbox import outgoing
-from bot.tg.runner import TelegramBot
+from bot.tg.runner import TelegramBot, worker_name
 from bot.tg.webhook import serve_webhook, webhook_secret
 from bot.types import Command, Event, Press, Reply, Text, Unsupported, Upload, User
 from index.errors import Problem
@@ -382,7 +382,10 @@ def run_bot(settings: Settings, token: str, *, webhook: bool = False, listen: st
     dialogue = build_dialogue(settings, front="telegram")
 
     async def main() -> None:
-        runner = TelegramBot(build_application(dialogue, token), dialogue)
+        # a webhook worker's claims carry its port: several workers on one host are
+        # distinct, and each takes its own claims back when it restarts
+        runner = TelegramBot(build_application(dialogue, token), dialogue,
+                             worker=worker_name(port if webhook else None))
         await runner.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

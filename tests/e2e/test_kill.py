@@ -27,22 +27,27 @@ is kept in files and shown when an assertion fails.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from tests.conftest import ROOT
 from tests.support.fakebotapi import FakeBotAPI, Request
+from tests.support.load import (
+    ANSWER_MARKS,
+    Asked,
+    Users,
+    answers,
+    attribute,
+    devset_questions,
+    out_of_order,
+    outputs,
+)
 
 USERS = 30
 FIRST_USER = 30_001
@@ -54,63 +59,6 @@ AFTER_RESTART = 3.0  # seconds the users go on asking once the restarted bot ans
 START_TIMEOUT = 90.0  # seconds a bot process may take to start answering
 SETTLE_TIMEOUT = 60.0  # seconds for every question to have its answer at the end
 STOP_TIMEOUT = 40.0  # seconds the restarted bot may take to exit on SIGTERM
-ANSWER_MARKS = ("<b>Sources</b>", "Closest passages")
-
-
-@dataclass
-class Asked:
-    user: int
-    question: str
-    update_id: int
-
-
-@dataclass
-class Users:
-    """Simulated users, each asking its own questions one after the other."""
-
-    server: FakeBotAPI
-    pool: list[str]
-    asked: list[Asked] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    def start(self) -> None:
-        for n in range(USERS):
-            user = FIRST_USER + n
-            questions = random.Random(user).sample(self.pool, len(self.pool))  # each its order
-            thread = threading.Thread(target=self._ask, args=(user, questions), daemon=True,
-                                      name=f"user {user}")
-            self.threads.append(thread)
-            thread.start()
-
-    def _ask(self, user: int, questions: list[str]) -> None:
-        pause = random.Random(-user)
-        time.sleep(pause.uniform(0, 0.5))  # users start at different moments
-        for question in questions:  # a question at most once per user: bounded
-            if self.stop.is_set():
-                return
-            with self.lock:  # queued and recorded together: the record is complete
-                update_id = self.server.send_text(user, question)
-                self.asked.append(Asked(user, question, update_id))
-            try:
-                self.server.wait_reply(update_id, timeout=REPLY_WAIT)
-            except AssertionError:  # no reply in time (the bot is down): ask the next one
-                pass
-            time.sleep(pause.uniform(0, 0.2))
-
-    def finish(self) -> list[Asked]:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(REPLY_WAIT + 5)
-        assert not any(t.is_alive() for t in self.threads), "a user thread did not stop"
-        with self.lock:
-            return list(self.asked)
-
-
-def devset_questions() -> list[str]:
-    data = yaml.safe_load((ROOT / "eval" / "devset.yaml").read_text(encoding="utf-8"))
-    return list(dict.fromkeys(item["question"] for item in data["questions"]))
 
 
 def bot_env(server: FakeBotAPI, data_dir: Path) -> dict[str, str]:
@@ -125,12 +73,6 @@ def start_bot(env: dict[str, str], log: IO[str]) -> subprocess.Popen[str]:
                             stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
-def answers(server: FakeBotAPI, chats: set[int], since: int = 0) -> list[Request]:
-    """The messages the fake server accepted in the users' chats, in order."""
-    return [r for r in server.requests[since:] if r.ok and r.method == "sendMessage"
-            and r.chat_id in chats]
-
-
 def wait_until(check: Any, timeout: float, what: str, process: subprocess.Popen[str],
                logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout
@@ -142,17 +84,6 @@ def wait_until(check: Any, timeout: float, what: str, process: subprocess.Popen[
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n"
                                  f"{outputs(logs)}")
         time.sleep(0.05)
-
-
-def outputs(logs: list[Path]) -> str:
-    parts = []
-    for n, path in enumerate(logs, start=1):
-        text = path.read_text(errors="replace") if path.exists() else "(none)"
-        lines = [line for line in text.splitlines()  # not the embedder's progress bars
-                 if line.strip() and "Batches:" not in line]
-        text = "\n".join(lines)
-        parts.append(f"--- output of bot process {n} (last 6000 characters) ---\n{text[-6000:]}")
-    return "\n".join(parts)
 
 
 def query(db_path: Path, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -176,33 +107,6 @@ def settled(server: FakeBotAPI, db_path: Path, asked: list[Asked]) -> bool:
     except sqlite3.OperationalError:  # locked for a moment
         return False
     return int(left[0]["n"]) == 0
-
-
-def attribute(messages: list[Request], rows: list[sqlite3.Row]
-              ) -> tuple[dict[int, list[Request]], list[Request], list[Request]]:
-    """(update id -> its messages, copies no row recorded, messages no question explains)."""
-    recorded = {(int(r["chat_id"]), int(r["message_id"])): int(r["update_id"]) for r in rows
-                if r["status"] == "sent" and r["message_id"] is not None
-                and r["update_id"] is not None}
-    by_update: dict[int, list[Request]] = {}
-    copies: list[Request] = []
-    unexplained: list[Request] = []
-    for n, message in enumerate(messages):
-        key = (int(message.chat_id or 0), int(message.result["message_id"]))
-        update_id = recorded.get(key)
-        if update_id is None:  # accepted, never marked sent: the row sent again is later
-            sent_again = next((m for m in messages[n + 1:] if m.chat_id == message.chat_id
-                               and m.params.get("text") == message.params.get("text")
-                               and (int(m.chat_id or 0), int(m.result["message_id"]))
-                               in recorded), None)
-            if sent_again is None:
-                unexplained.append(message)
-                continue
-            copies.append(message)
-            update_id = recorded[(int(sent_again.chat_id or 0),
-                                  int(sent_again.result["message_id"]))]
-        by_update.setdefault(update_id, []).append(message)
-    return by_update, copies, unexplained
 
 
 def describe(updates: list[int], by_update: dict[int, list[Request]], rows: list[sqlite3.Row],
@@ -229,7 +133,8 @@ def test_kill_9_under_load_loses_no_answer_and_answers_none_twice(
     began = time.monotonic()
     with FakeBotAPI() as server:
         env = bot_env(server, real_data_dir)
-        users = Users(server, devset_questions())
+        users = Users(server, devset_questions(), count=USERS, first_user=FIRST_USER,
+                      reply_wait=REPLY_WAIT)
         chats = {WARM_UP_USER, *(FIRST_USER + n for n in range(USERS))}
         chat_ids = {str(c) for c in chats}
         second: subprocess.Popen[str] | None = None
@@ -303,12 +208,7 @@ def test_kill_9_under_load_loses_no_answer_and_answers_none_twice(
     lost = [a for a in asked if not by_update.get(a.update_id)]
     duplicated = {a.update_id for a in asked if len(by_update.get(a.update_id, [])) > 1}
     not_answers = [m for m in messages if not any(s in m.params["text"] for s in ANSWER_MARKS)]
-    question_of = {id(m): u for u, ms in by_update.items() for m in ms}
-    out_of_order = []
-    for user in chats:
-        order = [question_of[id(m)] for m in messages if m.chat_id == user and id(m) in question_of]
-        if order != sorted(order):
-            out_of_order.append(user)
+    disordered = out_of_order(messages, by_update, chats)
     logged = Counter((int(r["user_id"]), r["question"]) for r in query(
         db_path, "SELECT user_id, question FROM answers"))
     not_logged = [a for a in asked if not logged[(a.user, a.question)]]
@@ -331,7 +231,7 @@ def test_kill_9_under_load_loses_no_answer_and_answers_none_twice(
     assert not unexplained, f"messages no question explains: " \
         f"{[(m.chat_id, m.result['message_id']) for m in unexplained]}\n{context}"
     assert not not_answers, f"not answers: {[m.params['text'][:80] for m in not_answers]}"
-    assert not out_of_order, f"answers out of order in chats {out_of_order}\n{context}"
+    assert not disordered, f"answers out of order in chats {disordered}\n{context}"
     assert not not_logged, f"no answer in the session log: {not_logged[:10]}\n{context}"
     assert not received, f"updates left unhandled: {[r['update_id'] for r in received]}"
     assert len(asked) > asked_at_kill, "no question was asked after the kill"

@@ -15,6 +15,7 @@ Modules, in the order a call meets them:
 - ``methods``: the Bot API methods served (sendMessage, getUpdates, ...)
 - ``state``: bot, users, chats, messages, files, command menus, webhook
 - ``updates``: the update queue and long polling
+- ``webhook``: updates POSTed to the bot's webhook (``deliver_webhooks``), retried until 2xx
 - ``log``: the log of answered calls and the waiters on it
 - ``users``: what users do (``send_text``, ``press_button``, ...), mixed into FakeBotAPI
 - ``telegram_html``: Telegram's HTML parse mode (``parse_html``) and command entities

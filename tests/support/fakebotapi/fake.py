@@ -17,6 +17,7 @@ from .server import HttpServer
 from .state import BotState
 from .updates import UpdateQueue
 from .users import UserActions
+from .webhook import WebhookSender
 
 _TOKEN_RE = re.compile(r"^\d+:[\w-]+$")
 _NOT_FOUND = b'{"ok":false,"error_code":404,"description":"Not Found"}'
@@ -50,6 +51,7 @@ class FakeBotAPI(UserActions):
         self._flood = FloodControl(flood_limits) if flood_limits is not None else None
         self._methods: dict[str, tuple[str, Handler]] = {}
         self._http: HttpServer | None = None
+        self._webhook: WebhookSender | None = None
         for name, handler in BotMethods(self._state, self._updates).table().items():
             self.register_method(name, handler)
 
@@ -66,6 +68,9 @@ class FakeBotAPI(UserActions):
 
     def stop(self) -> None:
         """Stop serving: pending long polls return [], open connections are closed."""
+        if self._webhook is not None:
+            self._webhook.stop()
+            self._webhook = None
         if self._http is None:
             return
         self._updates.set_closing(True)
@@ -87,6 +92,16 @@ class FakeBotAPI(UserActions):
     def base_file_url(self) -> str:
         """For ``ApplicationBuilder().base_file_url(...)``."""
         return f"http://{self.host}:{self.port}/file/bot"
+
+    def deliver_webhooks(self, target: str, *, connections: int = 4,
+                         retry: float = 0.3) -> WebhookSender:
+        """Post updates to the webhook once the bot sets one, to `target` (e.g. a loopback
+        proxy: the registered URL is HTTPS) with the registered path; see webhook.py."""
+        if self._webhook is not None:
+            raise RuntimeError("webhook delivery already started")
+        self._webhook = WebhookSender(self._lock, self._state, self._updates, target,
+                                      connections=connections, retry=retry).start()
+        return self._webhook
 
     # ----------------------------------------------------------------- the bot as Telegram sees it
 

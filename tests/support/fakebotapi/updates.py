@@ -70,6 +70,25 @@ class UpdateQueue:
             if chat is not None else []
         return self._meta[later[0]] if later else None
 
+    def queued(self) -> list[JSON]:
+        """The updates not confirmed yet, oldest first (the webhook delivers these)."""
+        return list(self._updates)
+
+    def confirm(self, update_id: int) -> None:
+        """The bot answered the webhook's POST of this update with 200: it is not sent again
+        (as an offset confirms it to getUpdates)."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        meta = self._meta.get(update_id)
+        if meta is not None and meta.delivered_at is None:
+            meta.delivered_at = time.monotonic()
+
+    def wait_queued(self, timeout: float) -> None:
+        """Wait (the lock released) until an update is queued, `wake` is called, or timeout."""
+        self._queued.wait(timeout)
+
+    def wake(self) -> None:
+        self._queued.notify_all()
+
     def drop_pending(self) -> None:
         self._updates.clear()
 
