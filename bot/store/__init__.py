@@ -3,7 +3,8 @@
 `SessionLog` is one object made of the parts of the log, each in its own module: the
 connection (`db`), users, roles and the audit trail (`access`), messages, answers and
 feedback (`messages`), checklist runs (`runs`), what the bot waits for (`pending`), updates
-in and replies out (`delivery`), and what admins read from it (`reports`: stats, exports,
+in and replies out (`delivery`), index versions published to every worker
+(`index_versions`), and what admins read from it (`reports`: stats, exports,
 retention, forgetting a user). `open_log` opens the one the settings name.
 """
 
@@ -14,13 +15,14 @@ from pathlib import Path
 from bot.store.access import Access
 from bot.store.db import LogWriteError, Row
 from bot.store.delivery import Delivery, Outgoing, Received
+from bot.store.index_versions import IndexVersions
 from bot.store.messages import Messages
 from bot.store.pending import Pending
 from bot.store.reports import EXPORT_FORMATS, EXPORT_TABLES, Reports, Stats
 from bot.store.runs import IN_PROGRESS, RunChanged, Runs
 
 
-class SessionLog(Access, Messages, Runs, Pending, Delivery, Reports):
+class SessionLog(Access, Messages, Runs, Pending, Delivery, Reports, IndexVersions):
     """The session log in one SQLite file, or a PostgreSQL database shared by several
     workers (`SessionLog("postgresql://...")`); safe to share between threads."""
 

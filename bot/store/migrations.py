@@ -329,11 +329,40 @@ def m009_add_claims(db: Connection) -> None:
     )
 
 
+def m010_add_index_versions(db: Connection) -> None:
+    """Index versions published through the database, so that every worker serves the same
+    one from a local copy (bot/index_replica.py): each version's files as one archive with
+    its manifest, and the one row naming the live version (with a serial bumped at each
+    publication)."""
+    _run(
+        db,
+        """
+        CREATE TABLE index_versions (
+            name TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            manifest TEXT NOT NULL,
+            archive BLOB NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            published_at TEXT NOT NULL,
+            published_by TEXT NOT NULL
+        );
+        CREATE TABLE index_live (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            name TEXT NOT NULL REFERENCES index_versions (name),
+            serial INTEGER NOT NULL,
+            published_at TEXT NOT NULL,
+            published_by TEXT NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests,
                                m004_add_pending, m005_add_join_limits_and_hide_join_codes,
                                m006_add_delivery,
                                m007_add_run_revision_and_cohorts, m008_add_user_language,
-                               m009_add_claims]
+                               m009_add_claims, m010_add_index_versions]
 
 
 def number(migration: Migration) -> int:

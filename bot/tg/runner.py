@@ -36,10 +36,12 @@ from telegram.error import (
 )
 
 from bot import i18n
+from bot.index_replica import IndexReplica
 from bot.store import LogWriteError, Outgoing, Received
+from bot.store.sql import POSTGRESQL
 from bot.tg.outbox import Sender, outgoing, retry_after_seconds
 from bot.types import ROLES, Reply, Role
-from index.errors import Problem
+from index.errors import IndexBusy, IndexProblem, Problem
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -54,6 +56,7 @@ MENU_REFRESH = 60.0  # seconds between checks that each role's command menu is s
 LEASE = 15.0  # seconds a worker's claim lives unless renewed (then another worker takes over)
 HEARTBEAT = 3.0  # seconds between renewals of the claims, and looks for abandoned updates
 RECOVER_AFTER = 1.0  # an unclaimed update this old is taken by any worker
+INDEX_SYNC = 3.0  # seconds between looks at the index version published to every worker
 Menu = tuple[Role, str]  # a chat's own command menu: the role's commands, in a language
 
 
@@ -126,6 +129,14 @@ class TelegramBot:
         self._handling: set[int] = set()  # updates being handled now
         self._early: dict[int, set[int]] = {}
         self._menus: dict[int, Menu | None] = {}  # what each chat's own menu was set to
+        self.replica: IndexReplica | None = None  # several workers: the index kept in step
+        self._index_problem: str | None = None
+        if self.store.dialect == POSTGRESQL:
+            settings = dialogue.settings
+            embedder = getattr(dialogue.searcher, "embedder", None)
+            self.replica = IndexReplica(self.store, settings.index_dir,
+                                        str(getattr(embedder, "model_id", settings.model)),
+                                        self.worker, keep=settings.keep_versions)
         application.bot_data.bot = self
 
     @property
@@ -197,10 +208,41 @@ class TelegramBot:
         return task
 
     async def _load_index(self) -> None:
+        if self.replica is not None:  # take the version the other workers serve first
+            await self._sync_index()
         try:
             await asyncio.to_thread(self.dialogue.searcher.load)
         except Exception as exc:  # the bot still starts and tells users the index is missing
             log.error("index not loaded at start: %s", exc)
+        if self.replica is not None:
+            self._spawn(self._keep_index(), name="index sync")
+
+    async def _keep_index(self) -> None:
+        """Every INDEX_SYNC seconds: publish a version built here, or receive the one
+        published elsewhere (bot/index_replica.py); the searcher switches to a received one
+        at its next question."""
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=INDEX_SYNC)
+                return
+            except TimeoutError:
+                pass
+            await self._sync_index()
+
+    async def _sync_index(self) -> None:
+        assert self.replica is not None
+        try:
+            done = await asyncio.to_thread(self.replica.sync)
+        except IndexBusy:
+            return  # a build runs here: its version is published once it is live
+        except (IndexProblem, LogWriteError, OSError) as exc:
+            if str(exc) != self._index_problem:  # once per problem, not every few seconds
+                log.warning("index not synchronised with the other workers: %s", exc)
+            self._index_problem = str(exc)
+            return
+        self._index_problem = None
+        if done.action:
+            log.info("index version %s %s", done.version, done.action)
 
     async def _recover(self, older_than: float = 0.0) -> None:
         """Handle updates stored but not handled that no live worker has claimed: left by a

@@ -59,6 +59,9 @@ def converse(dialogue: Dialogue) -> None:
                                        content=b"\x00\x01binary\xff")])
     assert store.claim_updates(STAFF2, "host:8001", 15.0)
     store.claim_join_attempt(99)  # a join-code attempt counted
+    assert store.publish_index("20261201-000000-000001", model_id="hashing-256",
+                               manifest={"format": 1}, archive=b"a tar\x00\xff", sha256="0",
+                               by="test:8001", expected=None) is None
     store.request_access(99, note="please")
 
 
