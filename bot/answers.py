@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.evidence import UnitEvidence, coverage, term_share
+from index.language import identify
 from index.queries import expand_acronyms, normalise, query_terms
 from index.search import Hit, Searcher, SearchResult
 from index.sentences import Unit, units
@@ -45,6 +46,10 @@ TYPED_RATIO = 0.7  # a unit printing the fact asked for goes first when it score
 FURTHER_RATIO = 0.8  # a further quote scores at least this share of the first one ...
 COSINE_MARGIN = 0.06  # ... and is this close to it in meaning, or prints a new question term
 GROUNDING_COSINE = 0.3  # share of the best unit cosine; the terms' coverage has the rest
+# A French or Spanish question (its terms are its acronyms alone; see `grounding`):
+LANGUAGE_GROUNDING_COSINE = 0.8  # share of the best unit cosine when it names acronyms
+# The score it is answered from, per language (e5's cosines run lower in Spanish):
+LANGUAGE_THRESHOLDS = {"fr": 0.553, "es": 0.499}
 
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLLOW_UP_START = re.compile(
@@ -53,20 +58,6 @@ _FOLLOW_UP_START = re.compile(
 _PRONOUN_START = re.compile(
     r"^(does|do|is|are|can|should|must|why|how)\s+(it|they|that|this|those|these)\b",
     re.IGNORECASE,
-)
-_FRENCH = frozenset(
-    "le la les des est et pour une un du que qui avec dans sur ce cette nous vous quels "
-    "quelles quel quelle comment partenaires"
-    .split()
-)
-_SPANISH = frozenset(
-    "el los las es y para una un del que con en por cómo cuál cuáles qué socios debe deben"
-    .split()
-)
-_ENGLISH = frozenset(
-    "the is are and for what how do does should with a an of to in on which who partner "
-    "partners"
-    .split()
 )
 # Small talk: messages made only of these words (and punctuation or emoji) are not searched.
 _SMALL_TALK = {
@@ -103,7 +94,9 @@ class Answer:
 
     `reason`: "answered"; "not_covered" (with the `closest` passages); "empty", "no_words",
     "no_terms" (nothing to search); "small_talk" (`small_talk` names the kind);
-    "other_language".
+    "unsupported_language" (a language other than English, French and Spanish).
+    `language` is the one the question was read in ("en", "fr", "es"), None when it is
+    in another language.
     """
 
     question: str
@@ -117,6 +110,7 @@ class Answer:
     truncated: bool = False
     follow_up: bool = False
     small_talk: str | None = None
+    language: str | None = "en"
 
     @property
     def hits(self) -> list[Hit]:
@@ -130,15 +124,6 @@ class Answer:
 def has_words(text: str) -> bool:
     """True when the text has at least one letter or digit word."""
     return bool(_WORDS.search(text))
-
-
-def language_of(text: str) -> str:
-    """A rough guess, 'en', 'fr' or 'es', from common function words."""
-    words = [w.lower() for w in _WORDS.findall(text)]
-    counts = {"en": sum(w in _ENGLISH for w in words), "fr": sum(w in _FRENCH for w in words),
-              "es": sum(w in _SPANISH for w in words)}
-    best = max(counts, key=lambda lang: counts[lang])
-    return best if counts[best] > counts["en"] else "en"
 
 
 def small_talk(text: str) -> str | None:
@@ -345,35 +330,69 @@ class Grounding:
 
 
 def grounding(result: SearchResult, scored: list[_Scored] | None = None) -> Grounding:
-    """The evidence that the guidance covers the question (see the module docstring)."""
+    """The evidence that the guidance covers the question (see the module docstring).
+
+    A French or Spanish question has for terms only its acronyms (index/queries.py
+    `language_terms`): its score is the best unit cosine alone when it names none, else the
+    cosine blended with their coverage (`LANGUAGE_GROUNDING_COSINE`: an acronym no passage
+    prints - a thing the guidance never names - pulls it down)."""
     if scored is None:
         scored = _scored_units(result)
     cosine = max((s.evidence.cosine for s in scored), default=result.top_dense)
     covered = max((coverage(result.terms, result.weights, h.tokens)
                    for h in result.hits[:COVERAGE_PASSAGES]), default=0.0)
-    score = GROUNDING_COSINE * cosine + (1.0 - GROUNDING_COSINE) * covered
+    if result.language == "en":
+        score = GROUNDING_COSINE * cosine + (1.0 - GROUNDING_COSINE) * covered
+    elif result.terms:
+        score = LANGUAGE_GROUNDING_COSINE * cosine + (1.0 - LANGUAGE_GROUNDING_COSINE) * covered
+    else:
+        score = cosine
     return Grounding(cosine, covered, score)
 
 
 def compose(question: str, result: SearchResult, *, threshold: float, follow_up: bool = False,
-            truncated: bool = False) -> Answer:
-    """Build the answer from the search result: quotes when grounded, else the closest."""
+            truncated: bool = False, language_threshold: float | None = None) -> Answer:
+    """Build the answer from the search result: quotes when grounded, else the closest.
+
+    `threshold` decides for an English question; `language_threshold` (default: the
+    language's `LANGUAGE_THRESHOLDS`) for a French or Spanish one, whose score is on another
+    scale (`grounding`)."""
     quotes, scored = select_quotes(result)
     judged = grounding(result, scored)
     common = {"question": question, "query": result.query, "version": result.version,
-              "top_score": judged.score, "truncated": truncated, "follow_up": follow_up}
+              "top_score": judged.score, "truncated": truncated, "follow_up": follow_up,
+              "language": result.language}
+    if result.language != "en":
+        threshold = (LANGUAGE_THRESHOLDS.get(result.language, threshold)
+                     if language_threshold is None else language_threshold)
     if not quotes or judged.score < threshold:
-        reason = "other_language" if language_of(question) != "en" else "not_covered"
-        return Answer(grounded=False, reason=reason, closest=closest_quotes(result, scored),
-                      **common)  # type: ignore[arg-type]
+        return Answer(grounded=False, reason="not_covered",
+                      closest=closest_quotes(result, scored), **common)  # type: ignore[arg-type]
     return Answer(grounded=True, reason="answered", quotes=quotes,
                   **common)  # type: ignore[arg-type]
 
 
+def question_language(text: str) -> str | None:
+    """The language a question is read in: "en", "fr" or "es" when it is clearly one of them,
+    "en" as well when there is too little to tell ("HACT?": acronyms are English), None when
+    it is in another language (index/language.py)."""
+    guess = identify(text)
+    if guess.language is not None:
+        return guess.language
+    return None if guess.other is not None else "en"
+
+
 def answer_question(question: str, searcher: Searcher, *, threshold: float, top_k: int = 5,
-                    previous: str | None = None, replied: bool = False) -> Answer:
+                    previous: str | None = None, replied: bool = False,
+                    language: str | None = None,
+                    language_threshold: float | None = None) -> Answer:
     """Answer one message; `previous` is the question it may follow up (the last one in this
-    conversation, or the one whose answer the user replied to: `replied`)."""
+    conversation, or the one whose answer the user replied to: `replied`).
+
+    The question is read in its own language (`question_language`, or `language` when
+    given): an English one as English, a French or Spanish one is matched with the English
+    guidance across languages (index/search.py), one in another language gets
+    "unsupported_language"."""
     text = question.strip()
     if not text:
         return Answer(question=question, query="", grounded=False, reason="empty")
@@ -382,12 +401,16 @@ def answer_question(question: str, searcher: Searcher, *, threshold: float, top_
     kind = small_talk(text)
     if kind is not None:
         return Answer(question=question, query="", grounded=False, reason="small_talk",
-                      small_talk=kind)
+                      small_talk=kind, language=language or question_language(text))
     truncated = len(text) > MAX_QUERY_CHARS
     text = without_greeting(text[:MAX_QUERY_CHARS])
-    if not query_terms(expand_acronyms(normalise(text))):
+    read_as = language or question_language(text)
+    if read_as is None:
+        return Answer(question=question, query="", grounded=False,
+                      reason="unsupported_language", language=None)
+    if read_as == "en" and not query_terms(expand_acronyms(normalise(text))):
         return Answer(question=question, query="", grounded=False, reason="no_terms")
     query, follow_up = search_query(text, previous, replied=replied)
-    result = searcher.search(query, max(top_k, EVIDENCE_PASSAGES))
+    result = searcher.search(query, max(top_k, EVIDENCE_PASSAGES), language=read_as)
     return compose(question, result, threshold=threshold, follow_up=follow_up,
-                   truncated=truncated)
+                   truncated=truncated, language_threshold=language_threshold)

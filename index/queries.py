@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from index.keyword import STOPWORDS, tokenize
+from index.lexicon import english_terms
 
 # Acronym as written (case matters: "WHO" the agency, not "who") -> its long form.
 # A plural "s" on the acronym ("IPs", "KPIs") is understood; the long form is used as given.
@@ -448,7 +449,11 @@ def local_acronyms(query: str, language: str) -> list[str]:
 
 def language_terms(query: str, language: str) -> list[Term]:
     """The terms of a French or Spanish question an English passage can print: its acronyms
-    (`local_acronyms`), each with its English long form as the other way to write it."""
+    (`local_acronyms`), each with its English long form as the other way to write it, then
+    the domain terms of the glossary (index/lexicon.py) by their English ("partenaires
+    d'exécution" -> "implementing partner"). A glossary term is written in another language,
+    so only its English forms can match a passage (its own form is a token no passage has:
+    `keyword_weights` then weighs each English word 1)."""
     terms: list[Term] = []
     text = _LOCAL_APOSTROPHE.sub("'", query)
     for acronym in dict.fromkeys(local_acronyms(text, language)):
@@ -456,6 +461,12 @@ def language_terms(query: str, language: str) -> list[Term]:
         long_form = _stems(ACRONYMS[acronym]) if acronym in ACRONYMS else ()
         if short:
             terms.append(Term(acronym, short, (long_form,) if long_form else (), name=True))
+    seen: set[tuple[tuple[str, ...], ...]] = set()
+    for found, english in english_terms(_ACRONYM.sub(" ", text), language):
+        forms = tuple(dict.fromkeys(form for form in map(_stems, english) if form))
+        if forms and forms not in seen:
+            seen.add(forms)
+            terms.append(Term(found, (f"{language}:{found}",), forms))
     return terms
 
 

@@ -61,7 +61,7 @@ MODES = ("hybrid", "dense", "keyword")
 DENSE_WEIGHT = 0.4  # share of the scaled cosine in the fused score; BM25 has the rest
 # A French or Spanish question: BM25 reads only its acronyms (index/queries.py), the dense
 # model the rest, so the cosine has a larger share.
-LANGUAGE_DENSE_WEIGHT = 0.8
+LANGUAGE_DENSE_WEIGHT = 0.5
 ALTERNATIVE_WEIGHT = 0.5  # BM25 weight of an acronym's long form or a synonym, shared by its words
 FOCUS_WEIGHT = 4.0  # BM25 weight of the last sentence's words in a several-sentence message
 RERANK = 20  # the best fused candidates are re-ranked by their best unit's evidence ...
@@ -163,9 +163,11 @@ class Searcher:
     version that replaced it (nothing is memory-mapped, so no read can end the process).
     """
 
-    def __init__(self, index_dir: Path, embedder: Embedder, *, candidates: int = 100) -> None:
+    def __init__(self, index_dir: Path, embedder: Embedder, *, candidates: int = 100,
+                 language_embedder: Embedder | None = None) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
+        self.language_embedder = language_embedder  # French and Spanish, when the index has it
         self.candidates = candidates
         self._index: LoadedIndex | None = None
         self._stamp: tuple[int, int] | None = None
@@ -173,14 +175,43 @@ class Searcher:
         self._tokens: dict[str, frozenset[str]] = {}
         self._pieces: dict[str, tuple[Piece, ...]] = {}
 
+    def embedder_for(self, language: str, index: LoadedIndex | None = None) -> Embedder:
+        """The embedder that reads questions in this language: the multilingual one for a
+        French or Spanish question when the index version (default: the one served) holds
+        its vectors, else the index's own model."""
+        if language == "en" or self.language_embedder is None:
+            return self.embedder
+        vectors = (index or self.current()).language
+        if vectors is None or vectors.model_id != self.language_embedder.model_id:
+            return self.embedder
+        return self.language_embedder
+
     def load(self) -> LoadedIndex:
-        """Load the model and the live index (raises IndexMissing, IndexModelMismatch, ...)."""
+        """Load the models and the live index (raises IndexMissing, IndexModelMismatch, ...).
+
+        An index without the vectors of the multilingual model (built before it, or with
+        another one) is served all the same: French and Spanish questions are then matched
+        by the index's own model, and a warning says to build it again."""
         self.embedder.load()
+        if self.language_embedder is not None:
+            self.language_embedder.load()
         with self._lock:
             self._index = load_live(self.index_dir, self.embedder.model_id)
             self._stamp = self._current_stamp()
             self._tokens, self._pieces = {}, {}
+            self._check_language(self._index)
         return self._index
+
+    def _check_language(self, index: LoadedIndex) -> None:
+        """Warn when French and Spanish questions cannot use the multilingual model."""
+        if self.language_embedder is None:
+            return
+        found = index.language.model_id if index.language is not None else None
+        if found != self.language_embedder.model_id:
+            log.warning("index version %s has no vectors of %s (%s): French and Spanish "
+                        "questions are matched by %s until the next build (partnerbot index)",
+                        index.version, self.language_embedder.model_id,
+                        f"it has {found}'s" if found else "built without", index.model_id)
 
     def current(self) -> LoadedIndex:
         """The version queries use now: loaded on first use, reloaded first if an admin
@@ -317,12 +348,17 @@ class Searcher:
         focus = focus_sentence(text)
         focus_terms = (query_terms(focus) if english else language_terms(focus, language)
                        ) if focus else []
+        embedder = self.embedder_for(language, index)
+        dense, sentences, model_id = index.dense, index.sentences, index.model_id
+        if embedder is not self.embedder and index.language is not None:
+            dense, sentences = index.language.dense, index.language.sentences
+            model_id = index.language.model_id
         vector = None
         dense_hits: list[tuple[int, float]] = []
         if mode != "keyword":
-            vector = self.embedder.embed_query(
+            vector = embedder.embed_query(
                 expand_acronyms(text) if english else expand_language_acronyms(text, language))
-            dense_hits = index.dense.search(vector, min(self.candidates, index.dense.size))
+            dense_hits = dense.search(vector, min(self.candidates, dense.size))
         keyword_hits: list[tuple[int, float]] = []
         if mode != "dense":
             scores = index.keyword.weighted_scores(keyword_weights(
@@ -341,14 +377,14 @@ class Searcher:
         weights, ranking = term_weights(terms, idf), ranking_weights(terms, idf)
         pool = ranked[:max(top_k, RERANK)] if mode == "hybrid" else ranked[:top_k]
         cosines = {}
-        if vector is not None and index.sentences is not None:
+        if vector is not None and sentences is not None:
             try:
-                cosines = index.sentences.scores(vector, [i for i, _ in pool])
+                cosines = sentences.scores(vector, [i for i, _ in pool])
             except IndexCorrupt as exc:  # its file changed under this read (truncated?)
                 raise _ReadFailed(index.changed() or str(exc).removeprefix(
                     f"{index.version}: ")) from exc
         dense_of, keyword_of = dict(dense_hits), dict(keyword_hits)
-        a, b = cosine_scale(index.model_id)  # unit cosines on the common range (embedders)
+        a, b = cosine_scale(model_id)  # unit cosines on the common range (embedders)
         best = max((score for _, score in pool), default=1.0) or 1.0
         hits = []
         for i, score in pool:

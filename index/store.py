@@ -2,7 +2,10 @@
 
 Layout under the index directory:
     CURRENT                 name of the live version (replaced atomically)
-    versions/<name>/        manifest.json, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+    versions/<name>/        manifest.json, chunks.jsonl, vectors.npy, dense.faiss, bm25/,
+                            sentences.npy, sentence_owner.npy, sentences.json, and language/
+                            (the vectors of the model for French and Spanish questions:
+                            vectors.npy, dense.faiss, sentences.npy) when built with one
     versions/.tmp-<name>/   a build in progress (never served; removed by the next build)
     versions/<name>/UNUSABLE  written when that version was found damaged; holds the reason
     build.lock              held while a build runs
@@ -46,6 +49,7 @@ from index.keyword import KeywordIndex
 from index.sentences import SENTENCE_TEXT, SentenceVectors
 
 FORMAT = 1
+LANGUAGE_DIR = "language"  # the multilingual model's vectors in a version (LanguageVectors)
 UNUSABLE = "UNUSABLE"  # the marker file of a damaged version (see the module docstring)
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,17 @@ FileStamp = tuple[int, int, int, int, int]
 def _file_stamp(path: str | Path) -> FileStamp:
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass
+class LanguageVectors:
+    """The passages and their units embedded by a second, multilingual model: French and
+    Spanish questions are matched with them (index/search.py). `sentences` rows are in the
+    order of the version's sentence_owner.npy, like its English unit vectors."""
+
+    model_id: str
+    dense: DenseIndex
+    sentences: SentenceVectors | None = None
 
 
 @dataclass
@@ -72,6 +87,7 @@ class LoadedIndex:
     sentences: SentenceVectors | None = None  # None for versions built without them
     directory: Path | None = None  # where it was loaded from
     files: dict[str, FileStamp] = field(default_factory=dict)  # each file as it was loaded
+    language: LanguageVectors | None = None  # the multilingual model's vectors, if built
     _by_id: dict[str, Chunk] = field(init=False, repr=False)
     _by_locator: dict[tuple[str, str], Chunk] = field(init=False, repr=False)
     _paths: dict[str, str] = field(init=False, repr=False)  # for `changed`: no Path joins
@@ -220,8 +236,12 @@ def write_version(
     built_at: str,
     hnsw_above: int,
     sentences: tuple[np.ndarray, np.ndarray] | None = None,
+    language: tuple[str, np.ndarray, np.ndarray | None] | None = None,
 ) -> None:
-    """Write every file of one version; the manifest (with checksums) goes last."""
+    """Write every file of one version; the manifest (with checksums) goes last.
+
+    `language`: (model id, passage vectors, unit vectors in the rows of `sentences`) of the
+    model French and Spanish questions are matched with."""
     directory.mkdir(parents=True)
     with open(directory / "chunks.jsonl", "w", encoding="utf-8") as handle:
         for chunk in chunks:
@@ -236,11 +256,22 @@ def write_version(
         np.save(directory / "sentence_owner.npy", sentences[1].astype(np.int32))
         (directory / "sentences.json").write_text(json.dumps({"text": SENTENCE_TEXT}),
                                                   encoding="utf-8")
+    if language is not None:
+        language_dir = directory / LANGUAGE_DIR
+        language_dir.mkdir()
+        language_vectors = np.asarray(language[1], dtype=np.float32)
+        np.save(language_dir / "vectors.npy", language_vectors)
+        DenseIndex.build(language_vectors, hnsw_above=hnsw_above).save(
+            language_dir / "dense.faiss")
+        if language[2] is not None and sentences is not None:
+            np.save(language_dir / "sentences.npy", language[2].astype(np.float32))
     files = _files(directory)
     manifest = {
         "format": FORMAT, "version": version, "model_id": model_id, "dim": dim,
         "built_at": built_at, "dense": dense.kind, "count": len(chunks),
         "documents": documents, "chunk_ids": [c.id for c in chunks],
+        **({"language": {"model_id": language[0], "dim": int(np.shape(language[1])[1])}}
+           if language is not None else {}),
         "checksums": {str(p.relative_to(directory)): digest
                       for p, digest in zip(files, _checksums(files), strict=True)},
     }
@@ -323,8 +354,34 @@ def load_version(directory: Path) -> LoadedIndex:
     if len(chunks) != manifest["count"] or dense.size != len(chunks):
         raise IndexCorrupt(f"{directory.name}: passage count does not match the manifest")
     sentences = _load_sentences(directory, manifest, len(chunks))
+    language = _load_language(directory, manifest, len(chunks), sentences)
     return LoadedIndex(directory.name, manifest, chunks, dense, keyword, sentences=sentences,
-                       directory=directory, files=files)
+                       directory=directory, files=files, language=language)
+
+
+def _load_language(directory: Path, manifest: dict[str, Any], passages: int,
+                   sentences: SentenceVectors | None) -> LanguageVectors | None:
+    """The multilingual model's vectors when this version has them (checked above)."""
+    meta = manifest.get("language")
+    if not isinstance(meta, dict) or not isinstance(meta.get("model_id"), str):
+        return None
+    names = [f"{LANGUAGE_DIR}/dense.faiss"]
+    if not all(name in manifest["checksums"] for name in names):
+        raise IndexVersionDamaged(f"{directory.name}: {names[0]} is missing")
+    try:
+        dense = DenseIndex.load(directory / names[0])
+    except Exception as exc:  # any library error on a damaged file means the same thing
+        raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
+    if dense.size != passages:
+        raise IndexCorrupt(f"{directory.name}: {names[0]} does not match the passages")
+    units = None
+    name = f"{LANGUAGE_DIR}/sentences.npy"
+    if sentences is not None and name in manifest["checksums"]:
+        try:
+            units = SentenceVectors.open(directory / name, sentences.owner, passages)
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{directory.name}: {name} cannot be read ({exc})") from exc
+    return LanguageVectors(meta["model_id"], dense, units)
 
 
 def _load_sentences(directory: Path, manifest: dict[str, Any],

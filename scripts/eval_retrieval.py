@@ -8,14 +8,19 @@ Prints:
   and 95th-percentile answer length (characters of the Telegram message);
 - abstention, on the calibration part and on the held-out part separately: answerable
   questions answered, in-domain unanswerable questions declined, off-topic ones declined;
-  with --sweep, the threshold that the calibration part alone would choose.
+  with --sweep, the threshold that the calibration part alone would choose;
+- the same per language for the French and Spanish versions of the dev questions
+  (eval/devset-translations.yaml): recall@1/@5 and MRR@10 of the served search, abstention
+  on both parts (each translated question is in the part of its English question), the
+  language each was read in; with --sweep, the threshold of each language
+  (bot/answers.py LANGUAGE_THRESHOLDS) its calibration part alone would choose.
 
 The split is fixed: in each group (answerable, in-domain unanswerable, off-topic), in file
 order, every third question (the 3rd, 6th, ...) is held out; the threshold
 (bot/answers.py DEFAULT_THRESHOLD) is calibrated on the other two thirds only.
 
-Usage: .venv/bin/python scripts/eval_retrieval.py [--devset eval/devset.yaml] [--sweep]
-       [--misses]
+Usage: .venv/bin/python scripts/eval_retrieval.py [--devset eval/devset.yaml]
+       [--translations eval/devset-translations.yaml] [--sweep] [--misses]
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import render
-from bot.answers import Answer, answer_question, search_query
+from bot.answers import (
+    LANGUAGE_THRESHOLDS,
+    Answer,
+    answer_question,
+    question_language,
+    search_query,
+)
 from bot.app import make_searcher, reference_embedder
 from bot.settings import load_settings
 from bot.tg.html import MAX_MESSAGE
@@ -71,6 +82,22 @@ def load_items(path: Path) -> tuple[list[Item], list[dict[str, Any]]]:
     return items, data.get("followups", [])
 
 
+def load_translations(path: Path, items: list[Item]) -> dict[str, list[Item]]:
+    """{language: the translated questions}, each with the expected passages, key phrases,
+    scope and part of the split of the English question it names."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    by_id = {i.id: i for i in items}
+    out: dict[str, list[Item]] = {}
+    for entry in data["questions"]:
+        english = by_id[entry["id"]]
+        for language in ("fr", "es"):
+            if entry.get(language):
+                out.setdefault(language, []).append(Item(
+                    english.id, entry[language], english.expected, english.keys,
+                    english.scope, english.held_out))
+    return out
+
+
 def relevant(source: str, locator: str, expected: list[dict[str, str]]) -> bool:
     return any(e["doc"] == source and e["locator"] == locator for e in expected)
 
@@ -89,8 +116,12 @@ def rrf_ranking(searcher: Searcher, question: str, depth: int) -> list[str]:
 
 
 def first_rank(searcher: Searcher, question: str, expected: list[dict[str, str]],
-               mode: str = "hybrid", depth: int = 10) -> int | None:
-    if mode == "rrf":
+               mode: str = "hybrid", depth: int = 10, language: str | None = None) -> int | None:
+    keys: list[tuple[str, ...]]
+    if language is not None:
+        keys = [(h.chunk.source, h.chunk.locator) for h in
+                searcher.search(question, depth, mode=mode, language=language).hits]
+    elif mode == "rrf":
         found = rrf_ranking(searcher, question, depth)
         keys = [tuple(f.split("\x1f")) for f in found]
     else:
@@ -101,10 +132,14 @@ def first_rank(searcher: Searcher, question: str, expected: list[dict[str, str]]
 
 
 def rank_metrics(searcher: Searcher, items: list[tuple[str, list[dict[str, str]]]],
-                 mode: str) -> dict[str, float]:
+                 mode: str, *, languages: bool = False) -> dict[str, float]:
+    """recall@1, recall@5 and MRR@10; with `languages`, each question searched in the
+    language it is read in (bot/answers.py `question_language`), as the bot does."""
     r1 = r5 = mrr = 0.0
     for question, expected in items:
-        first = first_rank(searcher, question, expected, mode)
+        first = first_rank(searcher, question, expected, mode,
+                           language=(question_language(question) or "en") if languages
+                           else None)
         r1 += first == 1
         r5 += first is not None and first <= 5
         mrr += 1.0 / first if first else 0.0
@@ -166,20 +201,23 @@ def calibrate(items: list[Item], scores: dict[str, float]) -> tuple[float, float
     return best[1], best[0]
 
 
-def timing(searcher: Searcher, questions: list[str], rounds: int = 3) -> tuple[float, float]:
-    """Median seconds of a hybrid search and of the bare query embedding, interleaved."""
+def timing(searcher: Searcher, questions: list[str], rounds: int = 3,
+           language: str = "en") -> tuple[float, float]:
+    """Median seconds of a hybrid search and of the bare query embedding (by the embedder
+    that serves questions of this language), interleaved."""
     searches: list[float] = []
     embeds: list[float] = []
+    embedder = searcher.embedder_for(language)
     for question in questions[:5]:  # warm up
-        searcher.search(question, 5)
+        searcher.search(question, 5, language=language)
     for _ in range(rounds):
         for question in questions:
-            text = expand_acronyms(normalise(question))
+            text = expand_acronyms(normalise(question)) if language == "en" else question
             started = time.perf_counter()
-            searcher.embedder.embed_query(text)
+            embedder.embed_query(text)
             embeds.append(time.perf_counter() - started)
             started = time.perf_counter()
-            searcher.search(question, 5)
+            searcher.search(question, 5, language=language)
             searches.append(time.perf_counter() - started)
     return statistics.median(searches), statistics.median(embeds)
 
@@ -187,6 +225,9 @@ def timing(searcher: Searcher, questions: list[str], rounds: int = 3) -> tuple[f
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--devset", type=Path, default=Path("eval/devset.yaml"))
+    parser.add_argument("--translations", type=Path,
+                        default=Path("eval/devset-translations.yaml"),
+                        help="French and Spanish versions of dev questions ('' for none)")
     parser.add_argument("--sweep", action="store_true",
                         help="calibrate the threshold on the calibration part and print it")
     parser.add_argument("--misses", action="store_true",
@@ -270,10 +311,72 @@ def main() -> int:
                 print(f"ANSWERED {item.scope} {item.id} ({tag}, "
                       f"{answers[item.id].top_score:.3f}) {item.question!r}")
     print(f"\n({time.perf_counter() - started:.1f} s for the answer pass)")
+    translated = (load_translations(args.translations, items)
+                  if str(args.translations) not in ("", ".") else {})
+    if translated:
+        languages(searcher, translated, threshold=threshold, sweep=args.sweep,
+                  misses=args.misses)
     search_s, embed_s = timing(searcher, [i.question for i in items])
-    print(f"Median search {search_s * 1000:.1f} ms vs bare query embedding "
-          f"{embed_s * 1000:.1f} ms ({search_s / embed_s:.2f}x)")
+    print(f"\nMedian search {search_s * 1000:.1f} ms vs bare query embedding "
+          f"{embed_s * 1000:.1f} ms ({search_s / embed_s:.2f}x), English questions")
+    for language, group in translated.items():
+        search_s, embed_s = timing(searcher, [i.question for i in group], language=language)
+        print(f"Median search {search_s * 1000:.1f} ms vs bare query embedding "
+              f"{embed_s * 1000:.1f} ms ({search_s / embed_s:.2f}x), {language} questions")
     return 0
+
+
+def languages(searcher: Searcher, translated: dict[str, list[Item]], *, threshold: float,
+              sweep: bool, misses: bool) -> None:
+    """The figures per language for the French and Spanish dev questions."""
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in LANGUAGE_THRESHOLDS.items())
+    print(f"\nFrench and Spanish questions (answered at the thresholds {shown}):")
+    print("| language | questions (answerable / out of scope) | read as the language | "
+          "recall@1 | recall@5 | MRR@10 | held-out recall@5 |\n|---|---|---|---|---|---|---|")
+    answers: dict[str, dict[str, Answer]] = {}
+    for language, group in translated.items():
+        answerable = [i for i in group if i.scope == "answerable"]
+        m = rank_metrics(searcher, [(i.question, i.expected) for i in answerable], "hybrid",
+                         languages=True)
+        held = rank_metrics(searcher, [(i.question, i.expected) for i in answerable
+                                       if i.held_out], "hybrid", languages=True)
+        read = sum(question_language(i.question) == language for i in group)
+        print(f"| {language} | {len(answerable)} / {len(group) - len(answerable)} | "
+              f"{_share((read, len(group)))} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | "
+              f"{m['MRR@10']:.3f} | {held['recall@5']:.3f} |")
+        answers[language] = {i.id: answer_question(i.question, searcher, threshold=threshold)
+                             for i in group}
+    print("\n| abstention | language | calibration part | held-out part |\n|---|---|---|---|")
+    for language, group in translated.items():
+        calibration_part = abstention([i for i in group if not i.held_out], answers[language])
+        held_out_part = abstention([i for i in group if i.held_out], answers[language])
+        for name in calibration_part:
+            print(f"| {name} | {language} | {_share(calibration_part[name])} | "
+                  f"{_share(held_out_part[name])} |")
+    if sweep:
+        for language, group in translated.items():
+            scores = {k: a.top_score for k, a in answers[language].items()}
+            chosen, youden = calibrate([i for i in group if not i.held_out], scores)
+            print(f"\nThe calibration part of the {language} questions alone chooses the "
+                  f"threshold {chosen:.4f} (answered + declined = {youden:.3f}); configured "
+                  f"{LANGUAGE_THRESHOLDS[language]:.4f}.")
+    if misses:
+        for language, group in translated.items():
+            for item in group:
+                answer = answers[language][item.id]
+                tag = "held-out" if item.held_out else "calibration"
+                if item.scope == "answerable":
+                    first = first_rank(searcher, item.question, item.expected,
+                                       language=question_language(item.question) or "en")
+                    if first is None or first > 5:
+                        print(f"RETRIEVAL MISS {language} {item.id} ({tag}) {item.question!r}: "
+                              f"rank {first or '>10'}")
+                    if not answer.grounded:
+                        print(f"DECLINED {language} {item.id} ({tag}, {answer.top_score:.3f}) "
+                              f"{item.question!r}")
+                elif answer.grounded:
+                    print(f"ANSWERED {item.scope} {language} {item.id} ({tag}, "
+                          f"{answer.top_score:.3f}) {item.question!r}")
 
 
 if __name__ == "__main__":

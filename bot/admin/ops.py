@@ -27,8 +27,11 @@ def reindex(settings: Settings, embedder: Embedder, *, actor: int | str, store: 
         if progress is not None:
             progress(s.message)
 
+    from bot.app import language_embedder
+
     report = build_index(settings.docs_dir, settings.index_dir, embedder,
-                         keep=settings.keep_versions, progress=step)
+                         keep=settings.keep_versions, progress=step,
+                         language_embedder=language_embedder(settings, embedder))
     index = load_live(settings.index_dir, embedder.model_id)
     loaded = load_checklists(settings.checklists_dir,
                              has_passage=lambda doc, loc: index.find(doc, loc) is not None)

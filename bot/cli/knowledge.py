@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot import render, texts
-from bot.answers import answer_question
+from bot import i18n, render, texts
+from bot.answers import answer_question, question_language
 from bot.app import make_searcher, reference_embedder
 from bot.cli.base import (
     actor,
@@ -76,12 +76,15 @@ def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
 def search(ctx: click.Context, question: str | None, as_json: bool, top_k: int) -> None:
     """Show the passages that best match QUESTION (or each line of standard input).
 
+    A question in French or Spanish is matched with the English passages across languages.
+
     Example: partnerbot search --top-k 3 "screening companies"
     """
     searcher = make_searcher(settings_of(ctx))
     searcher.load()
     for q in questions(question):
-        result = searcher.search(q, top_k) if q.strip() else None
+        result = searcher.search(q, top_k, language=question_language(q) or "en"
+                                 ) if q.strip() else None
         hits = result.hits if result else []
         if as_json:
             click.echo(json.dumps({"query": q, "results": [
@@ -105,6 +108,8 @@ def search(ctx: click.Context, question: str | None, as_json: bool, top_k: int) 
 def ask(ctx: click.Context, question: str | None, as_json: bool) -> None:
     """Answer QUESTION (or each line of standard input) with quotes and citations.
 
+    A question in French or Spanish is answered in its language around the English quotes.
+
     Example: partnerbot ask "Do implementing partners need PSEA training?"
     """
     settings = settings_of(ctx)
@@ -112,12 +117,13 @@ def ask(ctx: click.Context, question: str | None, as_json: bool) -> None:
     searcher.load()
     for q in questions(question):
         answer = answer_question(q, searcher, threshold=settings.threshold, top_k=settings.top_k)
-        plain = render.to_plain(render.answer_message(answer))
+        with i18n.speaking(answer.language if answer.language in i18n.LANGUAGES else "en"):
+            plain = render.to_plain(render.answer_message(answer))
         if as_json:
             quotes = answer.quotes or answer.closest
             click.echo(json.dumps({
                 "query": q, "answer": plain, "grounded": answer.grounded,
-                "reason": answer.reason,
+                "reason": answer.reason, "language": answer.language,
                 "citations": [{"source": x.hit.chunk.source, "title": x.hit.chunk.title,
                                "locator": x.hit.chunk.locator,
                                "citation": render.citation(x.hit.chunk), "quote": x.text,
