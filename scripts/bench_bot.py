@@ -29,6 +29,11 @@ impose" is that ideal moment minus the commit. With --no-limits the ideal moment
 Usage:
     .venv/bin/python scripts/bench_bot.py [--users 50] [--questions 10] [--think 0]
         [--no-limits] [--data-dir var] [--no-onnx] [--profile DIR]
+    .venv/bin/python scripts/bench_bot.py --workers N [--database postgresql://...]
+        [--kill-after S [--restart-after S]] [--users 50] [--questions 10]
+
+`--workers N` runs N webhook workers on PostgreSQL behind nginx instead
+(scripts/bench_workers.py has what it measures).
 
 With --think 0 (the default) every user asks again as soon as the reply arrives, so the bot is
 saturated and the run measures its capacity; latency is then users / throughput (Little's law).
@@ -321,6 +326,16 @@ def main() -> int:
                         help="serve with sentence-transformers (torch) even if an ONNX export "
                              "exists")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait per reply")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="N webhook workers on PostgreSQL behind nginx instead of one "
+                             "polling bot on SQLite (scripts/bench_workers.py)")
+    parser.add_argument("--database", default=None, metavar="postgresql://...",
+                        help="with --workers: an empty PostgreSQL database (default: a "
+                             "throwaway cluster)")
+    parser.add_argument("--kill-after", type=float, default=None, metavar="S",
+                        help="with --workers: kill -9 worker 1 S seconds into the load ...")
+    parser.add_argument("--restart-after", type=float, default=2.0, metavar="S",
+                        help="... and start it again S seconds later")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--allowed", help=argparse.SUPPRESS)
@@ -332,6 +347,12 @@ def main() -> int:
         serve(args.api_url, args.data_dir, args.allowed, args.timings, args.profile,
               onnx=not args.no_onnx, limits=not args.no_limits)
         return 0
+    if args.workers:
+        from bench_workers import drive_workers  # beside this script
+
+        return drive_workers(args)
+    if args.database or args.kill_after is not None:
+        parser.error("--database and --kill-after go with --workers N")
     return drive(args)
 
 
