@@ -146,7 +146,8 @@ class TelegramBot:
     # -- start and stop ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the token (getMe, retried on 5xx and network errors); then start sending,
+        """Check the token (getMe, retried on 5xx and network errors); on PostgreSQL take the
+        index version the other workers serve (bot/index_replica.py); then start sending,
         load the index and set the menus in the background, and handle what a crash left.
 
         Raises `Problem` for a token Telegram rejects or a Bot API that stays unreachable.
@@ -175,6 +176,8 @@ class TelegramBot:
             await asyncio.to_thread(self.store.release_claims, self.worker)
         except LogWriteError as exc:
             log.error("claims of the last run not released: %s", exc)
+        if self.replica is not None:  # the version the other workers serve, before any
+            await self._sync_index()  # question: a new node has none of its own
         self._spawn(self.sender.run(self.stopping))
         self._spawn(self._load_index())
         self._spawn(self._keep_menus())
@@ -208,8 +211,6 @@ class TelegramBot:
         return task
 
     async def _load_index(self) -> None:
-        if self.replica is not None:  # take the version the other workers serve first
-            await self._sync_index()
         try:
             await asyncio.to_thread(self.dialogue.searcher.load)
         except Exception as exc:  # the bot still starts and tells users the index is missing
