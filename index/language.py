@@ -12,9 +12,11 @@
    and Spanish without function words, and it recognises a language that is none of the
    three (Portuguese, Italian, German ...). It is loaded on first need (~0.7 s, ~20 MB).
 
-When the function words decide (one language has at least two and the others none, or three
-times as many), the model is not consulted. Otherwise the model's probabilities and the
-function words are added up (`MODEL_WEIGHT`); a text the model is sure is in another language
+When the function words decide (one language has at least two, and at least 0.4 of the words,
+and leads every other by more than the model could add), the model is not consulted: its
+answer could not change the result (187 of the dev set's 428 English, French and Spanish
+questions need no model). Otherwise the model's probabilities and the function words are
+added up (`MODEL_WEIGHT`); a text the model is sure is in another language
 (`OTHER_CONFIDENCE`), with fewer than two function words of a supported one, is another
 language. A text with too little to tell ("HACT?", "due diligence") is unknown.
 
@@ -130,6 +132,11 @@ def identify(text: str) -> Guess:
     best = max(votes.values())
     if best == 0 and sum(len(w) for w in words) < 3:
         return Guess(None, votes=counted)
+    second = sorted(votes.values())[-2]
+    if best >= max(DECISIVE, OTHER_SHARE * len(words)) and best - second > MODEL_WEIGHT + MARGIN:
+        # decided by the function words: whatever the model says cannot change it (it can
+        # neither call the text another language nor lift another language past this one)
+        return Guess(max(SUPPORTED, key=lambda lang: votes[lang]), votes=counted)
     probabilities = _model_probabilities(cleaned)
     top = max(probabilities, key=lambda lang: probabilities[lang])
     if (top not in SUPPORTED and probabilities[top] >= OTHER_CONFIDENCE
