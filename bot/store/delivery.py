@@ -217,6 +217,17 @@ class Delivery(Store):
             db.execute("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
                        " WHERE claimed_by = ?", [worker])
 
+    def reserve_send(self, now: float, interval: float, burst: int) -> float:
+        """Take the next slot of a send rate shared by every worker (one message every
+        `interval` seconds, `burst` at once; GCRA on the theoretical arrival time in
+        `send_rate`); the seconds to wait before sending. `now`: seconds since the epoch."""
+        with self._write("send_rate") as db:
+            tat = float(db.execute(
+                "INSERT INTO send_rate (id, tat) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET"
+                " tat = CASE WHEN send_rate.tat > ? THEN send_rate.tat ELSE ? END + ?"
+                " RETURNING tat", [now + interval, now, now, interval]).fetchone()[0])
+        return max(0.0, tat - interval * burst - now)
+
     # -- outbox --------------------------------------------------------------------------
 
     def due_replies(self, limit: int = 200) -> list[Row]:

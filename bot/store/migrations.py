@@ -358,11 +358,18 @@ def m010_add_index_versions(db: Connection) -> None:
     )
 
 
+def m011_add_send_rate(db: Connection) -> None:
+    """Telegram's overall message rate shared by every worker: the one row of `send_rate`
+    holds the theoretical arrival time of the next send (GCRA, seconds since the epoch), so
+    several workers together keep to the limit one bot has (bot/store/delivery.py)."""
+    _run(db, "CREATE TABLE send_rate (id INTEGER PRIMARY KEY CHECK (id = 1), tat REAL NOT NULL)")
+
+
 MIGRATIONS: list[Migration] = [m001_create_core, m002_add_checklist_runs, m003_add_access_requests,
                                m004_add_pending, m005_add_join_limits_and_hide_join_codes,
                                m006_add_delivery,
                                m007_add_run_revision_and_cohorts, m008_add_user_language,
-                               m009_add_claims, m010_add_index_versions]
+                               m009_add_claims, m010_add_index_versions, m011_add_send_rate]
 
 
 def number(migration: Migration) -> int:

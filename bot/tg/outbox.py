@@ -6,7 +6,10 @@ honoured), sent again after a restart.
 message limit, buttons, ForceReply, threading); `Sender` sends them. Each worker runs a Sender;
 a Sender sends only the rows it claimed (bot/store/delivery.py `claim_replies`: a chat's due
 rows, while its claim's lease lives), so senders on several workers never send one row twice,
-and each chat's rows go out in order. When the database cannot be written,
+and each chat's rows go out in order. With `shared_rate` (several workers, PostgreSQL) every
+send first takes a slot of Telegram's overall rate shared by all workers
+(`SessionLog.reserve_send`), so that together they send no faster than one bot may; each
+worker's own rate limiter still applies. When the database cannot be written,
 `Sender.send_unrecorded` sends replies from memory, so answers still go out.
 """
 
@@ -41,6 +44,7 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0  # seconds before a failed send is tried 
 GIVE_UP_AFTER = 24 * 3600.0  # a reply still not accepted after this long is marked failed
 CHAT_RATE, CHAT_BURST = 1.0, 3  # messages per second in one chat, and the burst allowed
 PARALLEL_CHATS = 8  # chats sent to at once (the global limit is the rate limiter's)
+SHARED_RATE, SHARED_BURST = 30.0, 30  # messages a second over every worker, and at once
 UNRECORDED_TRIES = 5  # sends of a reply that could not be stored, before it is dropped
 Row = dict[str, Any]
 
@@ -128,10 +132,13 @@ class Sender:
 
     def __init__(self, bot: ExtBot[None], store: SessionLog, *,
                  settled: Callable[[int | None, int], None] | None = None,
-                 worker: str = "sender", lease: float = 15.0) -> None:
+                 worker: str = "sender", lease: float = 15.0, shared_rate: bool = False) -> None:
         """:param settled: called with (update id, row id) once a row is sent or failed.
-        :param worker: the name this sender claims rows as, for `lease` seconds."""
+        :param worker: the name this sender claims rows as, for `lease` seconds.
+        :param shared_rate: keep to Telegram's overall rate together with the other workers
+            (through the database)."""
         self.bot = bot
+        self.shared_rate = shared_rate
         self.store = store
         self.worker, self.lease = worker, lease
         self._settled = settled or (lambda update_id, row_id: None)
@@ -227,6 +234,7 @@ class Sender:
         except LogWriteError as exc:
             log.warning("reply %s not sent yet, the outbox cannot be written: %s", row_id, exc)
             return False
+        await self._take_slot()
         try:
             message_id = await self._deliver(row)
         except RetryAfter as exc:
@@ -254,6 +262,19 @@ class Sender:
             self._unmarked[row_id] = message_id  # never sent twice by this process
         self._settled(row["update_id"], row_id)
         return True
+
+    async def _take_slot(self) -> None:
+        """Wait for this send's slot of the rate all workers share (when they share one)."""
+        if not self.shared_rate:
+            return
+        try:
+            wait = await asyncio.to_thread(self.store.reserve_send, time.time(),
+                                           1.0 / SHARED_RATE, SHARED_BURST)
+        except LogWriteError as exc:  # this worker's own rate limiter still holds
+            log.warning("shared send rate not read, sending anyway: %s", exc)
+            return
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def _later(self, row: Row, seconds: float, error: str) -> bool:
         row["attempts"] = int(row["attempts"]) + 1

@@ -113,7 +113,8 @@ class TelegramBot:
         self.worker = worker or worker_name()
         self.lease, self.heartbeat = lease, heartbeat
         self.sender = Sender(application.bot, self.store, settled=self._row_settled,
-                             worker=self.worker, lease=lease)
+                             worker=self.worker, lease=lease,
+                             shared_rate=self.store.dialect == POSTGRESQL)
         self._cached: dict[int, tuple[int, Update]] = {}  # stored by us, not handled: id -> key
         self._drainers: dict[int, asyncio.Task[Any]] = {}  # queues this worker drains now
         self._unfinished: set[int] = set()  # handled, but not marked so (the database failed)

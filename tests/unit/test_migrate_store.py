@@ -59,6 +59,7 @@ def converse(dialogue: Dialogue) -> None:
                                        content=b"\x00\x01binary\xff")])
     assert store.claim_updates(STAFF2, "host:8001", 15.0)
     store.claim_join_attempt(99)  # a join-code attempt counted
+    store.reserve_send(1_764_000_000.5, 1 / 30, 30)  # a send slot taken
     assert store.publish_index("20261201-000000-000001", model_id="hashing-256",
                                manifest={"format": 1}, archive=b"a tar\x00\xff", sha256="0",
                                by="test:8001", expected=None) is None
