@@ -17,6 +17,7 @@ all-MiniLM-L6-v2), in one run on the real knowledge base; prints Markdown tables
 Usage (from the repository root, after `bash scripts/setup.sh`; it builds its own indexes in a
 temporary directory, the live one is not touched):
     .venv/bin/python scripts/bench_search_languages.py [--rounds 3] [--runs 3]
+    .venv/bin/python scripts/bench_search_languages.py --bot-only   # memory alone, ~1 min
 """
 
 from __future__ import annotations
@@ -165,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the questions")
     parser.add_argument("--runs", type=int, default=3, help="runs of each start-up")
     parser.add_argument("--onnx-dir", type=Path, default=ROOT / "var" / "models" / DEFAULT_MODEL)
+    parser.add_argument("--bot-only", action="store_true",
+                        help="only the bot's memory, on a copy of the live index (var/index, "
+                             "built with the e5 vectors)")
     args = parser.parse_args(argv)
     info = machine()
     print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['mem_gib']} GiB; load "
@@ -173,35 +177,40 @@ def main(argv: list[str] | None = None) -> int:
     questions = dev_questions()
     with tempfile.TemporaryDirectory(prefix="bench-languages-") as tmp:
         work = Path(tmp)
-        build, _index_dir = measure_build(work)
-        data_dir = data_dir_with_model(work / "data", ensure_onnx(args.onnx_dir, work))
-        print("| full build from nothing (188 passages, both models) | seconds |\n|---|---|")
-        print(f"| total | {build['seconds']:.1f} |\n| all-MiniLM-L6-v2 (passages and units) | "
-              f"{build['minilm_s']:.1f} |\n| multilingual-e5-small (passages and units) | "
-              f"{build['e5_s']:.1f} |\n", flush=True)
-        rate = measure_e5_rate()
-        print(f"Bare e5 embed_documents: {rate['passages_per_s']:.1f} passages/s "
-              f"({rate['passages']} passages), {rate['units_per_s']:.1f} units/s "
-              f"({rate['units']} units); engine load {rate['load_s'] * 1000:.0f} ms\n",
-              flush=True)
-        search = measure_search(data_dir, questions, args.rounds)
-        print("| questions | serving embedder | search p50 | search p95 | bare embedding p50 | "
-              "bare embedding p95 | p95 ratio |\n|---|---|---|---|---|---|---|")
-        for language, m in search.items():
-            print(f"| {language} ({m['samples']}) | {m['embedder']} | "
-                  f"{m['search_p50'] * 1000:.1f} ms | {m['search_p95'] * 1000:.1f} ms | "
-                  f"{m['embed_p50'] * 1000:.1f} ms | {m['embed_p95'] * 1000:.1f} ms | "
-                  f"{m['ratio_p95']:.2f}x |")
-        print(flush=True)
-        print("| start-up to the first answer | median | min | max |\n|---|---|---|---|")
-        for name, question, env in (
-                ("partnerbot ask, French question", FRENCH_QUESTION, {}),
-                ("partnerbot ask, English question", ENGLISH_QUESTION, {}),
-                ("partnerbot ask, English question, no language model", ENGLISH_QUESTION,
-                 {"PARTNERBOT_LANGUAGE_MODEL": ""})):
-            m = measure_ask(data_dir, question, args.runs, **env)
-            print(f"| {name} | {m['median']:.2f} s | {m['min']:.2f} s | {m['max']:.2f} s |",
+        if args.bot_only:
+            shutil.copytree(ROOT / "var" / "index", work / "data" / "index")
+        else:
+            build, _index_dir = measure_build(work)
+            print("| full build from nothing (188 passages, both models) | seconds |\n"
+                  "|---|---|")
+            print(f"| total | {build['seconds']:.1f} |\n| all-MiniLM-L6-v2 (passages and "
+                  f"units) | {build['minilm_s']:.1f} |\n| multilingual-e5-small (passages and "
+                  f"units) | {build['e5_s']:.1f} |\n", flush=True)
+            rate = measure_e5_rate()
+            print(f"Bare e5 embed_documents: {rate['passages_per_s']:.1f} passages/s "
+                  f"({rate['passages']} passages), {rate['units_per_s']:.1f} units/s "
+                  f"({rate['units']} units); engine load {rate['load_s'] * 1000:.0f} ms\n",
                   flush=True)
+        onnx_dir = ensure_onnx(args.onnx_dir, work)
+        data_dir = data_dir_with_model(work / "data", onnx_dir)
+        if not args.bot_only:
+            search = measure_search(data_dir, questions, args.rounds)
+            print("| questions | serving embedder | search p50 | search p95 | bare embedding "
+                  "p50 | bare embedding p95 | p95 ratio |\n|---|---|---|---|---|---|---|")
+            for language, m in search.items():
+                print(f"| {language} ({m['samples']}) | {m['embedder']} | "
+                      f"{m['search_p50'] * 1000:.1f} ms | {m['search_p95'] * 1000:.1f} ms | "
+                      f"{m['embed_p50'] * 1000:.1f} ms | {m['embed_p95'] * 1000:.1f} ms | "
+                      f"{m['ratio_p95']:.2f}x |")
+            print("\n| start-up to the first answer | median | min | max |\n|---|---|---|---|")
+            for name, question, env in (
+                    ("partnerbot ask, French question", FRENCH_QUESTION, {}),
+                    ("partnerbot ask, English question", ENGLISH_QUESTION, {}),
+                    ("partnerbot ask, English question, no language model", ENGLISH_QUESTION,
+                     {"PARTNERBOT_LANGUAGE_MODEL": ""})):
+                m = measure_ask(data_dir, question, args.runs, **env)
+                print(f"| {name} | {m['median']:.2f} s | {m['min']:.2f} s | "
+                      f"{m['max']:.2f} s |", flush=True)
         print("\n| bot (partnerbot run, fake Bot API) | ready | first answer | peak RSS | "
               "RSS after |\n|---|---|---|---|---|")
         mixed = [q for trio in zip(questions["en"], questions["fr"], questions["es"],
@@ -209,12 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         variants: list[tuple[str, dict[str, Any]]] = [
             ("with multilingual-e5-small", {}),
             ("without (PARTNERBOT_LANGUAGE_MODEL=\"\")", {"PARTNERBOT_LANGUAGE_MODEL": ""})]
-        for name, extra in variants:
-            m = measure_bot(data_dir, ROOT / "knowledge", mixed, answers=len(mixed), **extra)
+        for n, (name, extra) in enumerate(variants):
+            # a data directory of its own (a fresh log: update ids start again at 1)
+            own = data_dir_with_model(work / f"bot-{n}", onnx_dir)
+            shutil.copytree(data_dir / "index", own / "index")
+            m = measure_bot(own, ROOT / "knowledge", mixed, answers=len(mixed), **extra)
             print(f"| {name}, {m['answers']} answers (en, fr, es) | {m['ready']:.2f} s | "
                   f"{m['first_answer'] * 1000:.0f} ms | {m['hwm_mb']:.0f} MB | "
                   f"{m['rss_mb']:.0f} MB |", flush=True)
-        shutil.rmtree(work / "data", ignore_errors=True)
     print(f"\nLoad average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
