@@ -90,7 +90,7 @@ def load_translations(path: Path, items: list[Item]) -> dict[str, list[Item]]:
     out: dict[str, list[Item]] = {}
     for entry in data["questions"]:
         english = by_id[entry["id"]]
-        for language in ("fr", "es"):
+        for language in (key for key in entry if key != "id"):  # "fr", "es", ...
             if entry.get(language):
                 out.setdefault(language, []).append(Item(
                     english.id, entry[language], english.expected, english.keys,
@@ -359,7 +359,7 @@ def languages(searcher: Searcher, translated: dict[str, list[Item]], *, threshol
             chosen, youden = calibrate([i for i in group if not i.held_out], scores)
             print(f"\nThe calibration part of the {language} questions alone chooses the "
                   f"threshold {chosen:.4f} (answered + declined = {youden:.3f}); configured "
-                  f"{LANGUAGE_THRESHOLDS[language]:.4f}.")
+                  f"{LANGUAGE_THRESHOLDS.get(language, float('nan')):.4f}.")
     if misses:
         for language, group in translated.items():
             for item in group:
