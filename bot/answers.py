@@ -59,20 +59,23 @@ _PRONOUN_START = re.compile(
     r"^(does|do|is|are|can|should|must|why|how)\s+(it|they|that|this|those|these)\b",
     re.IGNORECASE,
 )
-# Small talk: messages made only of these words (and punctuation or emoji) are not searched.
+# Small talk: messages made only of these words (and punctuation or emoji) are not searched;
+# in English, French and Spanish (the reply is in the message's language).
 _SMALL_TALK = {
     "help": frozenset("help start menu commands what can you do how does this work use bot "
-                      "guide assistant test testing ping".split()),
+                      "guide assistant test testing ping aide ayuda".split()),
     "thanks": frozenset("thanks thank you thx ty cheers much very so many a lot appreciated "
-                        "great helpful that was".split()),
-    "bye": frozenset("bye goodbye see you later ciao cya good night".split()),
+                        "great helpful that was merci beaucoup gracias muchas mil".split()),
+    "bye": frozenset("bye goodbye see you later ciao cya good night au revoir adieu adiós "
+                     "adios chao hasta luego".split()),
     "greeting": frozenset("hi hello hey hiya howdy greetings good morning afternoon evening "
-                          "day there all everyone dear team yo".split()),
+                          "day there all everyone dear team yo bonjour salut bonsoir coucou "
+                          "hola buenos buenas días dias tardes noches".split()),
     "ack": frozenset("ok okay k kk cool great nice perfect fine got it alright all right yes "
                      "no sure good understood noted fair enough".split()),
 }
 _REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b")
-_HELP_TRIGGERS = frozenset("help menu commands start".split())
+_HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
 _GREETING_PREFIX = re.compile(
     r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day))"
     r"(?:\s+(?:there|all|team|everyone))?\s*[,!.:;-]+\s*(?=\S)|"

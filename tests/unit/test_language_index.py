@@ -162,3 +162,13 @@ def test_a_question_in_another_language_is_not_searched(hashed_index: Path,
     french = answer_question("Quels partenaires doivent être formés à la fraude ?", searcher,
                              threshold=0.5)
     assert french.language == "fr" and french.reason in ("answered", "not_covered")
+
+
+@pytest.mark.parametrize(("message", "kind", "language"), [
+    ("Merci beaucoup !", "thanks", "fr"), ("Bonjour", "greeting", "fr"),
+    ("¡Muchas gracias!", "thanks", "es"), ("Hola", "greeting", "es"),
+    ("au revoir", "bye", "fr"), ("thanks a lot", "thanks", "en")])
+def test_small_talk_in_the_three_languages_is_not_searched(hashed_index: Path, message: str,
+                                                           kind: str, language: str) -> None:
+    answer = answer_question(message, Searcher(hashed_index, HashingEmbedder()), threshold=0.5)
+    assert (answer.reason, answer.small_talk, answer.language) == ("small_talk", kind, language)
