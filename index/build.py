@@ -415,12 +415,15 @@ def status(index_dir: Path) -> list[dict[str, object]]:
 
 def _described(manifest: dict[str, Any]) -> dict[str, object]:
     """What `status` shows of a manifest: the fields it has of built_at, passages, documents,
-    model and dense."""
+    model, dense and the model of French and Spanish questions (`language_model`)."""
     fields = {"built_at": "built_at", "passages": "count", "model": "model_id",
               "dense": "dense"}
     shown = {key: manifest[name] for key, name in fields.items() if name in manifest}
     if isinstance(manifest.get("documents"), list):
         shown["documents"] = len(manifest["documents"])
+    language = manifest.get("language")
+    if isinstance(language, dict) and isinstance(language.get("model_id"), str):
+        shown["language_model"] = language["model_id"]
     return shown
 
 

@@ -41,9 +41,11 @@ def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
             click.echo("No index yet.\n\nTry: partnerbot index")
         for row in rows:
             mark = "*" if row["live"] else " "
+            language = (f" + {row['language_model']} (fr, es)" if row.get("language_model")
+                        else "")
             details = (f"{row.get('built_at', '?')}  {row.get('passages', '?')} passages  "
-                       f"{row.get('documents', '?')} documents  model {row.get('model', '?')}  "
-                       f"{row.get('dense', '')}  {row['state']}")
+                       f"{row.get('documents', '?')} documents  model {row.get('model', '?')}"
+                       f"{language}  {row.get('dense', '')}  {row['state']}")
             click.echo(f"{mark} {row['version']}  {details}")
         return
     if do_rollback:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bot.answers import answer_question, question_language
-from index.build import build_index
+from index.build import build_index, status
 from index.embedders import HashingEmbedder
 from index.errors import IndexCorrupt
 from index.lexicon import english_terms
@@ -55,6 +55,8 @@ def test_a_build_with_a_language_model_holds_its_vectors(docs_dir: Path, tmp_pat
     assert other.embedded == 13 + units and len(other.queries) == 1
     assert {f"{LANGUAGE_DIR}/dense.faiss", f"{LANGUAGE_DIR}/vectors.npy",
             f"{LANGUAGE_DIR}/sentences.npy"} <= set(loaded.manifest["checksums"])
+    [row] = status(tmp_path / "index")
+    assert (row["model"], row["language_model"]) == ("hashing-256", "multilingual-fake")
 
 
 def test_the_language_vectors_are_reused_and_rebuilt_for_another_model(
