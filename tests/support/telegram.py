@@ -45,17 +45,23 @@ def telegram_dialogue(server: FakeBotAPI, data_dir: Path, embedder: Embedder,
     return build_dialogue(config, front="telegram", embedder=embedder)
 
 
+TEST_CHAT_RATE = 50.0  # messages a second in one chat: a checklist step is an edit and a message
+
+
 class RunningBot:
     """The real bot polling the fake server in a background thread with its own loop."""
 
     def __init__(self, server: FakeBotAPI, dialogue: Dialogue, *, rate_limit: bool = True,
-                 token: str = TOKEN):
+                 token: str = TOKEN, chat_rate: float = TEST_CHAT_RATE):
+        """:param chat_rate: the outbox's messages a second in one chat: fast by default, as
+        the fake server has no flood limits unless a test sets them (production keeps to
+        Telegram's 1/s; `scripts/bench_bot.py` measures it against the limits)."""
         self.server, self.dialogue = server, dialogue
         self.application = build_application(dialogue, token, rate_limit=rate_limit)
         self._settled: set[int] = set()
         self._cond = threading.Condition()
         self.runner = TelegramBot(self.application, dialogue, poll_timeout=1,
-                                  settled=self._on_settled)
+                                  settled=self._on_settled, chat_rate=chat_rate)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bot", daemon=True)
         self._polling: asyncio.Future[None] | None = None
