@@ -149,10 +149,10 @@ def test_a_read_only_database_is_written_back_once_writable(dialogue: Dialogue) 
     assert logged_questions(dialogue) == ["warm up", *QUESTIONS, "back"]
 
 
+# SQLite's own full-database error; a PostgreSQL server out of space fails like the
+# unreachable server of test_an_unreachable_server_is_said_truthfully_...
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_full_database_spools_and_recovers(dialogue: Dialogue) -> None:
-    if url(dialogue):
-        pytest.skip("SQLite's own full-database error; a PostgreSQL server out of space fails "
-                    "like the unreachable server of test_an_unreachable_server_...")
     db = sqlite3.connect(dialogue.settings.db_path)
     pages = db.execute("PRAGMA page_count").fetchone()[0]
     db.close()
@@ -175,9 +175,8 @@ def test_a_full_database_spools_and_recovers(dialogue: Dialogue) -> None:
     assert len(logged_questions(dialogue)) == 1 + len(QUESTIONS) + 1
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL keeps no file in the data dir
 def test_a_deleted_data_directory_is_reported_and_logging_goes_on(dialogue: Dialogue) -> None:
-    if url(dialogue):
-        pytest.skip("the session log on PostgreSQL keeps no file in the data directory")
     data = dialogue.settings.db_path.parent
     shutil.rmtree(data / "index", ignore_errors=True)  # the index is a link to a shared one
     for path in data.iterdir():
@@ -209,6 +208,7 @@ def test_a_run_that_cannot_be_saved_says_so_truthfully(dialogue: Dialogue) -> No
     assert dialogue.store._rows("SELECT count(*) AS n FROM pending")[0]["n"] == 0
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # a SQLite file has no server
 def test_an_unreachable_server_is_said_truthfully_and_the_log_written_back(
         dialogue: Dialogue) -> None:
     """PostgreSQL only: the server stops taking connections and the store's are cut (a
@@ -216,8 +216,7 @@ def test_an_unreachable_server_is_said_truthfully_and_the_log_written_back(
     pending state), so a question cannot be answered: every message gets a truthful reply at
     once (nothing was recorded), admins are told once, and the log rows come back after."""
     database = url(dialogue)
-    if database is None:
-        pytest.skip("a SQLite file has no server (its faults are the tests above)")
+    assert database is not None
     name = database.rsplit("/", 1)[1]
     admin = database.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
