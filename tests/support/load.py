@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,3 +149,56 @@ def outputs(logs: list[Path], name: str = "bot process") -> str:
         text = "\n".join(lines)
         parts.append(f"--- output of {name} {n} (last 6000 characters) ---\n{text[-6000:]}")
     return "\n".join(parts)
+
+
+@dataclass
+class Outcome:
+    """What a load with a kill left: each question's answers, and what went wrong."""
+
+    asked: list[Asked]
+    messages: list[Request]
+    by_update: dict[int, list[Request]]
+    copies: list[Request]  # accepted, never marked sent (the row was sent again)
+    unexplained: list[Request]  # messages no question explains
+    lost: list[Asked]
+    duplicated: set[int]  # update ids answered more than once
+    not_answers: list[Request]
+    disordered: list[int]  # chats whose answers came out of order
+    not_logged: list[Asked]  # questions with no row in the answers table
+    logged_twice: int
+
+    @classmethod
+    def judge(cls, asked: list[Asked], messages: list[Request], outbox: Sequence[Row],
+              answered: Sequence[Row], chats: set[int]) -> Outcome:
+        """`outbox`: its rows (id, update_id, chat_id, status, attempts, message_id);
+        `answered`: the (user_id, question) of every row of the answers table."""
+        by_update, copies, unexplained = attribute(messages, outbox)
+        logged = Counter((int(r["user_id"]), r["question"]) for r in answered)
+        return cls(
+            asked=asked, messages=messages, by_update=by_update, copies=copies,
+            unexplained=unexplained,
+            lost=[a for a in asked if not by_update.get(a.update_id)],
+            duplicated={a.update_id for a in asked if len(by_update.get(a.update_id, [])) > 1},
+            not_answers=[m for m in messages if m.chat_id in chats
+                         and not any(s in m.params["text"] for s in ANSWER_MARKS)],
+            disordered=out_of_order(messages, by_update, chats),
+            not_logged=[a for a in asked if not logged[(a.user, a.question)]],
+            logged_twice=sum(1 for n in logged.values() if n > 1))
+
+    def check(self, doubtful: set[int], unhandled: Sequence[Row], asked_at_kill: int,
+              report: str) -> None:
+        """Nothing lost, nothing twice but replies in doubt at the kill, every message an
+        answer of its question in order, every question logged, no update left unhandled, and
+        questions asked after the kill too."""
+        assert not self.lost, f"lost: {self.lost[:10]}\n{report}"
+        assert self.duplicated <= doubtful, ("answered twice though not in doubt: "
+                                             f"{sorted(self.duplicated - doubtful)}\n{report}")
+        strays = [(m.chat_id, m.result["message_id"]) for m in self.unexplained]
+        assert not strays, f"messages no question explains: {strays}\n{report}"
+        assert not self.not_answers, \
+            f"not answers: {[m.params['text'][:80] for m in self.not_answers]}"
+        assert not self.disordered, f"answers out of order in chats {self.disordered}\n{report}"
+        assert not self.not_logged, \
+            f"no answer in the session log: {self.not_logged[:10]}\n{report}"
+        assert not unhandled, f"updates left unhandled: {[r['update_id'] for r in unhandled]}"
+        assert len(self.asked) > asked_at_kill, f"no question was asked after the kill\n{report}"
