@@ -67,4 +67,10 @@ fi
 if [ ! -f "$DATA_DIR/index/CURRENT" ]; then
   echo "Building the index (once) ..."
   "$VENV/bin/partnerbot" index
+elif [ "${PARTNERBOT_LANGUAGE_MODEL-multilingual-e5-small}" != "" ] \
+     && [ ! -d "$DATA_DIR/index/versions/$(cat "$DATA_DIR/index/CURRENT")/language" ]; then
+  # an index from before French and Spanish: the build reuses every English vector and adds
+  # the multilingual-e5-small ones (about 2 minutes, once)
+  echo "Adding the vectors for French and Spanish questions to the index (once) ..."
+  "$VENV/bin/partnerbot" index
 fi
