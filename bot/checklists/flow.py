@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,10 +44,11 @@ from typing import Any
 
 from bot import i18n, render, texts
 from bot.checklists import engine as runs
-from bot.checklists.cohorts import cohort_summary
 from bot.checklists.loading import checklist_from_dict, load_checklists
 from bot.checklists.model import Checklist, Cite, LoadResult, Question
+from bot.checklists.parsing import question_like, typed_answer
 from bot.checklists.reports import answer_label, csv_report, markdown_report
+from bot.checklists.training import cohort_command, training_link
 from bot.dialogue.flow import CommandSpec, Turn
 from bot.inputs import InputError, parse_cohort_tag, parse_row_id
 from bot.store import RunChanged
@@ -57,7 +57,6 @@ from index.errors import IndexProblem
 
 PENDING_TTL = 24 * 3600  # seconds a partner name, a note, ticks or a start confirmation wait
 RUNS_SHOWN = 10  # runs listed by /runs
-_NUMBERISH = re.compile(r"^[^A-Za-z]*\d[^A-Za-z]*(?:\s*[A-Za-z$€£%]{0,4})?$")
 
 
 def now() -> str:
@@ -66,10 +65,6 @@ def now() -> str:
 
 def stale() -> list[Reply]:
     return [Reply(texts.STALE_BUTTON, notice=texts.STALE_BUTTON)]
-
-
-def _question_like(text: str) -> bool:
-    return text.rstrip().endswith("?")
 
 
 @dataclass(frozen=True)
@@ -96,30 +91,6 @@ class Run:
                    runs.state_from_json(json.dumps(row["state"])), checklist)
 
 
-def typed_answer(question: Question, text: str) -> runs.AnswerValue | None:
-    """The answer `text` gives to the question, or None when it is not one (a question, an
-    unknown option). Raises InvalidAnswer for an answer that breaks a rule (out of range,
-    "none" with others), whose message then says what to fix."""
-    stripped = text.strip()
-    if not stripped:
-        return None
-    if question.type == "text":
-        return None if _question_like(stripped) else runs.parse_answer(question, stripped)
-    if question.type == "number":
-        if not _NUMBERISH.match(stripped):
-            return None
-        return runs.parse_answer(question, stripped)
-    tokens = [t for t in stripped.split(",") if t.strip()] if question.type == "multi" \
-        else [stripped]
-    for token in tokens:
-        try:
-            runs.parse_answer(question, token.strip()) if question.type != "multi" else \
-                runs.parse_answer(question, [token.strip()])
-        except runs.InvalidAnswer:
-            return None  # names no option: not an answer
-    return runs.parse_answer(question, stripped)
-
-
 @dataclass
 class ChecklistFlow:
     """The checklist part of the dialogue."""
@@ -135,7 +106,7 @@ class ChecklistFlow:
             CommandSpec("runs", texts.SUMMARY_RUNS, self.my_runs),
             CommandSpec("training", texts.SUMMARY_TRAINING, self.training, role="trainer",
                         usage=texts.USAGE_TRAINING),
-            CommandSpec("cohort", texts.SUMMARY_COHORT, self.cohort, role="trainer",
+            CommandSpec("cohort", texts.SUMMARY_COHORT, cohort_command, role="trainer",
                         usage=texts.USAGE_COHORT),
         ]
 
@@ -269,7 +240,7 @@ class ChecklistFlow:
         return self._answer(turn, run, current, value)
 
     def _partner(self, turn: Turn, run: Run, text: str) -> list[Reply] | None:
-        if _question_like(text):
+        if question_like(text):
             turn.after.append(self._partner_prompt(run.id, run.state.training))
             return None
         try:
@@ -611,53 +582,5 @@ class ChecklistFlow:
     # ---- trainers ------------------------------------------------------------------------
 
     def training(self, turn: Turn, args: str) -> list[Reply]:
-        """`/training <checklist id> <cohort tag>`: the deep link that opens the checklist in
-        training mode for a cohort, which the trainer then owns."""
-        parts = args.split()
-        if len(parts) != 2:
-            return [Reply(texts.TRAINING_USAGE.format(ids=render.esc(
-                ", ".join(self.load(turn).checklists))))]
-        checklist_id, tag_text = parts
-        loaded = self.load(turn)
-        if checklist_id not in loaded.checklists:
-            return [Reply(texts.CHECKLIST_UNKNOWN.format(id=render.esc(checklist_id)))]
-        try:
-            tag = parse_cohort_tag(tag_text)
-        except InputError as exc:
-            return [Reply(render.problem(exc))]
-        payload = f"training-{checklist_id}_{tag}"
-        if len(payload) > 64:
-            return [Reply(texts.TRAINING_TOO_LONG.format(length=len(payload)))]
-        if not turn.ctx.store.create_cohort(tag, created_by=turn.user.id,
-                                            checklist_id=checklist_id):
-            return [Reply(texts.COHORT_TAKEN.format(tag=render.esc(tag)))]
-        name = turn.ctx.bot_username
-        link = f"https://t.me/{name}?start={payload}" if name else f"/start {payload}"
-        return [Reply(texts.TRAINING_LINK.format(
-            title=render.esc(loaded.checklists[checklist_id].localized(i18n.current()).title),
-            tag=render.esc(tag),
-            link=render.esc(link)))]
-
-    def cohort(self, turn: Turn, args: str) -> list[Reply]:
-        """`/cohort`: the trainer's cohorts (admins: all); `/cohort <tag>`: runs, ratings and
-        answers across one of them."""
-        store = turn.ctx.store
-        admin = turn.role == "admin"
-        tag = args.strip()
-        if not tag:
-            cohorts = store.cohorts(created_by=None if admin else turn.user.id)
-            if not cohorts:
-                return [Reply(texts.COHORTS_NONE)]
-            lines = [texts.COHORTS_HEADING] + [
-                texts.COHORTS_LINE.format(tag=render.esc(c["tag"]), runs=c["runs"],
-                                          checklist=render.esc(c["checklist_id"] or ""))
-                for c in cohorts]
-            return [Reply("\n".join(lines))]
-        try:
-            tag = parse_cohort_tag(tag)
-        except InputError as exc:
-            return [Reply(render.problem(exc))]
-        owner = store.cohort(tag)
-        if not admin and (owner is None or owner["created_by"] != turn.user.id):
-            return [Reply(texts.COHORT_NOT_YOURS.format(tag=render.esc(tag)))]
-        return [Reply(render.cohort_message(tag, cohort_summary(store, tag)))]
+        """`/training <checklist id> <cohort tag>` (bot/checklists/training.py)."""
+        return training_link(turn, args, self.load(turn))

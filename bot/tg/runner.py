@@ -39,8 +39,9 @@ from bot import i18n
 from bot.index_replica import IndexReplica
 from bot.store import LogWriteError, Outgoing, Received
 from bot.store.sql import POSTGRESQL
+from bot.tg.menus import Menu, chat_menu, menu_changes
 from bot.tg.outbox import CHAT_RATE, Sender, outgoing, retry_after_seconds
-from bot.types import ROLES, Reply, Role
+from bot.types import Reply, Role
 from index.errors import IndexBusy, IndexProblem, Problem
 
 if TYPE_CHECKING:
@@ -57,18 +58,6 @@ LEASE = 15.0  # seconds a worker's claim lives unless renewed (then another work
 HEARTBEAT = 3.0  # seconds between renewals of the claims, and looks for abandoned updates
 RECOVER_AFTER = 1.0  # an unclaimed update this old is taken by any worker
 INDEX_SYNC = 3.0  # seconds between looks at the index version published to every worker
-Menu = tuple[Role, str]  # a chat's own command menu: the role's commands, in a language
-
-
-def chat_menu(role: str | None, chosen: str | None, telegram: str | None) -> Menu | None:
-    """The menu a private chat gets instead of the default one (staff, in the language of
-    the user's Telegram app): a trainer's or admin's commands, or a /language choice; None
-    when the default fits."""
-    privileged: Role | None = role if role in ROLES[1:] else None  # type: ignore[assignment]
-    if privileged is None and chosen not in i18n.LANGUAGES:
-        return None
-    language = chosen if chosen in i18n.LANGUAGES else i18n.from_telegram(telegram)
-    return privileged or "staff", language or i18n.SOURCE_LANGUAGE
 
 
 def _backoff(attempt: int, first: float = 1.0, cap: float = 30.0) -> float:
@@ -346,19 +335,7 @@ class TelegramBot:
             users = await asyncio.to_thread(self.store.users)
         except LogWriteError:
             return []
-        admins = self.dialogue.settings.admin_ids
-        wanted: dict[int, Menu | None] = {}
-        for u in users:
-            role = "admin" if u["id"] in admins else u["role"]
-            menu = chat_menu(role, u.get("chosen_language"), u.get("language"))
-            if menu is not None:
-                wanted[int(u["id"])] = menu
-        for admin in admins:
-            wanted.setdefault(admin, ("admin", i18n.SOURCE_LANGUAGE))
-        changes: list[tuple[int, Menu | None]] = [
-            (c, m) for c, m in wanted.items() if self._menus.get(c, "none") != m]
-        changes += [(c, None) for c, m in self._menus.items() if m and c not in wanted]
-        return changes
+        return menu_changes(users, self.dialogue.settings.admin_ids, self._menus)
 
     # -- updates in ---------------------------------------------------------------------------
 
