@@ -15,7 +15,7 @@ the reply. Figures on the server's monotonic clock: throughput, latency from the
 becoming available to its reply arriving, and the latency beyond the limits: the reply's
 arrival minus when an ideal sender would have delivered it, given when the worker committed
 it to the outbox (outbox.created_at, wall clock, mapped onto the monotonic clock) and
-Telegram's limits (bench_bot.ideal_sends). Each worker has its own rate limiter (about 30
+Telegram's limits (bench_bot_report.ideal_sends). Each worker has its own rate limiter (about 30
 calls/s), so N workers together may send faster than Telegram allows: the 429 answers count
 what that costs. Answers are matched to questions through the outbox (tests/support/load.py
 `attribute`): lost, answered twice, and whether each duplicate was in doubt at a kill.
@@ -221,7 +221,8 @@ def settle(server: Any, url: str, users: set[int], asked: int, timeout: float = 
 def drive_workers(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))
     import psycopg
-    from bench_bot import devset_questions, ideal_sends, ms, percentile, prepare_data_dir
+    from bench_bot import devset_questions, prepare_data_dir
+    from bench_bot_report import ideal_sends, ms, percentile
     from psycopg.rows import dict_row
 
     from tests.support.fakebotapi import FakeBotAPI, FloodLimits
