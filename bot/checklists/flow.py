@@ -44,7 +44,8 @@ from typing import Any
 
 from bot import i18n, render, texts
 from bot.checklists import engine as runs
-from bot.checklists.loading import checklist_from_dict, load_checklists
+from bot.checklists.cohorts import restore
+from bot.checklists.loading import load_checklists
 from bot.checklists.model import Checklist, Cite, LoadResult, Question
 from bot.checklists.parsing import question_like, typed_answer
 from bot.checklists.reports import answer_label, csv_report, markdown_report
@@ -85,10 +86,9 @@ class Run:
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Run:
-        checklist = checklist_from_dict(row["snapshot"], source=f"run {row['id']}")
+        checklist, state = restore(row)
         return cls(int(row["id"]), int(row.get("revision") or 0), row.get("chat_id"),
-                   checklist.localized(i18n.current()),
-                   runs.state_from_json(json.dumps(row["state"])), checklist)
+                   checklist.localized(i18n.current()), state, checklist)
 
 
 @dataclass
