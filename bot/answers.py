@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.evidence import UnitEvidence, coverage, term_share
+from index.keyword import tokenize
 from index.language import identify
-from index.queries import expand_acronyms, normalise, query_terms
+from index.queries import Asked, expand_acronyms, normalise, query_terms
 from index.search import Hit, Searcher, SearchResult
 from index.sentences import Unit, units
 
@@ -43,6 +44,9 @@ SHORT_UNIT = 90  # a quoted sentence shorter than this is followed by the next o
 # Calibrated on the dev set's calibration part (scripts/eval_retrieval.py):
 UNIT_RANK = 1.0  # a unit's quote score: its evidence + this x its passage's score (vs the best)
 TYPED_RATIO = 0.7  # a unit printing the fact asked for goes first when it scores this share
+TYPED_COVERAGE = 0.3  # ... and prints this weighted share of the question's terms
+ASKED_MISSING = 0.5  # the grounding score is cut to this share when no top passage names the
+# thing asked for ("is there a template": none prints "template")
 FURTHER_RATIO = 0.8  # a further quote scores at least this share of the first one ...
 COSINE_MARGIN = 0.06  # ... and is this close to it in meaning, or prints a new question term
 GROUNDING_COSINE = 0.3  # share of the best unit cosine; the terms' coverage has the rest
@@ -74,6 +78,7 @@ _SMALL_TALK = {
     "ack": frozenset("ok okay k kk cool great nice perfect fine got it alright all right yes "
                      "no sure good understood noted fair enough".split()),
 }
+_DATE_LABEL = re.compile(r"(?:target|due|completion) date|deadline", re.IGNORECASE)
 _REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b")
 _HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
 _GREETING_PREFIX = re.compile(
@@ -251,9 +256,11 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
         return [], scored
     ranked = sorted(scored, key=lambda s: -s.score)
     if result.kind:  # asked for a date, a number ...: a unit on the subject must print one
-        typed = [s for s in ranked if s.evidence.typed and s.score >= TYPED_RATIO * ranked[0].score]
+        typed = [s for s in ranked if s.evidence.typed and s.score >= TYPED_RATIO * ranked[0].score
+                 and _on_subject(result, s)]
         if not typed:
             return [], scored
+        typed.sort(key=lambda s: not _label_asked(result, s.evidence.unit))  # stable
         ranked = [typed[0], *(s for s in ranked if s is not typed[0])]
     first = ranked[0]
     chosen: list[_Scored] = [first]
@@ -270,6 +277,53 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
         chosen.append(candidate)
         covered |= new_terms
     return _as_quotes(chosen), scored
+
+
+def _on_subject(result: SearchResult, unit: _Scored) -> bool:
+    """Whether a unit that prints the kind of fact asked for prints it about the question's
+    subject: for "how many X", it prints X ("three more courses" does not say how many
+    partners); otherwise `TYPED_COVERAGE` of the question's weighted terms (English: a
+    French or Spanish question's terms are only its acronyms). A labelled field ("Target
+    date: 31 December 2023") is about its row: the passage's terms count for it, except those
+    its label prints ("deadline": "Target date")."""
+    if result.language != "en":
+        return True
+    if result.asked is not None and result.asked.counted:
+        return _names(result.asked, unit.evidence.tokens)
+    if not unit.evidence.unit.label:
+        return coverage(result.terms, result.weights, unit.evidence.tokens) >= TYPED_COVERAGE
+    label = frozenset(tokenize(unit.evidence.unit.label))
+    rest = [(t, w) for t, w in zip(result.terms, result.weights, strict=True)
+            if term_share(t, label) < 1.0]
+    return bool(rest) and coverage([t for t, _ in rest], [w for _, w in rest],
+                                   unit.hit.tokens) >= TYPED_COVERAGE
+
+
+def _names(asked: Asked, tokens: frozenset[str]) -> bool:
+    """Whether a text (its stemmed tokens) prints one of the terms of the thing asked for."""
+    return any(term_share(term, tokens) >= 1.0 for term in asked.terms)
+
+
+def _label_asked(result: SearchResult, unit: Unit) -> bool:
+    """Whether a unit is a labelled field whose label names what the question asks for: a
+    question term ("who is responsible": "Responsibility: DES"), or a date asked for ("is
+    there a deadline": "Target date: 31 December 2023")."""
+    if not unit.label:
+        return False
+    if result.kind == "date" and _DATE_LABEL.match(unit.label):
+        return True
+    label = frozenset(tokenize(unit.label))
+    return any(term_share(term, label) >= 1.0 for term in result.terms)
+
+
+def _names_missing(result: SearchResult, top: Sequence[Hit]) -> bool:
+    """Whether none of the top passages names the thing asked for. A question asking for a
+    kind of fact ("is there a deadline ...") is judged by the fact instead (`_on_subject`):
+    the guidance prints a deadline as "Target date:" or "by the end of 2024"."""
+    asked = result.asked
+    if asked is None or (result.kind is not None and not asked.counted):
+        return False
+    return not any(_names(asked, h.tokens) for h in top)
 
 
 def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
@@ -342,10 +396,12 @@ def grounding(result: SearchResult, scored: list[_Scored] | None = None) -> Grou
     if scored is None:
         scored = _scored_units(result)
     cosine = max((s.evidence.cosine for s in scored), default=result.top_dense)
-    covered = max((coverage(result.terms, result.weights, h.tokens)
-                   for h in result.hits[:COVERAGE_PASSAGES]), default=0.0)
+    top = result.hits[:COVERAGE_PASSAGES]
+    covered = max((coverage(result.terms, result.weights, h.tokens) for h in top), default=0.0)
     if result.language == "en":
         score = GROUNDING_COSINE * cosine + (1.0 - GROUNDING_COSINE) * covered
+        if _names_missing(result, top):
+            score *= ASKED_MISSING
     elif result.terms:
         score = LANGUAGE_GROUNDING_COSINE * cosine + (1.0 - LANGUAGE_GROUNDING_COSINE) * covered
     else:

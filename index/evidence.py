@@ -47,7 +47,8 @@ _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
 _PRINTS = {
     "money": re.compile(r"(?:\$|US\$|USD|€|EUR|CHF|£)\s?\d|\d[\d,.]*\s?(?:million|billion|"
                         r"thousand)?\s?(?:dollars|euros|francs|USD|EUR|CHF)\b"),
-    "share": re.compile(r"\d\s?%|\bper ?cent\b|\bpercent\b|\b(?:half|a third|a quarter|"
+    "share": re.compile(r"\d\s?%|\bper ?cent\b|\bpercent\b|"  # "second half of 2023" is a date
+                        r"\b(?<!first )(?<!second )(?:half|a third|a quarter|"
                         r"two thirds|majority|minority)\b", re.IGNORECASE),
     "number": re.compile(rf"\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b|\bper ?cent\b|%", re.IGNORECASE),
     "date": re.compile(r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|"
@@ -57,6 +58,7 @@ _PRINTS = {
                             r"once a|times a|per (?:year|month|week|annum))\b", re.IGNORECASE),
 }
 _YEAR = re.compile(r"(?:19|20)\d{2}s?")
+_URL = re.compile(r"\bhttps?://\S+")
 _NAMING_WORDS = frozenset("""
 recommendation recommendations para paragraph paragraphs issue sdg goal goals resolution
 resolutions article articles principle principles item chapter section annex box no. no
@@ -120,6 +122,7 @@ def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
     number, a date, a frequency, or a name the question does not already give."""
     if kind is None:
         return True
+    text = _URL.sub(" ", text)  # "...final%205%20Sept..." prints no share
     asked = {w.lower() for w in _WORDS.findall(question)}
     if kind == "name":
         return any(m.group(0).lower() not in asked and m.group(0).lower() not in _GENERIC_NAMES

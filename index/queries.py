@@ -330,8 +330,8 @@ _ASKS = {
                          r"level|threshold|size)\b|\bmaximum\b|\bminimum\b|\bthreshold\b",
                          re.IGNORECASE),
     "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b|"
-                       r"(?:^|[,;:]\s*)\W*which (?:companies|company|firms?|businesses|business|"
-                       r"corporations?|organi[sz]ations?|agenc(?:y|ies)|entit(?:y|ies)|persons?|people|"
+                       r"(?:^|[,;:]\s*)\W*which (?:[a-z-]+ )?(?:companies|company|firms?|"
+                       r"businesses|business|corporations?|organi[sz]ations?|agenc(?:y|ies)|entit(?:y|ies)|persons?|people|"
                        r"countr(?:y|ies)|donors?|partners?|offices?|units?)\b|"
                        r"\bwhat(?:'s|s| is| was) the name\b|\bthe name of\b|\bdocument symbol\b",
                        re.IGNORECASE),
@@ -484,3 +484,59 @@ def expand_language_acronyms(query: str, language: str) -> str:
 
     text = _ACRONYM.sub(spell, text)
     return _LOCAL_ACRONYM[language].sub(spell, text) if table else text
+
+
+# --- the thing a question asks for by name ------------------------------------------------
+# "Is there a template for ...?", "Which form do we use ...?", "How do I register ...?", "How
+# many people sit on ...?": a passage that never prints "template", "form", "register" or
+# "people" does not answer it, however close it is otherwise (index/evidence.py, bot/answers.py).
+
+_ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO one, how many ...")
+    r"(?:^|[,;:]\s*)\W*(?:(?P<exists>(?:is|are) there)(?: (?:a|an|any|one|some))?"
+    r"|(?P<which>which)|(?P<count>how many)"
+    r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
+    re.IGNORECASE)
+_NOT_A_THING = frozenset("going about".split())  # "is there going to be ...", "which about"
+# Words of such a phrase that name no thing: every passage is about the UN; adverbs.
+_NOT_ASKED = frozenset("un already still ever yet usually typically normally".split())
+ASKED_WORDS = 3  # the words of the thing asked for, at most
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for by name: a passage that answers it prints one of `terms`.
+
+    `counted` ("how many X"): the number that answers it must come with X in one unit."""
+
+    terms: tuple[Term, ...]
+    counted: bool = False
+
+
+def asked_for(question: str) -> Asked | None:
+    """The thing an English question asks for by name, if it asks for one: the head noun of
+    "is there a/an NOUN PHRASE", the plural of "how many NOUN PHRASE", any content word of
+    "which NOUN PHRASE" (a phrase: up to `ASKED_WORDS` words, to the first function or chat
+    word), the verb of "how do I
+    VERB" (a procedure; "how do we build ..." asks for practice, which the guidance gives in
+    other words)."""
+    match = _ASKED.search(CHAT_PHRASES.sub(" ", normalise(question)))
+    if not match:
+        return None
+    words: list[str] = []
+    for word in _WORD.findall(match.group("rest")):
+        lowered = word.lower()
+        if lowered in FUNCTION_WORDS or lowered in CHAT_WORDS or len(words) == ASKED_WORDS:
+            break
+        words.append(word)
+    if not words or words[0].lower() in _NOT_A_THING:
+        return None
+    if match.group("exists"):
+        words = words[-1:]
+    elif match.group("count"):  # its plural noun: "how many indian suppliers took part"
+        plural = [w for w in words if w.lower().endswith("s") and not w.lower().endswith("ss")]
+        words = plural[-1:] or words[:1]
+    elif match.group("procedure"):
+        words = words[:1]
+    terms = tuple(term for word in words if word.lower() not in _NOT_ASKED
+                  for term in query_terms(word))
+    return Asked(terms, counted=bool(match.group("count"))) if terms else None

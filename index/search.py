@@ -43,8 +43,10 @@ from index.keyword import tokenize
 from index.queries import (
     LANGUAGE_ACRONYMS,
     AnswerType,
+    Asked,
     Term,
     answer_type,
+    asked_for,
     expand_acronyms,
     expand_language_acronyms,
     focus_sentence,
@@ -106,6 +108,7 @@ class SearchResult:
     terms: tuple[Term, ...] = ()  # the question's content terms (index/queries.py)
     weights: tuple[float, ...] = ()  # their weights (index/evidence.py `term_weights`)
     kind: AnswerType | None = None  # the kind of fact asked for, if any
+    asked: Asked | None = None  # the thing asked for by name, if any (English questions)
     language: str = "en"  # the language the question was read in: "en", "fr" or "es"
 
 
@@ -402,4 +405,5 @@ class Searcher:
             query=query, hits=hits[:top_k], version=index.version,
             top_dense=a * dense_hits[0][1] + b if dense_hits else 0.0,
             top_keyword=keyword_hits[0][1] if keyword_hits else 0.0,
-            terms=tuple(terms), weights=tuple(weights), kind=kind, language=language)
+            terms=tuple(terms), weights=tuple(weights), kind=kind, language=language,
+            asked=asked_for(focus or text) if english else None)

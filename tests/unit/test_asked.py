@@ -1,0 +1,57 @@
+"""What a question asks for: the thing it names (index/queries.py `asked_for`) and whether a
+text prints the kind of fact it asks for (index/evidence.py `prints_answer`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.evidence import prints_answer
+from index.queries import answer_type, asked_for
+
+
+@pytest.mark.parametrize(("question", "words", "counted"), [
+    ("Is there a template for the IP section of the annual report?", ["template"], False),
+    ("Is there one UN-wide definition of an implementing partner we can use?",
+     ["definition"], False),
+    ("Is there a UN supplier code of conduct, and is it mandatory?", ["code"], False),
+    ("Are there staff exchange programmes with companies?", ["programmes"], False),
+    ("Which form do we use to submit a proposal?", ["form"], False),
+    ("Which third-party firms do UN agencies use?", ["third-party", "firms"], False),
+    ("which agencies said they had plans", ["agencies"], False),  # "said" is a chat word
+    ("Which KPIs exactly should we report?", ["KPIs"], False),
+    ("How do I register a new NGO partner on the Portal?", ["register"], False),
+    ("How many people sit on the UNECE Partnerships Task Force?", ["people"], True),
+    ("the UNIDO one, how many indian suppliers took part", ["suppliers"], True),
+    ("How many UN entities already include such a section?", ["entities"], True),
+])
+def test_the_thing_asked_for_by_name(question: str, words: list[str], counted: bool) -> None:
+    asked = asked_for(question)
+    assert asked is not None
+    assert [t.text for t in asked.terms] == words
+    assert asked.counted is counted
+
+
+@pytest.mark.parametrize("question", [
+    "Is there going to be one collective accountability framework?",  # no thing named
+    "How do we build a results culture among staff?",  # practice, not a procedure
+    "What is results-based management?",
+    "Why are agencies reluctant to create a stand-alone unit?",
+    "",
+])
+def test_questions_that_name_no_thing(question: str) -> None:
+    assert asked_for(question) is None
+
+
+def test_a_url_prints_no_fact() -> None:
+    text = ("A report is available here: https://unece.org/files/item%207_UNECE%20Report_final"
+            "%205%20Sept%202022.pdf")
+    assert not prints_answer(text, "share", "What share of the budget goes to partnerships?")
+    assert prints_answer("About 5% of the budget goes to partnerships.", "share",
+                         "What share of the budget goes to partnerships?")
+
+
+def test_the_second_half_of_a_year_is_a_date_not_a_share() -> None:
+    question = "What share of UNECE's budget goes to partnerships?"
+    assert answer_type(question) == "share"
+    assert not prints_answer("It goes to EXCOM in the second half of 2023.", "share", question)
+    assert prints_answer("Half of the budget goes to partnerships.", "share", question)
