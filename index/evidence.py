@@ -204,12 +204,22 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
     `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
     a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart."""
     stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
+    named = _names_printed(pieces, terms)
     out = []
     for piece in pieces:
         length = 1.0 + LENGTH_NORM * max(0.0, len(piece.tokens) / AVERAGE_TOKENS - 1.0)
         out.append(UnitEvidence(
             piece.position, piece.unit,
             float(cosines[piece.position]) if stored else fallback,
-            coverage(terms, weights, piece.tokens) / length, piece.tokens,
+            coverage(terms, weights, piece.tokens | named) / length, piece.tokens,
             kind is not None and prints_answer(piece.unit.text, kind, question)))
     return tuple(out)
+
+
+def _names_printed(pieces: Sequence[Piece], terms: Sequence[Term]) -> frozenset[str]:
+    """The tokens of the names the question gives ("UNECE", "UNICEF") that the passage prints
+    somewhere: each of its units is about them ("training will be organized" in UNECE's
+    row is about UNECE)."""
+    passage = frozenset().union(*(p.tokens for p in pieces))
+    return frozenset(token for term in terms if term.name for form in term.forms
+                     if all(t in passage for t in form) for token in form)

@@ -14,7 +14,8 @@ from bot.settings import DEFAULT_THRESHOLD
 from index.chunks import Chunk
 from index.corpus import read_corpus
 from index.embedders import SentenceTransformerEmbedder
-from index.evidence import is_front_matter
+from index.evidence import evidence_units, is_front_matter, passage_evidence
+from index.queries import query_terms
 from index.search import Searcher
 from index.sentences import split_sentences, units
 from tests.conftest import REAL_DOCS
@@ -262,3 +263,18 @@ def test_a_deadline_is_answered_by_the_target_date_field(real_searcher: Searcher
     first = answer.quotes[0]
     assert first.hit.chunk.source == "unece-private-sector-evaluation"
     assert "Target date: 31 December 2023" in first.text
+
+
+def test_a_name_the_passage_prints_counts_for_each_of_its_units(passages: dict) -> None:
+    chunk = passages[("unece-private-sector-evaluation", "Recommendation 4")]
+    terms = query_terms("Will UNECE train its staff?")
+    pieces = evidence_units(chunk)
+    scored = passage_evidence(pieces, (), 0.5, terms, [1.0] * len(terms), kind=None,
+                              question="Will UNECE train its staff?")
+    unit = next(e for e in scored if e.unit.text.startswith("The training of staff"))
+    assert "UNECE" not in unit.unit.text
+    assert unit.terms == pytest.approx(1.0)  # UNECE (from its row), train, staff
+    other = passages[("towards-global-partnerships", "para 52")]  # staff training, not UNECE
+    scored = passage_evidence(evidence_units(other), (), 0.5, terms, [1.0] * len(terms),
+                              kind=None, question="Will UNECE train its staff?")
+    assert max(e.terms for e in scored) < 1.0
