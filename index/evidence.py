@@ -217,9 +217,9 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
 
 
 def _names_printed(pieces: Sequence[Piece], terms: Sequence[Term]) -> frozenset[str]:
-    """The tokens of the names the question gives ("UNECE", "UNICEF") that the passage prints
-    somewhere: each of its units is about them ("training will be organized" in UNECE's
-    row is about UNECE)."""
+    """The tokens of the proper names the question gives ("UNECE", "UNICEF"; not concepts
+    such as "IP") that the passage prints somewhere: each of its units is about them
+    ("training will be organized" in UNECE's row is about UNECE)."""
     passage = frozenset().union(*(p.tokens for p in pieces))
-    return frozenset(token for term in terms if term.name for form in term.forms
+    return frozenset(token for term in terms if term.proper for form in term.forms
                      if all(t in passage for t in form) for token in form)

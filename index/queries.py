@@ -256,13 +256,16 @@ class Term:
     `tokens` are the stemmed tokens as written (a hyphenated word: the whole, then its parts);
     `alternatives` the stemmed tokens of other ways to say it: an acronym's long form
     (`IP` -> `("implement", "partner")`) or a domain synonym (`companies` -> `("busi",)`).
-    `name` marks a word written with a capital inside a sentence (a name: "Nestle", "Umoja").
+    `name` marks a word written with a capital inside a sentence (a name: "Nestle", "Umoja")
+    or an acronym; `proper` one of them that names an organization, a place or a programme
+    ("UNECE", "UNICEF", "Nestle"), not a concept ("IP", "KPI").
     """
 
     text: str
     tokens: tuple[str, ...]
     alternatives: tuple[tuple[str, ...], ...] = ()
     name: bool = False
+    proper: bool = False
 
     @property
     def forms(self) -> tuple[tuple[str, ...], ...]:
@@ -287,7 +290,8 @@ def query_terms(query: str) -> list[Term]:
             short = tuple(tokenize(acronym.group(1)))
             long_form = _stems(ACRONYMS[acronym.group(1)])
             if short:
-                terms.append(Term(word, short, (long_form,) if long_form else (), name=True))
+                terms.append(Term(word, short, (long_form,) if long_form else (), name=True,
+                                  proper=ACRONYMS[acronym.group(1)][:1].isupper()))
             continue
         if word.lower() in FUNCTION_WORDS or word.lower() in CHAT_WORDS:
             continue
@@ -298,7 +302,7 @@ def query_terms(query: str) -> list[Term]:
         starts_sentence = not text[: match.start()].strip() or bool(
             _SENTENCE_START.search(text[: match.start()]))
         name = word[0].isupper() and not starts_sentence
-        terms.append(Term(word, tokens, synonyms, name=name))
+        terms.append(Term(word, tokens, synonyms, name=name, proper=name))
     return terms
 
 

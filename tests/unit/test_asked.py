@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from index.evidence import prints_answer
-from index.queries import answer_type, asked_for
+from index.queries import answer_type, asked_for, query_terms
 
 
 @pytest.mark.parametrize(("question", "words", "counted"), [
@@ -55,3 +55,10 @@ def test_the_second_half_of_a_year_is_a_date_not_a_share() -> None:
     assert answer_type(question) == "share"
     assert not prints_answer("It goes to EXCOM in the second half of 2023.", "share", question)
     assert prints_answer("Half of the budget goes to partnerships.", "share", question)
+
+
+def test_proper_names_are_told_from_concept_acronyms() -> None:
+    terms = {t.text: t for t in query_terms("Does UNECE train IPs with Nestle on KPIs?")}
+    assert terms["UNECE"].proper and terms["Nestle"].proper
+    assert terms["IPs"].name and not terms["IPs"].proper
+    assert not terms["KPIs"].proper and not terms["train"].proper
