@@ -464,7 +464,8 @@ def language_terms(query: str, language: str) -> list[Term]:
         short = tuple(tokenize(acronym))
         long_form = _stems(ACRONYMS[acronym]) if acronym in ACRONYMS else ()
         if short:
-            terms.append(Term(acronym, short, (long_form,) if long_form else (), name=True))
+            terms.append(Term(acronym, short, (long_form,) if long_form else (), name=True,
+                              proper=ACRONYMS.get(acronym, "")[:1].isupper()))
     seen: set[tuple[tuple[str, ...], ...]] = set()
     for found, english in english_terms(_ACRONYM.sub(" ", text), language):
         forms = tuple(dict.fromkeys(form for form in map(_stems, english) if form))
