@@ -79,6 +79,8 @@ _SMALL_TALK = {
                      "no sure good understood noted fair enough".split()),
 }
 _DATE_LABEL = re.compile(r"(?:target|due|completion) date|deadline", re.IGNORECASE)
+_ASKS_DEADLINE = re.compile(r"\bdeadlines?\b|\bby when\b|\b(?:target|due) dates?\b|\bdue\b",
+                            re.IGNORECASE)  # not "when did it go to EXCOM": that is a past date
 _REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b")
 _HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
 _GREETING_PREFIX = re.compile(
@@ -306,11 +308,11 @@ def _names(asked: Asked, tokens: frozenset[str]) -> bool:
 
 def _label_asked(result: SearchResult, unit: Unit) -> bool:
     """Whether a unit is a labelled field whose label names what the question asks for: a
-    question term ("who is responsible": "Responsibility: DES"), or a date asked for ("is
-    there a deadline": "Target date: 31 December 2023")."""
+    question term ("who is responsible": "Responsibility: DES"), or a deadline asked for
+    ("is there a deadline": "Target date: 31 December 2023")."""
     if not unit.label:
         return False
-    if result.kind == "date" and _DATE_LABEL.match(unit.label):
+    if _DATE_LABEL.match(unit.label) and _ASKS_DEADLINE.search(result.query):
         return True
     label = frozenset(tokenize(unit.label))
     return any(term_share(term, label) >= 1.0 for term in result.terms)

@@ -198,13 +198,14 @@ def evidence_units(chunk: Chunk) -> tuple[Piece, ...]:
 def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndarray,
                      fallback: float,
                      terms: Sequence[Term], weights: Sequence[float], *,
-                     kind: AnswerType | None, question: str) -> tuple[UnitEvidence, ...]:
+                     kind: AnswerType | None, question: str,
+                     passage: frozenset[str] = frozenset()) -> tuple[UnitEvidence, ...]:
     """A passage's evidence units (`evidence_units`) scored for a question. `cosines` are the
     stored cosines of all its units; without them (an older index) every unit gets
     `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
     a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart."""
     stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
-    named = _names_printed(pieces, terms)
+    named = _names_printed(pieces, terms, passage)
     out = []
     for piece in pieces:
         length = 1.0 + LENGTH_NORM * max(0.0, len(piece.tokens) / AVERAGE_TOKENS - 1.0)
@@ -216,10 +217,12 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
     return tuple(out)
 
 
-def _names_printed(pieces: Sequence[Piece], terms: Sequence[Term]) -> frozenset[str]:
+def _names_printed(pieces: Sequence[Piece], terms: Sequence[Term],
+                   indexed: frozenset[str]) -> frozenset[str]:
     """The tokens of the proper names the question gives ("UNECE", "UNICEF"; not concepts
-    such as "IP") that the passage prints somewhere: each of its units is about them
-    ("training will be organized" in UNECE's row is about UNECE)."""
-    passage = frozenset().union(*(p.tokens for p in pieces))
+    such as "IP") that the passage prints somewhere, or its place as indexed (`indexed`:
+    its title, who issued it): each of its units is about them ("training will be
+    organized" in UNECE's row is about UNECE)."""
+    passage = indexed.union(*(p.tokens for p in pieces))
     return frozenset(token for term in terms if term.proper for form in term.forms
                      if all(t in passage for t in form) for token in form)

@@ -498,7 +498,8 @@ def expand_language_acronyms(query: str, language: str) -> str:
 
 _ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO one, how many ...")
     r"(?:^|[,;:]\s*)\W*(?:(?P<exists>(?:is|are) there)(?: (?:a|an|any|one|some))?"
-    r"|(?P<which>which)|(?P<count>how many)"
+    r"|(?P<which>which|what(?=\s+(?:[\w-]+\s+)?(?:recommendations?|issues?)\b))"
+    r"|(?P<count>how many)"
     r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
     re.IGNORECASE)
 _NOT_A_THING = frozenset("going about".split())  # "is there going to be ...", "which about"
@@ -520,10 +521,9 @@ class Asked:
 def asked_for(question: str) -> Asked | None:
     """The thing an English question asks for by name, if it asks for one: the head noun of
     "is there a/an NOUN PHRASE", the plural of "how many NOUN PHRASE", any content word of
-    "which NOUN PHRASE" (a phrase: up to `ASKED_WORDS` words, to the first function or chat
-    word), the verb of "how do I
-    VERB" (a procedure; "how do we build ..." asks for practice, which the guidance gives in
-    other words)."""
+    "which NOUN PHRASE" or "what (JIU) recommendation ..." (a phrase: up to `ASKED_WORDS`
+    words, to the first function or chat word), the verb of "how do I VERB" (a procedure;
+    "how do we build ..." asks for practice, which the guidance gives in other words)."""
     match = _ASKED.search(CHAT_PHRASES.sub(" ", normalise(question)))
     if not match:
         return None
@@ -545,3 +545,20 @@ def asked_for(question: str) -> Asked | None:
     terms = tuple(term for word in words if word.lower() not in _NOT_ASKED
                   for term in query_terms(word))
     return Asked(terms, counted=bool(match.group("count"))) if terms else None
+
+
+# Kinds of passage a locator names (index/chunks.py): "Recommendation 8", "Issue #2, action
+# point 1", "Box 3 ¶6".
+_LOCATOR_KINDS = ("recommendation", "issue", "box")
+
+
+def asked_locator(asked: Asked | None) -> str | None:
+    """The kind of passage a question asks for by name ("which JIU rec is about training":
+    "recommendation"), as its locators start in lower case; None for any other question."""
+    if asked is None or asked.counted:
+        return None
+    for term in asked.terms:
+        for kind in _LOCATOR_KINDS:
+            if term.tokens == tuple(tokenize(kind)):
+                return kind
+    return None

@@ -47,6 +47,7 @@ from index.queries import (
     Term,
     answer_type,
     asked_for,
+    asked_locator,
     expand_acronyms,
     expand_language_acronyms,
     focus_sentence,
@@ -68,6 +69,7 @@ ALTERNATIVE_WEIGHT = 0.5  # BM25 weight of an acronym's long form or a synonym, 
 FOCUS_WEIGHT = 4.0  # BM25 weight of the last sentence's words in a several-sentence message
 RERANK = 20  # the best fused candidates are re-ranked by their best unit's evidence ...
 RERANK_WEIGHT = 1.0  # ... added with this weight to their fused score (scaled to the best)
+LOCATOR_BONUS = 0.5  # added for a question asking "which recommendation" to each recommendation
 
 
 class _ReadFailed(Exception):
@@ -306,7 +308,7 @@ class Searcher:
         if tokens is None:
             if len(self._tokens) > 10_000:
                 self._tokens.clear()
-            tokens = self._tokens[chunk.id] = frozenset(tokenize(chunk.embed_text))
+            tokens = self._tokens[chunk.id] = frozenset(tokenize(chunk.keyword_text))
         return tokens
 
     def _evidence_units(self, chunk: Chunk) -> tuple[Piece, ...]:
@@ -389,15 +391,20 @@ class Searcher:
         dense_of, keyword_of = dict(dense_hits), dict(keyword_hits)
         a, b = cosine_scale(model_id)  # unit cosines on the common range (embedders)
         best = max((score for _, score in pool), default=1.0) or 1.0
+        asked = asked_for(focus or text) if english else None
+        wanted = asked_locator(asked)
         hits = []
         for i, score in pool:
             chunk = index.chunks[i]
             evidence = passage_evidence(
                 self._evidence_units(chunk), a * cosines[i] + b if i in cosines else (),
-                a * dense_of.get(i, 0.0) + b, terms, ranking, kind=kind, question=focus or text)
+                a * dense_of.get(i, 0.0) + b, terms, ranking, kind=kind, question=focus or text,
+                passage=self._passage_tokens(chunk))
             if mode == "hybrid":  # re-ranked by its best unit; front matter alone sinks
                 score = score / best + RERANK_WEIGHT * max(
                     (e.score for e in evidence), default=-1.0)
+                if wanted and chunk.locator.lower().startswith(wanted):
+                    score += LOCATOR_BONUS  # "which rec is about ...": a recommendation
             hits.append(Hit(chunk, score, dense_of.get(i), keyword_of.get(i), evidence,
                             self._passage_tokens(chunk)))
         hits.sort(key=lambda h: -h.score)
@@ -406,4 +413,4 @@ class Searcher:
             top_dense=a * dense_hits[0][1] + b if dense_hits else 0.0,
             top_keyword=keyword_hits[0][1] if keyword_hits else 0.0,
             terms=tuple(terms), weights=tuple(weights), kind=kind, language=language,
-            asked=asked_for(focus or text) if english else None)
+            asked=asked)

@@ -278,3 +278,20 @@ def test_a_name_the_passage_prints_counts_for_each_of_its_units(passages: dict) 
     scored = passage_evidence(evidence_units(other), (), 0.5, terms, [1.0] * len(terms),
                               kind=None, question="Will UNECE train its staff?")
     assert max(e.terms for e in scored) < 1.0
+
+
+@pytest.mark.parametrize("question", ["which JIU rec is about training",
+                                      "what JIU recommendation covers IP training pls"])
+def test_which_recommendation_is_answered_by_the_recommendation(
+        real_searcher: Searcher, question: str) -> None:
+    answer = ask(real_searcher, question)
+    assert answer.grounded, f"declined at {answer.top_score:.3f}"
+    first = answer.quotes[0].hit.chunk
+    assert (first.source, first.locator) == ("jiu-implementing-partners", "Recommendation 8")
+
+
+def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
+    answer = ask(real_searcher, "when was the UNECE partnerships report presented to EXCOM")
+    assert answer.grounded
+    assert "30 September 2022" in answer.quotes[0].text
+    assert not answer.quotes[0].text.startswith("Target date")

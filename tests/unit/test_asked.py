@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from index.evidence import prints_answer
-from index.queries import answer_type, asked_for, query_terms
+from index.queries import answer_type, asked_for, asked_locator, query_terms
 
 
 @pytest.mark.parametrize(("question", "words", "counted"), [
@@ -62,3 +62,20 @@ def test_proper_names_are_told_from_concept_acronyms() -> None:
     assert terms["UNECE"].proper and terms["Nestle"].proper
     assert terms["IPs"].name and not terms["IPs"].proper
     assert not terms["KPIs"].proper and not terms["train"].proper
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("which JIU rec is about training", "recommendation"),
+    ("Which recommendations deal with fraud?", "recommendation"),
+    ("which issue of the 2006 note is about the Global Compact", "issue"),
+    ("Which agencies objected?", None),
+    ("how many recommendations are there", None),  # a count, not a passage asked for
+    ("What is RBM?", None),
+])
+def test_the_kind_of_passage_asked_for(question: str, kind: str | None) -> None:
+    assert asked_locator(asked_for(question)) == kind
+
+
+def test_what_recommendation_asks_for_one_like_which() -> None:
+    assert asked_locator(asked_for("what JIU rec covers IP training")) == "recommendation"
+    assert asked_for("What did the JIU recommend on training?") is None
