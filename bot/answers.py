@@ -48,7 +48,7 @@ TYPED_COVERAGE = 0.3  # ... and prints this weighted share of the question's ter
 ASKED_MISSING = 0.5  # the grounding score is cut to this share when no top passage names the
 # thing asked for ("is there a template": none prints "template")
 FURTHER_RATIO = 0.8  # a further quote scores at least this share of the first one ...
-COSINE_MARGIN = 0.06  # ... and is this close to it in meaning, or prints a new question term
+COSINE_MARGIN = 0.03  # ... and is this close to it in meaning, or prints a new question term
 GROUNDING_COSINE = 0.3  # share of the best unit cosine; the terms' coverage has the rest
 # A French or Spanish question (its terms are its acronyms alone; see `grounding`):
 LANGUAGE_GROUNDING_COSINE = 0.8  # share of the best unit cosine when it names acronyms
