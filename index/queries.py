@@ -155,7 +155,7 @@ CHAT_WORDS = frozenset("""
 actually basically really exactly literally honestly just simply quite pretty kind sort bit
 please kindly thanks thank hi hello hey dear ok okay anyway anyhow also else maybe perhaps
 probably possibly currently generally usually wondering wonder curious quick quickly question
-questions ask asking asked tell telling explain explaining know knowing knew understand mean
+questions ask asks asking asked tell telling explain explaining know knowing knew understand mean
 means meaning say says saying said mention mentions mentioned suggest suggests suggested
 recommend recommends guidance document documents text texts source sources paper papers
 think thought want wants wanted wanting need needs needed like would could might must shall
@@ -557,7 +557,7 @@ def asked_locator(asked: Asked | None) -> str | None:
     "recommendation"), as its locators start in lower case; None for any other question."""
     if asked is None or asked.counted:
         return None
-    for term in asked.terms:
+    for term in asked.terms[:2]:  # "which JIU rec ...", not "which agencies supported rec 3"
         for kind in _LOCATOR_KINDS:
             if term.tokens == tuple(tokenize(kind)):
                 return kind

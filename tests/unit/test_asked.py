@@ -79,3 +79,7 @@ def test_the_kind_of_passage_asked_for(question: str, kind: str | None) -> None:
 def test_what_recommendation_asks_for_one_like_which() -> None:
     assert asked_locator(asked_for("what JIU rec covers IP training")) == "recommendation"
     assert asked_for("What did the JIU recommend on training?") is None
+
+
+def test_a_recommendation_named_after_other_words_is_not_the_passage_asked_for() -> None:
+    assert asked_locator(asked_for("which organizations supported recommendation 3")) is None
