@@ -78,6 +78,7 @@ _SMALL_TALK = {
     "ack": frozenset("ok okay k kk cool great nice perfect fine got it alright all right yes "
                      "no sure good understood noted fair enough".split()),
 }
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DATE_LABEL = re.compile(r"(?:target|due|completion) date|deadline", re.IGNORECASE)
 _ASKS_DEADLINE = re.compile(r"\bdeadlines?\b|\bby when\b|\b(?:target|due) dates?\b|\bdue\b",
                             re.IGNORECASE)  # not "when did it go to EXCOM": that is a past date
@@ -328,6 +329,13 @@ def _names_missing(result: SearchResult, top: Sequence[Hit]) -> bool:
     return not any(_names(asked, h.tokens) for h in top)
 
 
+def _year_missing(query: str, first: Quote) -> bool:
+    """Whether the question names a year ("the 2006 meeting") that the passage quoted first
+    does not print: it is about another year's."""
+    years = _YEAR.findall(query)
+    return bool(years) and not any(year in first.hit.chunk.text for year in years)
+
+
 def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
     """Group the chosen units by passage (in the order each passage was first chosen) and keep
     the quotes within `QUOTE_CHARS` in all; a text already quoted is not quoted again."""
@@ -426,7 +434,7 @@ def compose(question: str, result: SearchResult, *, threshold: float, follow_up:
     if result.language != "en":
         threshold = (LANGUAGE_THRESHOLDS.get(result.language, threshold)
                      if language_threshold is None else language_threshold)
-    if not quotes or judged.score < threshold:
+    if not quotes or judged.score < threshold or _year_missing(result.query, quotes[0]):
         return Answer(grounded=False, reason="not_covered",
                       closest=closest_quotes(result, scored), **common)  # type: ignore[arg-type]
     return Answer(grounded=True, reason="answered", quotes=quotes,

@@ -295,3 +295,11 @@ def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -
     assert answer.grounded
     assert "30 September 2022" in answer.quotes[0].text
     assert not answer.quotes[0].text.startswith("Target date")
+
+
+def test_a_year_the_question_names_must_be_the_quoted_passages(real_searcher: Searcher) -> None:
+    other_year = ask(real_searcher,
+                     "What was agreed at the 2004 private sector focal points meeting?")
+    assert other_year.reason == "not_covered" and other_year.top_score >= DEFAULT_THRESHOLD
+    answered = ask(real_searcher, "what was agreed at the 2005 private sector focal points meeting")
+    assert answered.grounded and "2005" in answered.quotes[0].hit.chunk.text
