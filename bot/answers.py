@@ -12,8 +12,12 @@ the question's content terms with their IDF. Here:
    front matter are never evidence.
 2. Whether the guidance covers the question (`grounding`): the best unit cosine blended with
    the IDF-weighted share of the question's content terms one of the top passages prints
-   (conversational words do not count; a term no passage prints counts in full), against a
-   threshold calibrated on part of the dev set (scripts/eval_retrieval.py).
+   (conversational words do not count; a term no passage prints counts in full), halved when
+   no top passage names the thing asked for ("is there a template ...": index/queries.py
+   `asked_for`), against a threshold calibrated on part of the dev set
+   (scripts/eval_retrieval.py). A question asking for a kind of fact (a date, a number ...) is
+   declined when no unit on its subject prints one (`_on_subject`), one naming a year when the
+   passage quoted first does not print it.
 3. Greetings, thanks and "help" get a short reply, not a search (`small_talk`).
 
 Pure core: no Telegram, no database.
