@@ -203,7 +203,8 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
     """A passage's evidence units (`evidence_units`) scored for a question. `cosines` are the
     stored cosines of all its units; without them (an older index) every unit gets
     `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
-    a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart."""
+    a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart.
+    `passage` is the passage's tokens as indexed (`_names_printed`)."""
     stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
     named = _names_printed(pieces, terms, passage)
     out = []
@@ -221,8 +222,8 @@ def _names_printed(pieces: Sequence[Piece], terms: Sequence[Term],
                    indexed: frozenset[str]) -> frozenset[str]:
     """The tokens of the proper names the question gives ("UNECE", "UNICEF"; not concepts
     such as "IP") that the passage prints somewhere, or its place as indexed (`indexed`:
-    its title, who issued it): each of its units is about them ("training will be
-    organized" in UNECE's row is about UNECE)."""
-    passage = indexed.union(*(p.tokens for p in pieces))
+    its title, who issued it, and its text; without it, the units' tokens): each of its
+    units is about them ("training will be organized" in UNECE's row is about UNECE)."""
+    passage = indexed or frozenset().union(*(p.tokens for p in pieces))
     return frozenset(token for term in terms if term.proper for form in term.forms
                      if all(t in passage for t in form) for token in form)

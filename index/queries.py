@@ -339,8 +339,8 @@ _ASKS = {
                          re.IGNORECASE),
     "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b|"
                        r"(?:^|[,;:]\s*)\W*which (?:[a-z-]+ )?(?:companies|company|firms?|"
-                       r"businesses|business|corporations?|organi[sz]ations?|agenc(?:y|ies)|entit(?:y|ies)|persons?|people|"
-                       r"countr(?:y|ies)|donors?|partners?|offices?|units?)\b|"
+                       r"businesses|business|corporations?|organi[sz]ations?|agenc(?:y|ies)|"
+                       r"entit(?:y|ies)|persons?|people|countr(?:y|ies)|donors?|partners?|offices?|units?)\b|"
                        r"\bwhat(?:'s|s| is| was) the name\b|\bthe name of\b|\bdocument symbol\b",
                        re.IGNORECASE),
 }
@@ -552,8 +552,8 @@ def asked_for(question: str) -> Asked | None:
 
 
 # Kinds of passage a locator names (index/chunks.py): "Recommendation 8", "Issue #2, action
-# point 1", "Box 3 ¶6".
-_LOCATOR_KINDS = ("recommendation", "issue", "box")
+# point 1", "Box 3 ¶6"; by their stemmed tokens.
+_LOCATOR_KINDS = {tuple(tokenize(kind)): kind for kind in ("recommendation", "issue", "box")}
 
 
 def asked_locator(asked: Asked | None) -> str | None:
@@ -562,7 +562,6 @@ def asked_locator(asked: Asked | None) -> str | None:
     if asked is None or asked.counted:
         return None
     for term in asked.terms[:2]:  # "which JIU rec ...", not "which agencies supported rec 3"
-        for kind in _LOCATOR_KINDS:
-            if term.tokens == tuple(tokenize(kind)):
-                return kind
+        if term.tokens in _LOCATOR_KINDS:
+            return _LOCATOR_KINDS[term.tokens]
     return None

@@ -396,17 +396,17 @@ class Searcher:
         hits = []
         for i, score in pool:
             chunk = index.chunks[i]
+            tokens = self._passage_tokens(chunk)
             evidence = passage_evidence(
                 self._evidence_units(chunk), a * cosines[i] + b if i in cosines else (),
                 a * dense_of.get(i, 0.0) + b, terms, ranking, kind=kind, question=focus or text,
-                passage=self._passage_tokens(chunk))
+                passage=tokens)
             if mode == "hybrid":  # re-ranked by its best unit; front matter alone sinks
                 score = score / best + RERANK_WEIGHT * max(
                     (e.score for e in evidence), default=-1.0)
                 if wanted and chunk.locator.lower().startswith(wanted):
                     score += LOCATOR_BONUS  # "which rec is about ...": a recommendation
-            hits.append(Hit(chunk, score, dense_of.get(i), keyword_of.get(i), evidence,
-                            self._passage_tokens(chunk)))
+            hits.append(Hit(chunk, score, dense_of.get(i), keyword_of.get(i), evidence, tokens))
         hits.sort(key=lambda h: -h.score)
         return SearchResult(
             query=query, hits=hits[:top_k], version=index.version,
