@@ -127,7 +127,7 @@ def test_a_greeting_with_a_question_is_a_question() -> None:
 
 @pytest.mark.parametrize(("message", "reason"), [
     ("?", "no_words"), ("   ", "empty"), ("what is it?", "no_terms"),
-    ("what about it?", "no_terms")])
+    ("what about it?", "no_terms"), ("is there?", "no_terms"), ("which?", "no_terms")])
 def test_nothing_to_search_gets_a_clear_message(message: str, reason: str) -> None:
     answer = answer_question(message, searcher=None, threshold=0.5)  # type: ignore[arg-type]
     assert answer.reason == reason

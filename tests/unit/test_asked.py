@@ -37,6 +37,10 @@ def test_the_thing_asked_for_by_name(question: str, words: list[str], counted: b
     "What is results-based management?",
     "Why are agencies reluctant to create a stand-alone unit?",
     "",
+    "is there?",  # the trigger alone
+    "which?",
+    "how many",
+    "how do i",
 ])
 def test_questions_that_name_no_thing(question: str) -> None:
     assert asked_for(question) is None
