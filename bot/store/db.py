@@ -152,7 +152,8 @@ class Store:
         self.path = Path("var/partnerbot.db") if self.url else Path(target)
         self.timeout = timeout
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()  # guards the list of connections and the schema check
+        # guards the list of connections and the schema check; held while a SQLite file is opened
+        self._lock = threading.RLock()
         self._local = threading.local()
         self._connections: list[Connection] = []
         self._generation = 0  # bumped when every connection must be opened again
@@ -259,6 +260,20 @@ class Store:
             return db
         if db is not None:  # this thread's connection is from before reopen(): ours to close
             self._drop(db)
+        if self.url:
+            conn = self._connect()
+        else:
+            # A SQLite file is made, migrated and seeded by one thread while the others wait:
+            # a thread opening a file another is still creating finds it locked, or reads it
+            # before the settings' roles are back in it.
+            with self._lock:
+                conn = self._connect()
+        self._local.db, self._local.generation = conn, self._generation
+        return conn
+
+    def _connect(self) -> Connection:
+        """Open a connection, bring the schema up to date and, when the SQLite file had to
+        be made anew, put the settings' roles back (`on_new_file`)."""
         created = False
         conn: Connection | None = None
         try:
@@ -267,7 +282,7 @@ class Store:
             else:
                 created, conn = self._open_file()
             with self._lock:
-                if not self._migrated:
+                if created or not self._migrated:  # a file made anew has no tables yet
                     migrate(conn)
                     self._migrated = True
                 self._connections.append(conn)
@@ -276,14 +291,16 @@ class Store:
                 conn.close()
             raise self._error("_migrations", f"cannot open {self.where}: {_reason(exc)}") \
                 from exc
-        self._local.db, self._local.generation = conn, self._generation
         if created and self._opened_before:
             log.warning("a new, empty session log was created at %s", self.path)
             if not self._failing:  # noticed by a read: the next log row tells admins
                 self._deleted = (f"{self.path} was deleted (the data directory was removed "
                                  "while the bot was running); a new, empty one was made")
             if self.on_new_file is not None:
-                self.on_new_file()  # the data directory was removed: the settings' roles again
+                # the data directory was removed: the settings' roles again, written through
+                # this connection (this thread's, from here on)
+                self._local.db, self._local.generation = conn, self._generation
+                self.on_new_file()
         self._opened_before = True
         return conn
 

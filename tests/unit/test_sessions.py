@@ -601,3 +601,77 @@ def test_audit_log_since(log: SessionLog, clock: Clock):
     assert [(a["actor"], a["action"], a["detail"]) for a in log.audit_log()] == [
         ("cli", "reindex", {"version": "v2"}), ("1", "broadcast", None)]
     assert [a["action"] for a in log.audit_log(date(2025, 3, 2))] == ["broadcast"]
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_threads_opening_a_new_file_at_once_all_write(tmp_path: Path, trial: int) -> None:
+    """SQLite only: eight threads whose first write makes the file. One makes and migrates
+    it while the others wait (opened at once, some found it locked and lost their row)."""
+    log = SessionLog(tmp_path / "log.db", spool=tmp_path / "spool.jsonl")
+    errors: list[Exception] = []
+    start = threading.Barrier(8)
+
+    def work(n: int) -> None:
+        start.wait(timeout=10)
+        try:
+            log.log_incoming(user_id=n, chat_id=n, chat_type="private", kind="text", text=str(n))
+        except LogWriteError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted(m["text"] for m in rows(log, "messages")) == [str(n) for n in range(8)]
+    log.close()
+
+
+def test_a_file_made_anew_has_its_roles_back_before_any_thread_reads(tmp_path: Path) -> None:
+    """SQLite only: after the file is deleted, the thread that makes it anew puts the
+    settings' roles back before another thread can read a role from it."""
+    log = SessionLog(tmp_path / "var" / "log.db", spool=tmp_path / "spool.jsonl")
+
+    def seed() -> None:
+        log.bootstrap_roles(admins=[1], allowed=[2])
+
+    seed()
+    log.on_new_file = seed
+    for trial in range(5):
+        (tmp_path / "var" / "log.db").unlink()
+        for suffix in ("-wal", "-shm"):
+            (tmp_path / "var" / f"log.db{suffix}").unlink(missing_ok=True)
+        log.reopen()  # what a write noticing the deleted file does
+        start = threading.Barrier(6)
+        seen: list[str | None] = []
+
+        def read(n: int, start: threading.Barrier, seen: list[str | None]) -> None:
+            start.wait(timeout=10)
+            seen.append(log.role(2 if n % 2 else 1))
+
+        threads = [threading.Thread(target=read, args=(n, start, seen)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(seen, key=str) == ["admin"] * 3 + ["staff"] * 3, trial
+    log.close()
+
+
+def test_a_thread_first_using_the_log_after_its_file_was_deleted_gets_the_tables(
+        tmp_path: Path) -> None:
+    """SQLite only: the file is gone and no write has noticed it yet; a thread opening its
+    first connection makes the file anew with every table (it found none and failed)."""
+    log = SessionLog(tmp_path / "log.db", spool=tmp_path / "spool.jsonl")
+    log.bootstrap_roles(admins=[1], allowed=[])
+    (tmp_path / "log.db").unlink()
+    found: list[object] = []
+    thread = threading.Thread(target=lambda: found.append(log.role(1)))
+    thread.start()
+    thread.join(timeout=30)
+    assert found == [None]  # a new, empty file (on_new_file would put the roles back)
+    tables = sqlite3.connect(tmp_path / "log.db").execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert {"users", "messages", "answers"} <= {name for (name,) in tables}
+    log.close()
