@@ -1,7 +1,9 @@
-"""Keyword search: BM25 (bm25s) over stemmed English tokens; the only bm25s importer."""
+"""Keyword search: BM25 over stemmed English tokens, built by bm25s (its only importer) and
+searched with numpy."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from functools import lru_cache
@@ -33,6 +35,11 @@ def _bm25s() -> Any:
     return bm25s
 
 
+# The files of a saved index: bm25s's own layout (BM25.save), read back without bm25s.
+_ARRAYS = ("data", "indices", "indptr")
+_SCORING = ("lucene", "robertson", "atire")  # the methods whose absent words score nothing
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercase words minus stopwords, stemmed; hyphenated words also give their parts."""
     words: list[str] = []
@@ -42,39 +49,90 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
-class KeywordIndex:
-    """A BM25 index over passages, saved to and loaded from a directory."""
+def _columns(vocab: dict[str, int], indptr: np.ndarray) -> dict[str, int]:
+    """The words that have a column of scores (bm25s also lists "", the word of an empty
+    passage, without one)."""
+    return {word: int(i) for word, i in vocab.items() if 0 <= int(i) < len(indptr) - 1}
 
-    def __init__(self, retriever: Any, size: int) -> None:
-        self._retriever = retriever
+
+class KeywordIndex:
+    """A BM25 index over passages, saved to and loaded from a directory.
+
+    bm25s builds it (once per index version) and precomputes every word's BM25 score in
+    every passage that has it: a sparse matrix by word (CSC `data`, `indices`, `indptr`).
+    Queries only add up those scores, with numpy: loading and searching never import
+    bm25s, whose import (scipy.sparse) would cost a third of a second at every start-up.
+    """
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 vocab: dict[str, int], size: int, params: dict[str, Any]) -> None:
+        self._data = data
+        self._indices = indices
+        self._indptr = indptr
+        self._vocab = vocab
         self.size = size
+        self._params = params
 
     @classmethod
     def build(cls, texts: list[str]) -> KeywordIndex:
         retriever = _bm25s().BM25()
+        if retriever.method not in _SCORING:
+            raise ValueError(f"BM25 method {retriever.method} scores absent words")
         retriever.index([tokenize(t) or [""] for t in texts], show_progress=False)
-        return cls(retriever, len(texts))
+        scores = retriever.scores
+        params = {"k1": retriever.k1, "b": retriever.b, "delta": retriever.delta,
+                  "method": retriever.method, "idf_method": retriever.idf_method,
+                  "dtype": retriever.dtype, "int_dtype": retriever.int_dtype,
+                  "num_docs": int(scores["num_docs"]), "version": _bm25s().__version__,
+                  "backend": "numpy"}
+        data, indices, indptr = (np.asarray(scores[name]) for name in _ARRAYS)
+        return cls(data, indices, indptr, _columns(retriever.vocab_dict, indptr), len(texts),
+                   params)
 
     def save(self, directory: Path) -> None:
-        self._retriever.save(str(directory), show_progress=False)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(_ARRAYS, (self._data, self._indices, self._indptr),
+                               strict=True):
+            np.save(directory / f"{name}.csc.index.npy", array, allow_pickle=False)
+        for name, value in (("vocab", self._vocab), ("params", self._params)):
+            (directory / f"{name}.index.json").write_text(
+                json.dumps(value, ensure_ascii=False, indent=4), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, size: int) -> KeywordIndex:
-        retriever = _bm25s().BM25.load(str(directory), show_progress=False, mmap=False)
-        return cls(retriever, size)
+        """Read a saved index; raises ValueError (or OSError) when its files do not fit."""
+        params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+        vocab = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
+        data, indices, indptr = (np.load(directory / f"{name}.csc.index.npy",
+                                         allow_pickle=False) for name in _ARRAYS)
+        if params.get("method") not in _SCORING or params.get("num_docs") != size:
+            raise ValueError(f"BM25 parameters {params} do not fit {size} passages")
+        if not isinstance(vocab, dict) or len(data) != len(indices) \
+                or int(indptr[-1]) != len(data) or len(_columns(vocab, indptr)) != len(indptr) - 1 \
+                or (len(indices) and not 0 <= int(indices.min()) <= int(indices.max()) < size):
+            raise ValueError("BM25 arrays do not fit each other")
+        return cls(data, indices, indptr, _columns(vocab, indptr), size, params)
+
+    def _scores(self, token_ids: list[int]) -> np.ndarray:
+        """Sum of the tokens' BM25 scores in every passage (bm25s's get_scores_from_ids)."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        for token in token_ids:
+            start, end = int(self._indptr[token]), int(self._indptr[token + 1])
+            np.add.at(scores, self._indices[start:end], self._data[start:end])
+        return scores
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(passage position, BM25 score) best first, only passages sharing a word."""
-        tokens = tokenize(query)
-        if not tokens or self.size == 0:
+        ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        if not ids or self.size == 0:
             return []
-        k = min(k, self.size)
-        docs, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        scores = self._scores(ids)
+        order = np.argsort(-scores, kind="stable")[:min(k, self.size)]
+        return [(int(d), float(scores[d])) for d in order if scores[d] > 0]
 
     def knows(self, token: str) -> bool:
         """True when some passage has this stemmed token."""
-        return token in self._retriever.vocab_dict
+        return token in self._vocab
 
     def weighted_scores(self, weights: dict[str, float]) -> np.ndarray:
         """BM25 score of every passage for a query given as {stemmed token: weight}.
@@ -84,24 +142,21 @@ class KeywordIndex:
         of an acronym). Tokens the index has never seen score nothing.
         """
         total = np.zeros(self.size, dtype=np.float32)
-        vocab = self._retriever.vocab_dict
         by_weight: dict[float, list[int]] = {}
         for token, weight in weights.items():
-            if weight > 0 and token in vocab:
-                by_weight.setdefault(float(weight), []).append(int(vocab[token]))
+            if weight > 0 and token in self._vocab:
+                by_weight.setdefault(float(weight), []).append(int(self._vocab[token]))
         for weight, ids in by_weight.items():
-            scores = self._retriever.get_scores_from_ids(ids)
-            total += weight * np.asarray(scores, dtype=np.float32)
+            total += weight * self._scores(ids)
         return total
 
     def idf(self, token: str) -> float | None:
         """BM25's inverse document frequency of a stemmed token, None when no passage has it:
         ln(1 + (N - df + 0.5) / (df + 0.5))."""
-        position = self._retriever.vocab_dict.get(token)
+        position = self._vocab.get(token)
         if position is None or not token:
             return None
-        indptr = self._retriever.scores["indptr"]
-        df = int(indptr[position + 1] - indptr[position])
+        df = int(self._indptr[position + 1] - self._indptr[position])
         if df == 0:
             return None
         return float(np.log1p((self.size - df + 0.5) / (df + 0.5)))

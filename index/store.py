@@ -45,7 +45,7 @@ import numpy as np
 from index.chunks import Chunk
 from index.dense import DenseIndex
 from index.errors import IndexCorrupt, IndexMissing, IndexModelMismatch, IndexVersionDamaged
-from index.keyword import KeywordIndex
+from index.keyword import KeywordIndex, tokenize
 from index.sentences import SENTENCE_TEXT, SentenceVectors
 
 FORMAT = 1
@@ -469,10 +469,10 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
 
 
 def warm_up() -> None:
-    """Import and exercise the search libraries (faiss, bm25s) once, so that the first
+    """Import and exercise the search library (faiss) and the stemmer once, so that the first
     `load_version` does not pay for it; for a background thread at start-up."""
     DenseIndex.build(np.zeros((1, 8), dtype=np.float32))
-    KeywordIndex.build(["warm up"])
+    tokenize("warm up")
 
 
 def remove_version(index_dir: Path, name: str) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from bot.answers import answer_question, search_query
 from bot.settings import DEFAULT_THRESHOLD
 from index.build import build_index
+from index.corpus import read_corpus
 from index.embedders import HashingEmbedder, SentenceTransformerEmbedder
 from index.evidence import NAME_WEIGHT, coverage, prints_answer, ranking_weights, term_weights
 from index.fusion import fuse_scores, reciprocal_rank_fusion
@@ -200,6 +204,51 @@ def test_weighted_bm25_equals_plain_bm25_with_unit_weights() -> None:
     assert [weighted[i] for i in sorted(plain)] == pytest.approx([plain[i] for i in sorted(plain)])
     assert index.knows("compani") and not index.knows("tobacco")
     assert not index.weighted_scores({"tobacco": 1.0}).any()
+
+
+def test_a_saved_bm25_index_scores_as_bm25s_and_loads_without_it(tmp_path: Path) -> None:
+    """Queries add up the scores bm25s precomputed, with numpy: the same scores as bm25s's own
+    retrieval on the real documents, and a process that loads and searches never imports
+    bm25s (and its scipy)."""
+    import bm25s
+
+    texts = [c.keyword_text for d in read_corpus(ROOT / "knowledge" / "docs") for c in d.chunks]
+    KeywordIndex.build(texts).save(tmp_path / "bm25")
+    ours = KeywordIndex.load(tmp_path / "bm25", len(texts))
+    theirs = bm25s.BM25.load(str(tmp_path / "bm25"))
+    for query in ["deadline for the common IP definition",
+                  "results-based management in the UN system",
+                  "who approves a partnership with a private company", "PSEA training"]:
+        ids = theirs.get_tokens_ids(tokenize(query))
+        expected = theirs.get_scores_from_ids(ids)
+        assert ours.weighted_scores({t: 1.0 for t in tokenize(query)}) == pytest.approx(
+            expected, abs=1e-5)
+        found = ours.search(query, 5)
+        assert found, query
+        assert [score for _, score in found] == pytest.approx(
+            [x for x in sorted(expected, reverse=True)[:5] if x > 0], abs=1e-5)
+        assert [score for _, score in found] == pytest.approx(
+            [expected[i] for i, _ in found], abs=1e-5)
+    script = ("import sys; from pathlib import Path; from index.keyword import KeywordIndex; "
+              f"k = KeywordIndex.load(Path({str(tmp_path / 'bm25')!r}), {len(texts)}); "
+              "assert k.search('results-based management', 3); "
+              "assert 'bm25s' not in sys.modules and 'scipy' not in sys.modules")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("damage", ["vocab", "indptr", "count"])
+def test_bm25_files_that_do_not_fit_are_refused(tmp_path: Path, damage: str) -> None:
+    index = KeywordIndex.build(["Screening companies", "Training staff", "Partnering"])
+    index.save(tmp_path)
+    size = 3
+    if damage == "vocab":
+        (tmp_path / "vocab.index.json").write_text('{"screen": 0}', encoding="utf-8")
+    elif damage == "indptr":
+        np.save(tmp_path / "indptr.csc.index.npy", np.array([0, 1, 99]))
+    else:
+        size = 4
+    with pytest.raises(ValueError, match="BM25"):
+        KeywordIndex.load(tmp_path, size)
 
 
 def test_building_bm25_prints_no_debug_lines(caplog: pytest.LogCaptureFixture) -> None:
