@@ -197,14 +197,16 @@ class Searcher:
         An index without the vectors of the multilingual model (built before it, or with
         another one) is served all the same: French and Spanish questions are then matched
         by the index's own model, and a warning says to build it again."""
-        self.embedder.load()
-        if self.language_embedder is not None:
-            self.language_embedder.load()
+        # The index is read first: an embedder being loaded on a thread (make_searcher's
+        # prefetch) loads meanwhile, and the index's own errors come first.
         with self._lock:
             self._index = load_live(self.index_dir, self.embedder.model_id)
             self._stamp = self._current_stamp()
             self._tokens, self._pieces = {}, {}
             self._check_language(self._index)
+        self.embedder.load()
+        if self.language_embedder is not None:
+            self.language_embedder.load()
         return self._index
 
     def _check_language(self, index: LoadedIndex) -> None:
