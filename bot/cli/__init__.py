@@ -1,11 +1,11 @@
-"""The `partnerbot` command: `cli` (bot/cli/base.py) with its commands, one module per area."""
+"""The `partnerbot` command: `cli` (bot/cli/base.py) with its commands, one module per area
+(imported when their command runs: bot.cli.base.COMMANDS)."""
 
 from __future__ import annotations
 
-from bot.cli import admin, chat, checklists, knowledge
 from bot.cli.base import cli
 
-__all__ = ["admin", "chat", "checklists", "cli", "knowledge", "main"]
+__all__ = ["cli", "main"]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -23,14 +24,38 @@ HasPassage = Callable[[str, str], bool]
 PassageText = Callable[[str, str], str | None]
 
 
+# Which module defines each top-level command. A command's module is imported when the
+# command runs (help imports them all): `partnerbot ask` does not pay for the checklists'
+# and the admin commands' imports. tests/unit/test_docs.py checks the list is complete.
+COMMANDS = {
+    "bot.cli.knowledge": ("index", "search", "ask", "add"),
+    "bot.cli.chat": ("chat", "run"),
+    "bot.cli.checklists": ("checklist", "runs"),
+    "bot.cli.admin": ("stats", "export", "users", "forget", "retention", "migrate-store",
+                      "backup"),
+}
+
+
 class Group(click.Group):
-    """Turns the core's errors into `Error: <what happened>` plus the next step, exit 1."""
+    """Turns the core's errors into `Error: <what happened>` plus the next step, exit 1;
+    imports a command's module (COMMANDS) when the command is asked for."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except Problem as exc:
             raise click.ClickException(str(exc)) from exc
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module, names in COMMANDS.items():
+            if cmd_name in names:
+                importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in COMMANDS:
+            importlib.import_module(module)
+        return super().list_commands(ctx)
 
 
 @click.group(cls=Group)

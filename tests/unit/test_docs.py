@@ -11,6 +11,7 @@ import yaml
 from bot.checklists import checklist_from_dict, validate_paths
 from bot.checklists.answers_file import run_from_answers
 from bot.cli import cli
+from bot.cli.base import COMMANDS
 from index.corpus import read_corpus
 from tests.conftest import ROOT
 
@@ -19,7 +20,10 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def all_commands(group: click.Group, prefix: str = "partnerbot") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the top group imports its commands' modules here
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix} {name}"
         found.append((path, command))
         if isinstance(command, click.Group):
@@ -34,6 +38,16 @@ def test_every_command_has_help_and_an_example_in_the_readme() -> None:
             example = re.compile(rf"^(?:[A-Z_]+=\S+ )*{re.escape(path)}(?: |$)", re.MULTILINE)
             assert example.search(README), f"{path} has no example line in README.md"
             assert "Example:" in command.help, f"{path} --help has no example"
+
+
+def test_each_command_is_found_in_the_module_the_lazy_group_imports_for_it() -> None:
+    ctx = click.Context(cli)
+    listed = {name: module for module, names in COMMANDS.items() for name in names}
+    assert sorted(cli.list_commands(ctx)) == sorted(listed)
+    for name, module in listed.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.callback is not None, name
+        assert command.callback.__module__ == module, name
 
 
 def test_readme_checklist_example_validates_and_runs(tmp_path: Path) -> None:
