@@ -6,10 +6,11 @@ Each thread has its own connection (SQLite: ``synchronous=NORMAL``), so a write 
 busy database holds up only its own thread, for `timeout` seconds at most (SQLite's busy
 timeout, PostgreSQL's lock timeout). A SQLite file deleted under a running process (its data
 directory removed) is noticed before the next write, which fails with `LogWriteError`; the
-write after it opens a new file. A PostgreSQL connection that broke (the server restarted or
-unreachable) is opened again at the next use. Times are ISO-8601 UTC text. The schema lives
-in :mod:`bot.store.migrations`, what differs between the two databases in
-:mod:`bot.store.sql`. This package is the only code that talks to a database.
+write after it opens a new file (one thread makes, migrates and seeds it while the others
+wait). A PostgreSQL connection that broke (the server restarted or unreachable) is opened
+again at the next use. Times are ISO-8601 UTC text. The schema lives in
+:mod:`bot.store.migrations`, what differs between the two databases in :mod:`bot.store.sql`.
+This package is the only code that talks to a database.
 """
 
 from __future__ import annotations
