@@ -3,6 +3,7 @@ CLI and the settings; text that cannot be stored as UTF-8 made storable."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,47 @@ def test_huge_retention_periods_are_refused_not_an_overflow(tmp_path: Path) -> N
     assert result.exit_code == 2 and "1<=x<=36500" in result.output
     with pytest.raises(SettingsError, match="PARTNERBOT_RETENTION_DAYS"):
         load_settings(retention_days=TWENTY_DIGITS)
+
+
+def test_settings_come_from_the_variables_then_the_toml_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "partnerbot.toml"
+    config.write_text('top_k = 7\nthreshold = 0.4\nadmins = "11"\nonnx = false\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("PARTNERBOT_CONFIG", str(config))
+    monkeypatch.setenv("PARTNERBOT_TOP_K", "9")  # a variable wins over the file
+    monkeypatch.setenv("partnerbot_data_dir", str(tmp_path / "data"))  # any case
+    monkeypatch.setenv("PARTNERBOT_LANGUAGE_MODEL", "")  # empty is a value: no language model
+    settings = load_settings()
+    assert (settings.top_k, settings.threshold, settings.admin_ids, settings.onnx) == (
+        9, 0.4, {11}, False)
+    assert settings.data_dir == tmp_path / "data" and settings.language_model == ""
+    assert load_settings(top_k=3).top_k == 3  # an argument wins over both
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("top_k = 0\n", "PARTNERBOT_TOP_K: Input should be greater than or equal to 1"),
+    ("tok_k = 5\n", "PARTNERBOT_TOK_K: Extra inputs are not permitted"),
+    ("top_k = [\n", "is not valid TOML"),
+])
+def test_a_wrong_settings_file_is_refused_with_what_is_wrong(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    config = tmp_path / "partnerbot.toml"
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("PARTNERBOT_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings()
+    monkeypatch.setenv("PARTNERBOT_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(SettingsError, match="Cannot read the settings file"):
+        load_settings()
+
+
+def test_a_wrong_variable_is_named_and_a_token_never_shown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTNERBOT_ONNX", "perhaps")
+    monkeypatch.setenv("PARTNERBOT_DATABASE_URL", "mysql://user:hunter2@db/x")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "PARTNERBOT_ONNX: Input should be a valid boolean" in error.value.message
+    assert "PARTNERBOT_DATABASE_URL: Use a PostgreSQL URL" in error.value.message
+    assert "hunter2" not in str(error.value)
