@@ -29,7 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from index.evidence import UnitEvidence, coverage, term_share
+from index.evidence import UnitEvidence, coverage, names_mentioned, term_share
 from index.keyword import tokenize
 from index.language import identify
 from index.queries import Asked, expand_acronyms, normalise, query_terms
@@ -292,11 +292,16 @@ def _on_subject(result: SearchResult, unit: _Scored) -> bool:
     partners); otherwise `TYPED_COVERAGE` of the question's weighted terms (English: a
     French or Spanish question's terms are only its acronyms). A labelled field ("Target
     date: 31 December 2023") is about its row: the passage's terms count for it, except those
-    its label prints ("deadline": "Target date")."""
+    its label prints ("deadline": "Target date"). For "which company ...", the unit must name
+    a company beside its mention of one (`names_mentioned`): "joined forces with a
+    pharmaceutical company" does not say which, nor does a name printed elsewhere."""
     if result.language != "en":
         return True
     if result.asked is not None and result.asked.counted:
         return _names(result.asked, unit.evidence.tokens)
+    if result.kind == "name" and result.asked is not None and result.asked.which \
+            and not names_mentioned(unit.evidence.unit.text, result.asked.terms, result.query):
+        return False  # "which company": "a pharmaceutical company" does not say which
     if not unit.evidence.unit.label:
         return coverage(result.terms, result.weights, unit.evidence.tokens) >= TYPED_COVERAGE
     label = frozenset(tokenize(unit.evidence.unit.label))

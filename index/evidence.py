@@ -26,7 +26,7 @@ import numpy as np
 
 from index.chunks import Chunk
 from index.keyword import tokenize
-from index.queries import AnswerType, Term
+from index.queries import AnswerType, Term, expand_acronyms
 from index.sentences import Unit, units
 
 NAME_WEIGHT = 2.0  # a capitalised name no passage prints counts double
@@ -135,6 +135,28 @@ def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
             continue
         return True
     return False
+
+
+NAME_WINDOW = 4  # words either side of a mention of the thing asked for that may name it
+
+
+def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | None:
+    """Whether a text that mentions the thing a "which ..." question asks for names it: a
+    name the question does not give (nor its acronyms' long forms) within NAME_WINDOW words
+    of a mention ("Novartis, a pharmaceutical company"), not a mention alone ("WHO joined
+    forces with a pharmaceutical company"). None when the text does not mention the thing (a
+    name elsewhere may answer)."""
+    forms = {token for term in terms for form in term.forms for token in form}
+    words = list(_WORDS.finditer(text))
+    mentions = [n for n, word in enumerate(words) if forms & set(tokenize(word.group(0)))]
+    if not mentions:
+        return None
+    given = set(tokenize(expand_acronyms(question)))  # "WFP": World Food Programme too
+    starts = {word.start(): n for n, word in enumerate(words)}
+    named = {starts[m.start()] for m in _NAME.finditer(text) if m.start() in starts
+             and m.group(0).lower() not in _GENERIC_NAMES
+             and not set(tokenize(m.group(0))) <= given}
+    return any(abs(n - mention) <= NAME_WINDOW for n in named for mention in mentions)
 
 
 def _not_a_quantity(text: str, match: re.Match[str]) -> bool:

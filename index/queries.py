@@ -502,7 +502,8 @@ def expand_language_acronyms(query: str, language: str) -> str:
 
 _ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO one, how many ...")
     r"(?:^|[,;:]\s*)\W*(?:(?P<exists>(?:is|are) there)(?: (?:a|an|any|one|some))?"
-    r"|(?P<which>which|what(?=\s+(?:[\w-]+\s+)?(?:recommendations?|issues?)\b))"
+    r"|(?P<which>which|what(?=\s+(?:[\w-]+\s+)?(?:recommendations?|issues?)\b)"
+    r"|what(?: is| was|'s)? the names? of(?: the| a| an)?)"
     r"|(?P<count>how many)"
     r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
     re.IGNORECASE)
@@ -516,18 +517,21 @@ ASKED_WORDS = 3  # the words of the thing asked for, at most
 class Asked:
     """What a question asks for by name: a passage that answers it prints one of `terms`.
 
-    `counted` ("how many X"): the number that answers it must come with X in one unit."""
+    `counted` ("how many X"): the number that answers it must come with X in one unit;
+    `which` ("which X", "the name of X"): the answer names an X."""
 
     terms: tuple[Term, ...]
     counted: bool = False
+    which: bool = False
 
 
 def asked_for(question: str) -> Asked | None:
     """The thing an English question asks for by name, if it asks for one: the head noun of
     "is there a/an NOUN PHRASE", the plural of "how many NOUN PHRASE", any content word of
-    "which NOUN PHRASE" or "what (JIU) recommendation ..." (a phrase: up to `ASKED_WORDS`
-    words, to the first function or chat word), the verb of "how do I VERB" (a procedure;
-    "how do we build ..." asks for practice, which the guidance gives in other words)."""
+    "which NOUN PHRASE", "what is the name of NOUN PHRASE" or "what (JIU) recommendation ..."
+    (a phrase: up to `ASKED_WORDS` words, to the first function or chat word), the verb of
+    "how do I VERB" (a procedure; "how do we build ..." asks for practice, which the guidance
+    gives in other words)."""
     match = _ASKED.search(CHAT_PHRASES.sub(" ", normalise(question)))
     if not match:
         return None
@@ -548,7 +552,8 @@ def asked_for(question: str) -> Asked | None:
         words = words[:1]
     terms = tuple(term for word in words if word.lower() not in _NOT_ASKED
                   for term in query_terms(word))
-    return Asked(terms, counted=bool(match.group("count"))) if terms else None
+    return Asked(terms, counted=bool(match.group("count")),
+                 which=bool(match.group("which"))) if terms else None
 
 
 # Kinds of passage a locator names (index/chunks.py): "Recommendation 8", "Issue #2, action

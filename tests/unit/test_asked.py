@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.evidence import prints_answer
-from index.queries import answer_type, asked_for, asked_locator, query_terms
+from index.evidence import names_mentioned, prints_answer
+from index.queries import answer_type, asked_for, asked_locator, normalise, query_terms
 
 
 @pytest.mark.parametrize(("question", "words", "counted"), [
@@ -87,3 +87,36 @@ def test_what_recommendation_asks_for_one_like_which() -> None:
 
 def test_a_recommendation_named_after_other_words_is_not_the_passage_asked_for() -> None:
     assert asked_locator(asked_for("which organizations supported recommendation 3")) is None
+
+
+@pytest.mark.parametrize(("question", "which"), [
+    ("Which drug company did WHO work with?", True),
+    ("what is the name of the courier firm WFP works with", True),
+    ("What's the name of the portal for NGOs?", True),
+    ("Is there a team for corporate partnerships?", False),  # exists: "a ... team" answers
+    ("how many companies took part", False),
+])
+def test_which_questions_ask_for_the_thing_to_be_named(question: str, which: bool) -> None:
+    asked = asked_for(normalise(question))
+    assert asked is not None and asked.which is which
+
+
+QUESTION = "Which drug company did WHO work with on sleeping sickness?"
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    # a mention of the thing asked for with no name beside it does not say which
+    ("In order to eliminate African trypanosomiasis, also known as sleeping sickness, WHO "
+     "joined forces with a pharmaceutical company in 2001.", False),
+    ("WHO signed an agreement with the company in 2001.", False),  # the question's name only
+    # a name beside the mention does
+    ("WHO joined forces with Sanofi, a pharmaceutical company, in 2001.", True),
+    ("The company Bayer donated the drugs.", True),
+    # no mention: a name elsewhere may answer (the other rules judge it)
+    ("Donations ran for ten years.", None),
+])
+def test_a_which_question_is_answered_by_a_name_beside_the_thing(text: str, names: bool | None
+                                                                   ) -> None:
+    asked = asked_for(normalise(QUESTION))
+    assert asked is not None
+    assert names_mentioned(text, asked.terms, QUESTION) is names
