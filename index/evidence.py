@@ -18,8 +18,9 @@ Pure functions: no model, no bot code.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,17 +74,36 @@ these such for and of millennium development goals goal sdg sdgs executive heads
 """.split())
 
 
+Longer = Callable[[str], frozenset[str]]  # the longer indexed tokens a stem starts
+
+
+def printed(tokens_asked: Iterable[str], tokens: frozenset[str] | set[str],
+            longer: Longer | None = None) -> frozenset[str]:
+    """The asked tokens a text (its stemmed tokens) prints. A stem of `PREFIX_MIN`+ letters
+    also matches the longer words it starts: those of `longer` (the index's vocabulary, looked
+    up once per search) when given, else found by scanning the text's tokens."""
+    asked = set(tokens_asked)
+    found = asked & tokens
+    for token in asked - found:
+        if len(token) < PREFIX_MIN:
+            continue
+        if longer is not None:
+            if not longer(token).isdisjoint(tokens):
+                found.add(token)
+        elif any(t.startswith(token) for t in tokens if len(t) > len(token)):
+            found.add(token)
+    return frozenset(found)
+
+
+def _share(term: Term, found: frozenset[str]) -> float:
+    """The best share of one of a term's forms among the printed tokens `found`."""
+    return max(sum(t in found for t in form) / len(form) for form in term.forms)
+
+
 def term_share(term: Term, tokens: frozenset[str] | set[str]) -> float:
-    """How much of one term a text prints: the best share of one of its forms' tokens. A stem
-    of `PREFIX_MIN`+ letters also matches the longer words it starts."""
-
-    def found(token: str) -> bool:
-        if token in tokens:
-            return True
-        return len(token) >= PREFIX_MIN and any(
-            t.startswith(token) for t in tokens if len(t) > len(token))
-
-    return max(sum(map(found, form)) / len(form) for form in term.forms)
+    """How much of one term a text prints: the best share of one of its forms' tokens
+    (`printed`)."""
+    return _share(term, printed({t for form in term.forms for t in form}, tokens))
 
 
 def term_weights(terms: Sequence[Term], idf: dict[str, float]) -> list[float]:
@@ -106,15 +126,18 @@ def ranking_weights(terms: Sequence[Term], idf: dict[str, float]) -> list[float]
 
 
 def coverage(terms: Sequence[Term], weights: Sequence[float],
-             tokens: frozenset[str] | set[str]) -> float:
+             tokens: frozenset[str] | set[str], longer: Longer | None = None) -> float:
     """Weighted share of the terms a text (its stemmed tokens) prints, in [0, 1]; 0 without
-    terms."""
+    terms (`longer`: see `printed`)."""
     if len(weights) != len(terms):
         raise ValueError(f"{len(weights)} weights given for {len(terms)} terms")
     total = sum(weights)
     if not terms or total <= 0:
         return 0.0
-    return sum(w * term_share(t, tokens) for t, w in zip(terms, weights, strict=True)) / total
+    found = printed({t for term in terms for form in term.forms for t in form}, tokens, longer)
+    if not found:
+        return 0.0
+    return sum(w * _share(t, found) for t, w in zip(terms, weights, strict=True)) / total
 
 
 def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
@@ -122,19 +145,25 @@ def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
     number, a date, a frequency, or a name the question does not already give."""
     if kind is None:
         return True
-    text = _URL.sub(" ", text)  # "...final%205%20Sept..." prints no share
     asked = {w.lower() for w in _WORDS.findall(question)}
+    # a fact whose words the question gives is no answer ("by 2005" asked for)
+    return any(not words or not words <= asked for words in _facts(text, kind))
+
+
+@functools.lru_cache(maxsize=65536)
+def _facts(text: str, kind: AnswerType) -> tuple[frozenset[str], ...]:
+    """The words of each fact of a kind a text prints (each name, in lower case), found once
+    per text: a search looks at the same units again and again."""
+    text = _URL.sub(" ", text)  # "...final%205%20Sept..." prints no share
     if kind == "name":
-        return any(m.group(0).lower() not in asked and m.group(0).lower() not in _GENERIC_NAMES
-                   for m in _NAME.finditer(text))
+        return tuple(frozenset([m.group(0).lower()]) for m in _NAME.finditer(text)
+                     if m.group(0).lower() not in _GENERIC_NAMES)
+    facts = []
     for match in _PRINTS[kind].finditer(text):
-        words = {w.lower() for w in _WORDS.findall(match.group(0))}
-        if words and words <= asked:
-            continue  # "by 2005" in the question is no answer
-        if kind == "number" and _not_a_quantity(text, match):
-            continue
-        return True
-    return False
+        words = frozenset(w.lower() for w in _WORDS.findall(match.group(0)))
+        if not (kind == "number" and _not_a_quantity(text, match)):
+            facts.append(words)
+    return tuple(facts)
 
 
 NAME_WINDOW = 4  # words either side of a mention of the thing asked for that may name it
@@ -221,12 +250,13 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
                      fallback: float,
                      terms: Sequence[Term], weights: Sequence[float], *,
                      kind: AnswerType | None, question: str,
-                     passage: frozenset[str] = frozenset()) -> tuple[UnitEvidence, ...]:
+                     passage: frozenset[str] = frozenset(),
+                     longer: Longer | None = None) -> tuple[UnitEvidence, ...]:
     """A passage's evidence units (`evidence_units`) scored for a question. `cosines` are the
     stored cosines of all its units; without them (an older index) every unit gets
     `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
     a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart.
-    `passage` is the passage's tokens as indexed (`_names_printed`)."""
+    `passage` is the passage's tokens as indexed (`_names_printed`); `longer`: `printed`."""
     stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
     named = _names_printed(pieces, terms, passage)
     out = []
@@ -235,7 +265,7 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
         out.append(UnitEvidence(
             piece.position, piece.unit,
             float(cosines[piece.position]) if stored else fallback,
-            coverage(terms, weights, piece.tokens | named) / length, piece.tokens,
+            coverage(terms, weights, piece.tokens | named, longer) / length, piece.tokens,
             kind is not None and prints_answer(piece.unit.text, kind, question)))
     return tuple(out)
 

@@ -3,6 +3,7 @@ searched with numpy."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import re
@@ -72,6 +73,7 @@ class KeywordIndex:
         self._vocab = vocab
         self.size = size
         self._params = params
+        self._sorted: list[str] | None = None  # the vocabulary in order, for `longer`
 
     @classmethod
     def build(cls, texts: list[str]) -> KeywordIndex:
@@ -129,6 +131,18 @@ class KeywordIndex:
         scores = self._scores(ids)
         order = np.argsort(-scores, kind="stable")[:min(k, self.size)]
         return [(int(d), float(scores[d])) for d in order if scores[d] > 0]
+
+    def longer(self, stem: str) -> frozenset[str]:
+        """The indexed tokens longer than `stem` that start with it ("partner": "partnership")."""
+        if self._sorted is None:
+            self._sorted = sorted(self._vocab)
+        words = self._sorted
+        out = []
+        for n in range(bisect.bisect_right(words, stem), len(words)):
+            if not words[n].startswith(stem):
+                break
+            out.append(words[n])
+        return frozenset(out)
 
     def knows(self, token: str) -> bool:
         """True when some passage has this stemmed token."""

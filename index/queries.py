@@ -18,6 +18,7 @@ Pure functions only: no model, no index.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -271,7 +272,7 @@ class Term:
     name: bool = False
     proper: bool = False
 
-    @property
+    @functools.cached_property
     def forms(self) -> tuple[tuple[str, ...], ...]:
         """Each way a passage may print the term: as written (a hyphenated word also as its
         parts), then each alternative."""

@@ -16,7 +16,14 @@ from bot.settings import DEFAULT_THRESHOLD
 from index.build import build_index
 from index.corpus import read_corpus
 from index.embedders import HashingEmbedder, SentenceTransformerEmbedder
-from index.evidence import NAME_WEIGHT, coverage, prints_answer, ranking_weights, term_weights
+from index.evidence import (
+    NAME_WEIGHT,
+    coverage,
+    evidence_units,
+    prints_answer,
+    ranking_weights,
+    term_weights,
+)
 from index.fusion import fuse_scores, reciprocal_rank_fusion
 from index.keyword import KeywordIndex, tokenize
 from index.queries import (
@@ -234,6 +241,23 @@ def test_a_saved_bm25_index_scores_as_bm25s_and_loads_without_it(tmp_path: Path)
               "assert k.search('results-based management', 3); "
               "assert 'bm25s' not in sys.modules and 'scipy' not in sys.modules")
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+
+
+def test_prefix_matches_looked_up_in_the_vocabulary_equal_a_scan_of_each_text() -> None:
+    """Coverage with the index's vocabulary for prefix matches (once a search) is the
+    coverage a scan of each unit's tokens gives ("partner" prints in "partnerships")."""
+    chunks = [c for d in read_corpus(ROOT / "knowledge" / "docs") for c in d.chunks]
+    index = KeywordIndex.build([c.keyword_text for c in chunks])
+    assert {"partnership", "partnership-build"} <= index.longer("partner")
+    assert "partner" not in index.longer("partner") and not index.longer("zzz")
+    pieces = [p for c in chunks[:60] for p in evidence_units(c)]
+    for question in ["How do partners get trained?", "What is an implementing partner?",
+                     "Is there a deadline for the UNECE strategy?", "RBM in the Secretariat"]:
+        terms = query_terms(question)
+        weights = [1.0] * len(terms)
+        for piece in pieces:
+            assert coverage(terms, weights, piece.tokens, index.longer) == pytest.approx(
+                coverage(terms, weights, piece.tokens)), (question, piece.unit.text)
 
 
 @pytest.mark.parametrize("damage", ["vocab", "indptr", "count"])
