@@ -95,6 +95,11 @@ def printed(tokens_asked: Iterable[str], tokens: frozenset[str] | set[str],
     return frozenset(found)
 
 
+def _tokens(terms: Iterable[Term]) -> set[str]:
+    """Every token of every form of the terms."""
+    return {token for term in terms for form in term.forms for token in form}
+
+
 def _share(term: Term, found: frozenset[str]) -> float:
     """The best share of one of a term's forms among the printed tokens `found`."""
     return max(sum(t in found for t in form) / len(form) for form in term.forms)
@@ -103,7 +108,7 @@ def _share(term: Term, found: frozenset[str]) -> float:
 def term_share(term: Term, tokens: frozenset[str] | set[str]) -> float:
     """How much of one term a text prints: the best share of one of its forms' tokens
     (`printed`)."""
-    return _share(term, printed({t for form in term.forms for t in form}, tokens))
+    return _share(term, printed(_tokens([term]), tokens))
 
 
 def term_weights(terms: Sequence[Term], idf: dict[str, float]) -> list[float]:
@@ -134,7 +139,7 @@ def coverage(terms: Sequence[Term], weights: Sequence[float],
     total = sum(weights)
     if not terms or total <= 0:
         return 0.0
-    found = printed({t for term in terms for form in term.forms for t in form}, tokens, longer)
+    found = printed(_tokens(terms), tokens, longer)
     if not found:
         return 0.0
     return sum(w * _share(t, found) for t, w in zip(terms, weights, strict=True)) / total
@@ -175,7 +180,7 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | N
     of a mention ("Novartis, a pharmaceutical company"), not a mention alone ("WHO joined
     forces with a pharmaceutical company"). None when the text does not mention the thing (a
     name elsewhere may answer)."""
-    forms = {token for term in terms for form in term.forms for token in form}
+    forms = _tokens(terms)
     words = list(_WORDS.finditer(text))
     mentions = [n for n, word in enumerate(words) if forms & set(tokenize(word.group(0)))]
     if not mentions:

@@ -109,11 +109,14 @@ class KeywordIndex:
                                          allow_pickle=False) for name in _ARRAYS)
         if params.get("method") not in _SCORING or params.get("num_docs") != size:
             raise ValueError(f"BM25 parameters {params} do not fit {size} passages")
-        if not isinstance(vocab, dict) or len(data) != len(indices) \
-                or int(indptr[-1]) != len(data) or len(_columns(vocab, indptr)) != len(indptr) - 1 \
+        if not isinstance(vocab, dict):
+            raise ValueError("BM25 vocabulary is not a mapping")
+        columns = _columns(vocab, indptr)
+        if len(data) != len(indices) or int(indptr[-1]) != len(data) \
+                or len(columns) != len(indptr) - 1 \
                 or (len(indices) and not 0 <= int(indices.min()) <= int(indices.max()) < size):
             raise ValueError("BM25 arrays do not fit each other")
-        return cls(data, indices, indptr, _columns(vocab, indptr), size, params)
+        return cls(data, indices, indptr, columns, size, params)
 
     def _scores(self, token_ids: list[int]) -> np.ndarray:
         """Sum of the tokens' BM25 scores in every passage (bm25s's get_scores_from_ids)."""
