@@ -308,6 +308,17 @@ def test_which_recommendation_is_answered_by_the_recommendation(
     assert (first.source, first.locator) == ("jiu-implementing-partners", "Recommendation 8")
 
 
+@pytest.mark.parametrize("question", ["JIU recommendation on staff training",
+                                      "which JIU rec is about training staff on IPs"])
+def test_a_named_issuer_ranks_its_documents_first(real_searcher: Searcher,
+                                                  question: str) -> None:
+    """The JIU issued neither the UNECE report nor "Towards global partnerships", which also
+    speak of training staff: without the issuer's bonus, one of them ranked first."""
+    hits = real_searcher.search(question, 5).hits
+    assert hits[0].chunk.source in {"jiu-implementing-partners", "jiu-results-based-management"}
+    assert "Joint Inspection Unit" in (hits[0].chunk.organization or "")
+
+
 def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
     answer = ask(real_searcher, "when was the UNECE partnerships report presented to EXCOM")
     assert answer.grounded
