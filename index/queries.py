@@ -129,6 +129,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "agency": ("entity", "organization"),
     "agencies": ("entities", "organizations"),
     "afford": ("resources",),
+    # "hard to manage" is "complex to manage" in the guidance; not "difficult", which it
+    # prints in idioms ("difficult to dispute", "difficult to ascertain")
+    "hard": ("complex",),
 }
 
 # Short forms staff type, in any case, written out before anything else ("rec 2" ->

@@ -319,6 +319,16 @@ def test_a_named_issuer_ranks_its_documents_first(real_searcher: Searcher,
     assert "Joint Inspection Unit" in (hits[0].chunk.organization or "")
 
 
+def test_hard_to_manage_finds_complex_to_manage(real_searcher: Searcher) -> None:
+    """Para 14 says such partnerships "are the most complex to manage"; without the synonym
+    Recommendation 1 (on standards for implementing partners) was quoted first."""
+    answer = ask(real_searcher, "are standard-setting partnerships hard to manage")
+    assert answer.grounded
+    first = answer.quotes[0].hit.chunk
+    assert (first.source, first.locator) == ("towards-global-partnerships", "para 14")
+    assert "the most complex to manage" in answer.quotes[0].text
+
+
 def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
     answer = ask(real_searcher, "when was the UNECE partnerships report presented to EXCOM")
     assert answer.grounded
