@@ -7,7 +7,8 @@ the question's content terms with their IDF. Here:
 1. Each unit of the top passages is scored (`unit_score`): its cosine with the question, how
    much of the question's weighted terms it prints (length-normalised), and its passage's
    rank. The best unit is quoted first - a list's lead-in with its items, a labelled field with
-   its label - and further units only when they carry evidence for this question: close to
+   its label, an action point with the first line of the progress reported under it - and
+   further units only when they carry evidence for this question: close to
    the best in meaning, or printing a question term the quotes so far do not. Titles and
    front matter are never evidence.
 2. Whether the guidance covers the question (`grounding`): the best unit cosine blended with
@@ -219,7 +220,7 @@ def quote_text(pieces: list[Unit], chosen: Sequence[int]) -> str:
     """The quoted text of some units of one passage. A chosen list item or lead-in brings the
     whole list: the lead-in, then each item on its own line (by its opening words when the
     list is long, except the chosen ones); a later sentence of a labelled field comes after its
-    label; " … " marks a gap."""
+    label; a nested bullet (an action point's progress) starts a line; " … " marks a gap."""
     shown = set(chosen)
     for position in chosen:
         unit = pieces[position]
@@ -245,7 +246,8 @@ def quote_text(pieces: list[Unit], chosen: Sequence[int]) -> str:
         new_line = previous is not None and (
             (unit.kind == "item" and (pieces[previous].item != unit.item
                                       or pieces[previous].kind == "lead"))
-            or (unit.label is not None and pieces[previous].label != unit.label))
+            or (unit.label is not None and pieces[previous].label != unit.label)
+            or (unit.under is not None and pieces[previous].under != unit.under))
         if previous is None:
             out = text
         elif new_line:
@@ -370,6 +372,10 @@ def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
                     and unit.kind != "lead" and (len(unit.text) < SHORT_UNIT
                                                  or _REFERS_BACK.match(pieces[after].text))):
                 chosen_here.add(after)
+            # an action point brings the first line of the progress reported under it
+            below = [i for i, u in enumerate(pieces) if u.under == position]
+            if below and not chosen_here & set(below) and pieces[below[0]].kind != "lead":
+                chosen_here.add(below[0])
         positions = tuple(sorted(chosen_here))
         text = quote_text(pieces, positions)
         if any(text == q.text for q in quotes) or (quotes and used + len(text) > QUOTE_CHARS):

@@ -59,7 +59,9 @@ class Unit:
     `kind`: "sentence"; "lead" (a sentence ending with ":" that introduces list items);
     "item" (a sentence of a list item: `lead` is the position of its lead-in, `item` which
     item of that list it belongs to, from 0); "field" (a sentence of a labelled field). `label`
-    is the field's label ("Target date") for every unit cut from a field.
+    is the field's label ("Target date") for every unit cut from a field. `under` is, for a
+    unit of a bullet nested under another ("- Compile a list ..." / "  - UNSSC has compiled
+    this list ..."), the position of the outer bullet's first unit.
     """
 
     text: str
@@ -67,6 +69,7 @@ class Unit:
     lead: int | None = None
     item: int | None = None
     label: str | None = None
+    under: int | None = None
 
 
 def clean(text: str) -> str:
@@ -99,22 +102,29 @@ class _Cutter:
         self.units: list[Unit] = []
         self.lead: int | None = None  # the lead-in whose items follow
         self.items = 0  # items seen under it
+        self.outer: int | None = None  # the first unit of the last bullet not nested
+        self.nested = False  # whether the line being cut is a nested bullet
 
     def add(self, text: str, *, item: bool, label: str | None, new_item: bool) -> None:
+        under = self.outer if self.nested else None
         if item and self.lead is not None:
             if new_item:
                 self.items += 1
-            self.units.append(Unit(text, "item", self.lead, self.items - 1, label))
+            self.units.append(Unit(text, "item", self.lead, self.items - 1, label, under))
         else:
-            self.units.append(Unit(text, "field" if label else "sentence", label=label))
+            self.units.append(Unit(text, "field" if label else "sentence", label=label,
+                                   under=under))
         if text.endswith(":"):  # a lead-in: the items that follow belong to it
             self.lead, self.items = len(self.units) - 1, 0
 
-    def line(self, line: str) -> None:
+    def line(self, line: str, *, nested: bool = False) -> None:
         item = bool(_BULLET.match(line) or _SUBITEM.match(line))
         body = clean(_BULLET.sub("", _PARA_NUMBER.sub("", line)))
         if not body:
             return
+        self.nested = nested and self.outer is not None
+        if not self.nested:
+            self.outer = len(self.units) if _BULLET.match(line) else None
         if not item:
             self.lead = None
         label = None
@@ -144,7 +154,7 @@ def units(text: str) -> list[Unit]:
     for raw in text.splitlines():
         line = raw.strip()
         if line and not _FOOTNOTE_LINE.match(line):
-            cutter.line(line)
+            cutter.line(line, nested=raw[:1].isspace() and bool(_BULLET.match(line)))
     out = cutter.units
     # A lead-in without items is a plain sentence, or a label when short ("Action Points and
     # Progress:"), which is not evidence; one with items is a "lead".
@@ -155,11 +165,11 @@ def units(text: str) -> list[Unit]:
         if unit.text.endswith(":") and not has_items and len(unit.text.split()) <= LABEL_ONLY_WORDS:
             continue
         if has_items:
-            unit = Unit(unit.text, "lead", label=unit.label)
+            unit = Unit(unit.text, "lead", label=unit.label, under=unit.under)
         remap[position] = len(kept)
         kept.append(unit)
     return [Unit(u.text, u.kind, remap.get(u.lead) if u.lead is not None else None, u.item,
-                 u.label) for u in kept]
+                 u.label, remap.get(u.under) if u.under is not None else None) for u in kept]
 
 
 # Names what `sentence_texts` embeds; stored with the vectors (sentences.json). A build reuses

@@ -93,6 +93,23 @@ def test_a_label_alone_is_not_evidence(passages: dict) -> None:
     assert all("Action Points" not in p.text for p in units(issue.text))
 
 
+def test_an_action_point_holds_the_progress_reported_under_it(passages: dict) -> None:
+    pieces = _units(passages, "private-sector-focal-points-2006", "Issue #3, action point 5")
+    assert pieces[0].text.startswith("Compile a list of the major UN")
+    assert pieces[0].under is None
+    assert [p.under for p in pieces[1:]] == [0] * (len(pieces) - 1)
+    assert pieces[1].text.startswith("UNSSC has compiled this list")
+    # the progress starts a line of its own
+    assert quote_text(pieces, (0, 1)).splitlines() == [pieces[0].text, pieces[1].text]
+    # a nested lead-in keeps its own items, and is under its action point too
+    listed = _units(passages, "private-sector-focal-points-2006", "Issue #2, action point 2")
+    assert listed[1].kind == "lead" and listed[1].under == 0
+    assert {p.under for p in listed[2:]} == {0} and {p.lead for p in listed[2:]} == {1}
+    # passages without nested bullets have no unit under another
+    row = _units(passages, "unece-private-sector-evaluation", "Recommendation 2")
+    assert all(p.under is None for p in row)
+
+
 def test_titles_and_front_matter_are_never_evidence(passages: dict) -> None:
     for doc in ("jiu-implementing-partners", "towards-global-partnerships"):
         opening = passages[(doc, "Opening text")]
@@ -327,6 +344,22 @@ def test_hard_to_manage_finds_complex_to_manage(real_searcher: Searcher) -> None
     first = answer.quotes[0].hit.chunk
     assert (first.source, first.locator) == ("towards-global-partnerships", "para 14")
     assert "the most complex to manage" in answer.quotes[0].text
+
+
+@pytest.mark.parametrize(("question", "progress"), [
+    ("what happened with the email newsletter for focal points",
+     "In early April 2006, the Global Compact Office will launch"),
+    ("did anyone compile the publications and toolkits on business partnerships",
+     "UNSSC has compiled this list")])
+def test_an_action_point_is_quoted_with_its_progress(real_searcher: Searcher, question: str,
+                                                     progress: str) -> None:
+    """The action point alone says what was planned; the line under it, what was done."""
+    answer = ask(real_searcher, question)
+    assert answer.grounded
+    first = answer.quotes[0]
+    assert first.hit.chunk.locator.startswith("Issue #3, action point")
+    lines = first.text.splitlines()
+    assert len(lines) >= 2 and lines[1].startswith(progress), first.text
 
 
 def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
