@@ -6,7 +6,8 @@ the question's content terms with their IDF. Here:
 
 1. Each unit of the top passages is scored (`unit_score`): its cosine with the question, how
    much of the question's weighted terms it prints (length-normalised), and its passage's
-   rank. The best unit is quoted first - a list's lead-in with its items, a labelled field with
+   rank. The best unit is quoted first (in a near tie, the best of the passage ranked
+   first) - a list's lead-in with its items, a labelled field with
    its label, an action point with the first line of the progress reported under it - and
    further units only when they carry evidence for this question: close to
    the best in meaning, or printing a question term the quotes so far do not. Titles and
@@ -48,6 +49,7 @@ FOLLOW_UP_WORDS = 12  # a longer question stands on its own
 SHORT_UNIT = 90  # a quoted sentence shorter than this is followed by the next one
 # Calibrated on the dev set's calibration part (scripts/eval_retrieval.py):
 UNIT_RANK = 1.0  # a unit's quote score: its evidence + this x its passage's score (vs the best)
+TOP_PASSAGE_RATIO = 0.97  # the top passage's best unit goes first when it scores this share
 TYPED_RATIO = 0.7  # a unit printing the fact asked for goes first when it scores this share
 TYPED_COVERAGE = 0.3  # ... and prints this weighted share of the question's terms
 ASKED_MISSING = 0.5  # the grounding score is cut to this share when no top passage names the
@@ -271,6 +273,10 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
             return [], scored
         typed.sort(key=lambda s: not _label_asked(result, s.evidence.unit))  # stable
         ranked = [typed[0], *(s for s in ranked if s is not typed[0])]
+    elif ranked[0].rank != 0:  # a near tie goes to the passage ranked first
+        top = next((s for s in ranked if s.rank == 0), None)
+        if top is not None and top.score >= TOP_PASSAGE_RATIO * ranked[0].score:
+            ranked = [top, *(s for s in ranked if s is not top)]
     first = ranked[0]
     chosen: list[_Scored] = [first]
     terms = result.terms

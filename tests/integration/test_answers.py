@@ -362,6 +362,18 @@ def test_an_action_point_is_quoted_with_its_progress(real_searcher: Searcher, qu
     assert len(lines) >= 2 and lines[1].startswith(progress), first.text
 
 
+def test_a_near_tie_is_quoted_from_the_passage_ranked_first(real_searcher: Searcher) -> None:
+    """Para 55 (smaller organizations and due diligence) is ranked first; a sentence of
+    UNECE's row scored a little higher on its own and was quoted first before."""
+    result = real_searcher.search("we are a small organization, how do we do due diligence "
+                                  "on partners", 5)
+    assert result.hits[0].chunk.locator == "para 55"
+    answer = ask(real_searcher, "we are a small organization, how do we do due diligence on "
+                                "partners")
+    assert answer.grounded
+    assert answer.quotes[0].hit.chunk.locator == "para 55"
+
+
 def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
     answer = ask(real_searcher, "when was the UNECE partnerships report presented to EXCOM")
     assert answer.grounded
