@@ -79,7 +79,7 @@ def make_searcher(settings: Settings, *, embedder: Embedder | None = None,
         _in_background(embedder.load, "load the query embedder")
         if other is not None:
             _in_background(other.load, "load the embedder of French and Spanish questions")
-        _in_background(warm_up, "import the search libraries")
+        _in_background(warm_up, "warm up the stemmer")
         _in_background(language.warm_up, "read the language model")
     return Searcher(settings.index_dir, embedder, language_embedder=other)
 

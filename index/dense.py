@@ -1,4 +1,9 @@
-"""Dense search with faiss inner product over normalised vectors; the only faiss importer.
+"""Dense search, inner product over normalised vectors; the only faiss importer.
+
+A flat (exact) index is searched with numpy over the version's `vectors.npy` (the same scores
+as faiss's IndexFlatIP, and as fast or faster at these sizes: 0.04 ms at 300 passages, 2.5
+ms at 20k against faiss's 3.5), so loading and searching the knowledge base does not import
+faiss (0.2 s of start-up); an HNSW index is faiss's.
 
 Threads: one query is searched on the calling thread alone (faiss's OpenMP threads cost more
 than they save for a single query, and a lot when other processes share the cores: p95 of a
@@ -29,16 +34,22 @@ def _faiss() -> Any:
     return faiss
 
 
-class DenseIndex:
-    """Exact (flat) or HNSW inner-product index; which one is recorded in `kind`."""
+# The first four bytes of a faiss index file name its type.
+_FLAT_FOURCC = b"IxFI"  # IndexFlatIP
 
-    def __init__(self, index: Any, kind: str) -> None:
+
+class DenseIndex:
+    """Exact (flat) or HNSW inner-product index; which one is recorded in `kind`. A flat one
+    loaded from its vectors holds them (`_vectors`) instead of a faiss index."""
+
+    def __init__(self, index: Any, kind: str, vectors: np.ndarray | None = None) -> None:
         self._index = index
         self.kind = kind
+        self._vectors = vectors
 
     @property
     def size(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._vectors) if self._vectors is not None else int(self._index.ntotal)
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, hnsw_above: int = HNSW_ABOVE) -> DenseIndex:
@@ -66,7 +77,17 @@ class DenseIndex:
         faiss.write_index(self._index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> DenseIndex:
+    def load(cls, path: Path, vectors: Path | None = None) -> DenseIndex:
+        """The index saved at `path`; a flat one from `vectors` (the same vectors as a
+        (passages, dim) float32 .npy file) when given, without faiss."""
+        if vectors is not None:
+            with open(path, "rb") as handle:
+                flat = handle.read(4) == _FLAT_FOURCC
+            if flat:
+                matrix = np.load(vectors, allow_pickle=False)
+                if matrix.ndim != 2 or matrix.dtype != np.float32:
+                    raise ValueError(f"{vectors.name} is not a float32 matrix")
+                return cls(None, "flat", np.ascontiguousarray(matrix))
         import faiss
 
         index = faiss.read_index(str(path))
@@ -80,6 +101,11 @@ class DenseIndex:
         if self.size == 0:
             return []
         k = min(k, self.size)
+        if self._vectors is not None:
+            scores = self._vectors @ query.astype(np.float32).reshape(-1)
+            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
+            order = top[np.lexsort((top, -scores[top]))]  # best first, ties by position
+            return [(int(i), float(scores[i])) for i in order]
         if _faiss().omp_get_max_threads() != 1:  # per thread, see the module docstring
             _faiss().omp_set_num_threads(1)
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k)

@@ -347,7 +347,8 @@ def load_version(directory: Path) -> LoadedIndex:
         with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
             shared: dict[Any, Any] = {}
             chunks = [chunk_from_row(json.loads(line), shared) for line in handle if line.strip()]
-        dense = DenseIndex.load(directory / "dense.faiss")
+        dense = DenseIndex.load(directory / "dense.faiss", directory / "vectors.npy"
+                                if "vectors.npy" in expected else None)
         keyword = KeywordIndex.load(directory / "bm25", len(chunks))
     except Exception as exc:  # any library error on a damaged file means the same thing
         raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
@@ -369,7 +370,9 @@ def _load_language(directory: Path, manifest: dict[str, Any], passages: int,
     if not all(name in manifest["checksums"] for name in names):
         raise IndexVersionDamaged(f"{directory.name}: {names[0]} is missing")
     try:
-        dense = DenseIndex.load(directory / names[0])
+        vectors = f"{LANGUAGE_DIR}/vectors.npy"
+        dense = DenseIndex.load(directory / names[0], directory / vectors
+                                if vectors in manifest["checksums"] else None)
     except Exception as exc:  # any library error on a damaged file means the same thing
         raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
     if dense.size != passages:
@@ -469,9 +472,9 @@ def load_live(index_dir: Path, model_id: str) -> LoadedIndex:
 
 
 def warm_up() -> None:
-    """Import and exercise the search library (faiss) and the stemmer once, so that the first
-    `load_version` does not pay for it; for a background thread at start-up."""
-    DenseIndex.build(np.zeros((1, 8), dtype=np.float32))
+    """Exercise the stemmer once, so that the first search does not pay for it; for a
+    background thread at start-up. (faiss is not imported: a flat index, the knowledge base's,
+    is searched without it; `load_version` imports it for an HNSW one.)"""
     tokenize("warm up")
 
 

@@ -15,6 +15,7 @@ from bot.answers import answer_question, search_query
 from bot.settings import DEFAULT_THRESHOLD
 from index.build import build_index
 from index.corpus import read_corpus
+from index.dense import DenseIndex
 from index.embedders import HashingEmbedder, SentenceTransformerEmbedder
 from index.evidence import (
     NAME_WEIGHT,
@@ -240,6 +241,42 @@ def test_a_saved_bm25_index_scores_as_bm25s_and_loads_without_it(tmp_path: Path)
               f"k = KeywordIndex.load(Path({str(tmp_path / 'bm25')!r}), {len(texts)}); "
               "assert k.search('results-based management', 3); "
               "assert 'bm25s' not in sys.modules and 'scipy' not in sys.modules")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("passages", [1, 7, 300, 2500])
+def test_a_flat_index_searched_with_numpy_finds_what_faiss_finds(tmp_path: Path,
+                                                                 passages: int) -> None:
+    """A flat index loaded from its vectors gives faiss's IndexFlatIP results, positions and
+    scores; an HNSW one is still faiss's; loading and searching a flat one
+    never imports faiss."""
+    import faiss
+
+    rng = np.random.default_rng(passages)
+    vectors = rng.standard_normal((passages, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.save(tmp_path / "vectors.npy", vectors)
+    DenseIndex.build(vectors).save(tmp_path / "dense.faiss")
+    ours = DenseIndex.load(tmp_path / "dense.faiss", tmp_path / "vectors.npy")
+    theirs = faiss.read_index(str(tmp_path / "dense.faiss"))
+    assert ours.kind == "flat" and ours.size == passages
+    for q in range(5):
+        query = vectors[q * 7 % passages] + 0.3 * rng.standard_normal(32).astype(np.float32)
+        query /= np.linalg.norm(query)
+        for k in (1, 5, 100):
+            found = ours.search(query, k)
+            scores, ids = theirs.search(query.reshape(1, -1), min(k, passages))
+            assert [i for i, _ in found] == [int(i) for i in ids[0]]
+            assert [s for _, s in found] == pytest.approx([float(s) for s in scores[0]],
+                                                          abs=1e-5)
+    DenseIndex.build(vectors, hnsw_above=0).save(tmp_path / "hnsw.faiss")
+    assert DenseIndex.load(tmp_path / "hnsw.faiss", tmp_path / "vectors.npy").kind == "hnsw"
+    script = ("import sys, numpy as np; from pathlib import Path; "
+              "from index.dense import DenseIndex; "
+              f"d = DenseIndex.load(Path({str(tmp_path / 'dense.faiss')!r}), "
+              f"Path({str(tmp_path / 'vectors.npy')!r})); "
+              "assert d.search(np.ones(32, dtype=np.float32) / 32 ** 0.5, 3); "
+              "assert 'faiss' not in sys.modules")
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
 
 
