@@ -130,19 +130,42 @@ def ranking_weights(terms: Sequence[Term], idf: dict[str, float]) -> list[float]
             for term, w in zip(terms, term_weights(terms, idf), strict=True)]
 
 
+class Coverage:
+    """`coverage` of one question's terms, for the many texts of one search: the tokens each
+    asked token matches (itself, and with `longer` the longer words a stem starts) are looked
+    up once, then each text costs one disjointness test per asked token."""
+
+    def __init__(self, terms: Sequence[Term], weights: Sequence[float],
+                 longer: Longer | None = None) -> None:
+        if len(weights) != len(terms):
+            raise ValueError(f"{len(weights)} weights given for {len(terms)} terms")
+        self.total = sum(weights)
+        self.asked = _tokens(terms)
+        self.matches = None if longer is None else {
+            token: longer(token) | {token} if len(token) >= PREFIX_MIN else frozenset({token})
+            for token in self.asked}
+        self.forms = [(w, term.forms) for term, w in zip(terms, weights, strict=True)]
+
+    def of(self, tokens: frozenset[str] | set[str]) -> float:
+        """Weighted share of the terms a text (its stemmed tokens) prints, in [0, 1]."""
+        if not self.forms or self.total <= 0:
+            return 0.0
+        if self.matches is None:
+            found: frozenset[str] | set[str] = printed(self.asked, tokens)
+        else:
+            found = {token for token, match in self.matches.items()
+                     if not match.isdisjoint(tokens)}
+        if not found:
+            return 0.0
+        return sum(w * max(sum(t in found for t in form) / len(form) for form in forms)
+                   for w, forms in self.forms) / self.total
+
+
 def coverage(terms: Sequence[Term], weights: Sequence[float],
              tokens: frozenset[str] | set[str], longer: Longer | None = None) -> float:
     """Weighted share of the terms a text (its stemmed tokens) prints, in [0, 1]; 0 without
     terms (`longer`: see `printed`)."""
-    if len(weights) != len(terms):
-        raise ValueError(f"{len(weights)} weights given for {len(terms)} terms")
-    total = sum(weights)
-    if not terms or total <= 0:
-        return 0.0
-    found = printed(_tokens(terms), tokens, longer)
-    if not found:
-        return 0.0
-    return sum(w * _share(t, found) for t, w in zip(terms, weights, strict=True)) / total
+    return Coverage(terms, weights, longer).of(tokens)
 
 
 def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
@@ -256,21 +279,24 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
                      terms: Sequence[Term], weights: Sequence[float], *,
                      kind: AnswerType | None, question: str,
                      passage: frozenset[str] = frozenset(),
-                     longer: Longer | None = None) -> tuple[UnitEvidence, ...]:
+                     longer: Longer | None = None,
+                     matcher: Coverage | None = None) -> tuple[UnitEvidence, ...]:
     """A passage's evidence units (`evidence_units`) scored for a question. `cosines` are the
     stored cosines of all its units; without them (an older index) every unit gets
     `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
     a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart.
-    `passage` is the passage's tokens as indexed (`_names_printed`); `longer`: `printed`."""
+    `passage` is the passage's tokens as indexed (`_names_printed`); `longer`: `printed`;
+    `matcher`: the search's `Coverage` of these terms and weights, when it has one."""
     stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
     named = _names_printed(pieces, terms, passage)
+    share = matcher.of if matcher is not None else Coverage(terms, weights, longer).of
     out = []
     for piece in pieces:
         length = 1.0 + LENGTH_NORM * max(0.0, len(piece.tokens) / AVERAGE_TOKENS - 1.0)
         out.append(UnitEvidence(
             piece.position, piece.unit,
             float(cosines[piece.position]) if stored else fallback,
-            coverage(terms, weights, piece.tokens | named, longer) / length, piece.tokens,
+            share(piece.tokens | named) / length, piece.tokens,
             kind is not None and prints_answer(piece.unit.text, kind, question)))
     return tuple(out)
 

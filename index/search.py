@@ -35,6 +35,7 @@ from index.chunks import Chunk
 from index.embedders import Embedder, cosine_scale
 from index.errors import IndexCorrupt, IndexProblem, IndexVersionDamaged
 from index.evidence import (
+    Coverage,
     Piece,
     UnitEvidence,
     evidence_units,
@@ -423,6 +424,7 @@ class Searcher:
         asked = asked_for(focus or text) if english else None
         wanted = asked_locator(asked)
         longer = functools.cache(index.keyword.longer)  # the prefix matches, once a search
+        matcher = Coverage(terms, ranking, longer)
         issuers = _issuer_names(terms)
         hits = []
         for i, score in pool:
@@ -431,7 +433,7 @@ class Searcher:
             evidence = passage_evidence(
                 self._evidence_units(chunk), a * cosines[i] + b if i in cosines else (),
                 a * dense_of.get(i, 0.0) + b, terms, ranking, kind=kind, question=focus or text,
-                passage=tokens, longer=longer)
+                passage=tokens, longer=longer, matcher=matcher)
             if mode == "hybrid":  # re-ranked by its best unit; front matter alone sinks
                 score = score / best + RERANK_WEIGHT * max(
                     (e.score for e in evidence), default=-1.0)
