@@ -132,6 +132,10 @@ def test_the_glossary_reads_plurals_accents_and_elisions() -> None:
     assert english_terms("las directrices", "es") == [("directrices", ("guidelines",))]
     assert english_terms("Is due diligence needed?", "en") == []
     assert english_terms("le chat dort", "fr") == []
+    # the UN's French for a senior manager's compact: "contrat de mission"
+    assert english_terms("Les hauts fonctionnaires et leurs contrats de mission", "fr") == [
+        ("hauts fonctionnaires", ("senior manager", "senior official")),
+        ("contrats mission", ("compact",))]
 
 
 def test_language_terms_give_acronyms_then_the_english_of_the_glossary() -> None:
