@@ -476,6 +476,8 @@ def language_terms(query: str, language: str) -> list[Term]:
                               proper=ACRONYMS.get(acronym, "")[:1].isupper()))
     seen: set[tuple[tuple[str, ...], ...]] = set()
     for found, english in english_terms(_ACRONYM.sub(" ", text), language):
+        english = tuple(dict.fromkeys(  # then the guidance's words for them ("entities")
+            [*english, *(synonym for word in english for synonym in SYNONYMS.get(word, ()))]))
         forms = tuple(dict.fromkeys(form for form in map(_stems, english) if form))
         if forms and forms not in seen:
             seen.add(forms)

@@ -143,6 +143,10 @@ def test_language_terms_give_acronyms_then_the_english_of_the_glossary() -> None
     assert [t.text for t in terms] == ["UNDP", "PSEA", "partenaires"]
     partners = terms[-1]
     assert partners.forms[1:] == (("partner",),) and partners.tokens == ("fr:partenaires",)
+    # the English of the glossary brings the guidance's words for it, as an English question's
+    # "agencies" does: the documents call agencies "entities" and "organizations"
+    agency = language_terms("¿Mi agencia necesita una estrategia?", "es")[0]
+    assert agency.forms[1:] == (("agenc",), ("entiti",), ("organiz",))
 
 
 # ---- the language of a question ------------------------------------------------------------
