@@ -7,11 +7,10 @@ the question's content terms with their IDF. Here:
 1. Each unit of the top passages is scored (`unit_score`): its cosine with the question, how
    much of the question's weighted terms it prints (length-normalised), and its passage's
    rank. The best unit is quoted first (in a near tie, the best of the passage ranked
-   first) - a list's lead-in with its items, a labelled field with
-   its label, an action point with the first line of the progress reported under it - and
-   further units only when they carry evidence for this question: close to
-   the best in meaning, or printing a question term the quotes so far do not. Titles and
-   front matter are never evidence.
+   first) - a list's lead-in with its items, a labelled field with its label, an action point
+   with the first line of the progress reported under it - and further units only when they
+   carry evidence for this question: close to the best in meaning, or printing a question
+   term the quotes so far do not. Titles and front matter are never evidence.
 2. Whether the guidance covers the question (`grounding`): the best unit cosine blended with
    the IDF-weighted share of the question's content terms one of the top passages prints
    (conversational words do not count; a term no passage prints counts in full), halved when
