@@ -73,18 +73,25 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dim = 0
         self._model: Any = None
+        self._lock = threading.Lock()
 
     def load(self) -> None:
+        """Load the model once: threads asking at the same time wait for the one loading it
+        (each loading its own took seconds of both cores at a bot's start)."""
         if self._model is not None:
             return
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
+        with self._lock:
+            if self._model is not None:
+                return
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
-        self._model = SentenceTransformer(
-            resolve_model_path(self.model_id), device="cpu", local_files_only=True
-        )
-        self.dim = int(self._model.get_embedding_dimension())
+            transformers_logging.disable_progress_bar()
+            model: Any = SentenceTransformer(
+                resolve_model_path(self.model_id), device="cpu", local_files_only=True
+            )
+            self.dim = int(model.get_embedding_dimension())
+            self._model = model
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         self.load()

@@ -182,3 +182,28 @@ def test_modules_import_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
+
+
+def test_threads_asking_at_once_load_the_sentence_transformers_model_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A bot starting after a crash answers several users' questions on as many threads:
+    they wait for one load of the model instead of each loading it (seconds of both cores)."""
+    import threading
+
+    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
+    start = threading.Barrier(4)
+    vectors: list[np.ndarray] = []
+
+    def ask() -> None:
+        start.wait()
+        vectors.append(embedder.embed_query("Who approves a partnership?"))
+
+    with caplog.at_level(logging.INFO, logger="sentence_transformers"):
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    loads = [r for r in caplog.records if "Loading SentenceTransformer model" in r.getMessage()]
+    assert len(loads) == 1, [r.getMessage() for r in loads]
+    assert len(vectors) == 4 and all(np.array_equal(v, vectors[0]) for v in vectors)
