@@ -77,20 +77,15 @@ these such for and of millennium development goals goal sdg sdgs executive heads
 Longer = Callable[[str], frozenset[str]]  # the longer indexed tokens a stem starts
 
 
-def printed(tokens_asked: Iterable[str], tokens: frozenset[str] | set[str],
-            longer: Longer | None = None) -> frozenset[str]:
+def printed(tokens_asked: Iterable[str], tokens: frozenset[str] | set[str]) -> frozenset[str]:
     """The asked tokens a text (its stemmed tokens) prints. A stem of `PREFIX_MIN`+ letters
-    also matches the longer words it starts: those of `longer` (the index's vocabulary, looked
-    up once per search) when given, else found by scanning the text's tokens."""
+    also matches the longer words it starts, found by scanning the text's tokens (`Coverage`
+    looks them up in the index's vocabulary instead)."""
     asked = set(tokens_asked)
     found = asked & tokens
     for token in asked - found:
-        if len(token) < PREFIX_MIN:
-            continue
-        if longer is not None:
-            if not longer(token).isdisjoint(tokens):
-                found.add(token)
-        elif any(t.startswith(token) for t in tokens if len(t) > len(token)):
+        if len(token) >= PREFIX_MIN and any(
+                t.startswith(token) for t in tokens if len(t) > len(token)):
             found.add(token)
     return frozenset(found)
 
@@ -144,27 +139,26 @@ class Coverage:
         self.matches = None if longer is None else {
             token: longer(token) | {token} if len(token) >= PREFIX_MIN else frozenset({token})
             for token in self.asked}
-        self.forms = [(w, term.forms) for term, w in zip(terms, weights, strict=True)]
+        self.weighted = list(zip(terms, weights, strict=True))
 
     def of(self, tokens: frozenset[str] | set[str]) -> float:
         """Weighted share of the terms a text (its stemmed tokens) prints, in [0, 1]."""
-        if not self.forms or self.total <= 0:
+        if not self.weighted or self.total <= 0:
             return 0.0
         if self.matches is None:
-            found: frozenset[str] | set[str] = printed(self.asked, tokens)
+            found = printed(self.asked, tokens)
         else:
-            found = {token for token, match in self.matches.items()
-                     if not match.isdisjoint(tokens)}
+            found = frozenset(token for token, match in self.matches.items()
+                              if not match.isdisjoint(tokens))
         if not found:
             return 0.0
-        return sum(w * max(sum(t in found for t in form) / len(form) for form in forms)
-                   for w, forms in self.forms) / self.total
+        return sum(w * _share(term, found) for term, w in self.weighted) / self.total
 
 
 def coverage(terms: Sequence[Term], weights: Sequence[float],
              tokens: frozenset[str] | set[str], longer: Longer | None = None) -> float:
     """Weighted share of the terms a text (its stemmed tokens) prints, in [0, 1]; 0 without
-    terms (`longer`: see `printed`)."""
+    terms (`longer`: see `Coverage`)."""
     return Coverage(terms, weights, longer).of(tokens)
 
 
@@ -279,17 +273,16 @@ def passage_evidence(pieces: Sequence[Piece], cosines: Sequence[float] | np.ndar
                      terms: Sequence[Term], weights: Sequence[float], *,
                      kind: AnswerType | None, question: str,
                      passage: frozenset[str] = frozenset(),
-                     longer: Longer | None = None,
                      matcher: Coverage | None = None) -> tuple[UnitEvidence, ...]:
     """A passage's evidence units (`evidence_units`) scored for a question. `cosines` are the
     stored cosines of all its units; without them (an older index) every unit gets
     `fallback`, the passage's own cosine. `weights` are for ranking units against each other:
     a term no passage prints weighs 0 there (`ranking_weights`), it cannot tell them apart.
-    `passage` is the passage's tokens as indexed (`_names_printed`); `longer`: `printed`;
-    `matcher`: the search's `Coverage` of these terms and weights, when it has one."""
+    `passage` is the passage's tokens as indexed (`_names_printed`); `matcher`: the search's
+    `Coverage` of these terms and weights (without it, one that scans each unit's tokens)."""
     stored = bool(pieces) and len(cosines) > max(p.position for p in pieces)
     named = _names_printed(pieces, terms, passage)
-    share = matcher.of if matcher is not None else Coverage(terms, weights, longer).of
+    share = (matcher or Coverage(terms, weights)).of
     out = []
     for piece in pieces:
         length = 1.0 + LENGTH_NORM * max(0.0, len(piece.tokens) / AVERAGE_TOKENS - 1.0)

@@ -423,8 +423,7 @@ class Searcher:
         best = max((score for _, score in pool), default=1.0) or 1.0
         asked = asked_for(focus or text) if english else None
         wanted = asked_locator(asked)
-        longer = functools.cache(index.keyword.longer)  # the prefix matches, once a search
-        matcher = Coverage(terms, ranking, longer)
+        matcher = Coverage(terms, ranking, index.keyword.longer)  # prefix matches, once
         issuers = _issuer_names(terms)
         hits = []
         for i, score in pool:
@@ -433,7 +432,7 @@ class Searcher:
             evidence = passage_evidence(
                 self._evidence_units(chunk), a * cosines[i] + b if i in cosines else (),
                 a * dense_of.get(i, 0.0) + b, terms, ranking, kind=kind, question=focus or text,
-                passage=tokens, longer=longer, matcher=matcher)
+                passage=tokens, matcher=matcher)
             if mode == "hybrid":  # re-ranked by its best unit; front matter alone sinks
                 score = score / best + RERANK_WEIGHT * max(
                     (e.score for e in evidence), default=-1.0)
