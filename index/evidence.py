@@ -195,11 +195,13 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | N
     """Whether a text that mentions the thing a "which ..." question asks for names it: a
     name the question does not give (nor its acronyms' long forms) within NAME_WINDOW words
     of a mention ("Novartis, a pharmaceutical company"), not a mention alone ("WHO joined
-    forces with a pharmaceutical company"). None when the text does not mention the thing (a
-    name elsewhere may answer)."""
+    forces with a pharmaceutical company"). A capitalised word inside the sentence is part of
+    a name of something else, not a mention ("the UNDP Division for Business Partnerships" is a
+    division). None when the text does not mention the thing (a name elsewhere may answer)."""
     forms = _tokens(terms)
     words = list(_WORDS.finditer(text))
-    mentions = [n for n, word in enumerate(words) if forms & set(tokenize(word.group(0)))]
+    mentions = [n for n, word in enumerate(words) if forms & set(tokenize(word.group(0)))
+                and (n == 0 or not word.group(0)[:1].isupper())]
     if not mentions:
         return None
     given = set(tokenize(expand_acronyms(question)))  # "WFP": World Food Programme too

@@ -260,6 +260,8 @@ NAMES_IT_WITHHOLDS = [
     "which drug company worked with WHO on sleeping sickness",
     "what was the name of the express delivery firm WFP partnered with",
     "which businesses are part of the Growing Sustainable Business programme",
+    # "the UNDP Division for Business Partnerships" names a division, not a firm
+    "which firms take part in UNDP's Growing Sustainable Business programme",
 ]
 
 

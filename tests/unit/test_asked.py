@@ -112,6 +112,9 @@ QUESTION = "Which drug company did WHO work with on sleeping sickness?"
     # a name beside the mention does
     ("WHO joined forces with Sanofi, a pharmaceutical company, in 2001.", True),
     ("The company Bayer donated the drugs.", True),
+    # the word inside a proper name names something else: a division, a programme
+    ("Its partnership work is coordinated by the WHO Division for Company Relations.", None),
+    ("Companies such as Sanofi joined in 2001.", True),  # capitalised as the first word
     # no mention: a name elsewhere may answer (the other rules judge it)
     ("Donations ran for ten years.", None),
 ])
