@@ -509,13 +509,15 @@ def expand_language_acronyms(query: str, language: str) -> str:
 _ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO one, how many ...")
     r"(?:^|[,;:]\s*)\W*(?:(?P<exists>(?:is|are) there)(?: (?:a|an|any|one|some))?"
     r"|(?P<which>which|what(?=\s+(?:[\w-]+\s+)?(?:recommendations?|issues?)\b)"
-    r"|what(?: is| was|'s)? the names? of(?: the| a| an)?)"
+    r"|what(?: is| was|'s)? the names? of(?: the| a| an)?"
+    r"|who(?: is| was|'s| are| were) the)"
     r"|(?P<count>how many)"
     r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
     re.IGNORECASE)
 _NOT_A_THING = frozenset("going about".split())  # "is there going to be ...", "which about"
 # Words of such a phrase that name no thing: every passage is about the UN; adverbs.
-_NOT_ASKED = frozenset("un already still ever yet usually typically normally".split())
+_NOT_ASKED = frozenset("un already still ever yet usually typically normally current present "
+                       "new".split())
 ASKED_WORDS = 3  # the words of the thing asked for, at most
 
 
@@ -534,7 +536,8 @@ class Asked:
 def asked_for(question: str) -> Asked | None:
     """The thing an English question asks for by name, if it asks for one: the head noun of
     "is there a/an NOUN PHRASE", the plural of "how many NOUN PHRASE", any content word of
-    "which NOUN PHRASE", "what is the name of NOUN PHRASE" or "what (JIU) recommendation ..."
+    "which NOUN PHRASE", "what is the name of NOUN PHRASE", "who is the NOUN PHRASE" (a
+    person: "who is the Executive Secretary") or "what (JIU) recommendation ..."
     (a phrase: up to `ASKED_WORDS` words, to the first function or chat word), the verb of
     "how do I VERB" (a procedure; "how do we build ..." asks for practice, which the guidance
     gives in other words)."""

@@ -262,6 +262,10 @@ NAMES_IT_WITHHOLDS = [
     "which businesses are part of the Growing Sustainable Business programme",
     # "the UNDP Division for Business Partnerships" names a division, not a firm
     "which firms take part in UNDP's Growing Sustainable Business programme",
+    # "who is the ROLE" asks for a person: the guidance names offices ("the Office of the
+    # Deputy Executive Secretary"), never the people in them
+    "who is the Deputy Executive Secretary of UNECE",
+    "Who is the UNICEF focal point for corporate partnerships?",
 ]
 
 

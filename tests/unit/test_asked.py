@@ -93,12 +93,19 @@ def test_a_recommendation_named_after_other_words_is_not_the_passage_asked_for()
     ("Which drug company did WHO work with?", True),
     ("what is the name of the courier firm WFP works with", True),
     ("What's the name of the portal for NGOs?", True),
+    ("Who is the current Executive Secretary of UNECE?", True),  # a person holding the role
     ("Is there a team for corporate partnerships?", False),  # exists: "a ... team" answers
     ("how many companies took part", False),
 ])
 def test_which_questions_ask_for_the_thing_to_be_named(question: str, which: bool) -> None:
     asked = asked_for(normalise(question))
     assert asked is not None and asked.which is which
+
+
+def test_who_is_the_role_asks_for_the_role_not_its_time() -> None:
+    asked = asked_for(normalise("Who is the current Executive Secretary of UNECE?"))
+    assert asked is not None and [t.text for t in asked.terms] == ["Executive", "Secretary"]
+    assert asked_for(normalise("who is responsible for the gender rec at UNECE")) is None
 
 
 QUESTION = "Which drug company did WHO work with on sleeping sickness?"
