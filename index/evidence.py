@@ -195,13 +195,15 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | N
     """Whether a text that mentions the thing a "which ..." question asks for names it: a
     name the question does not give (nor its acronyms' long forms) within NAME_WINDOW words
     of a mention ("Novartis, a pharmaceutical company"), not a mention alone ("WHO joined
-    forces with a pharmaceutical company"). A capitalised word inside the sentence is part of
-    a name of something else, not a mention ("the UNDP Division for Business Partnerships" is a
-    division). None when the text does not mention the thing (a name elsewhere may answer)."""
+    forces with a pharmaceutical company"). A capitalised word inside the sentence is a mention
+    as the last word of a name ("the World Health Organization"), not inside one ("the UNDP
+    Division for Business Partnerships" is a division). None when the text does not mention
+    the thing (a name elsewhere may answer)."""
     forms = _tokens(terms)
     words = list(_WORDS.finditer(text))
     mentions = [n for n, word in enumerate(words) if forms & set(tokenize(word.group(0)))
-                and (n == 0 or not word.group(0)[:1].isupper())]
+                and (n == 0 or not _capitalised(word.group(0))
+                     or n + 1 == len(words) or not _capitalised(words[n + 1].group(0)))]
     if not mentions:
         return None
     given = set(tokenize(expand_acronyms(question)))  # "WFP": World Food Programme too
@@ -210,6 +212,10 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | N
              and m.group(0).lower() not in _GENERIC_NAMES
              and not set(tokenize(m.group(0))) <= given}
     return any(abs(n - mention) <= NAME_WINDOW for n in named for mention in mentions)
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper()
 
 
 def _not_a_quantity(text: str, match: re.Match[str]) -> bool:

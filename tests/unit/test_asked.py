@@ -122,6 +122,7 @@ QUESTION = "Which drug company did WHO work with on sleeping sickness?"
     # the word inside a proper name names something else: a division, a programme
     ("Its partnership work is coordinated by the WHO Division for Company Relations.", None),
     ("Companies such as Sanofi joined in 2001.", True),  # capitalised as the first word
+    ("WHO worked with the Sanofi Pharmaceutical Company on it.", True),  # a name's last word
     # no mention: a name elsewhere may answer (the other rules judge it)
     ("Donations ran for ten years.", None),
 ])
