@@ -307,7 +307,8 @@ def _on_subject(result: SearchResult, unit: _Scored) -> bool:
     if result.asked is not None and result.asked.counted:
         return _names(result.asked, unit.evidence.tokens)
     if result.kind == "name" and result.asked is not None and result.asked.which \
-            and not names_mentioned(unit.evidence.unit.text, result.asked.terms, result.query):
+            and not names_mentioned(unit.evidence.unit.text, result.asked.terms, result.query,
+                                    holder=result.asked.holder):
         return False  # "which company": "a pharmaceutical company" does not say which
     if not unit.evidence.unit.label:
         return coverage(result.terms, result.weights, unit.evidence.tokens) >= TYPED_COVERAGE

@@ -71,7 +71,8 @@ _GENERIC_NAMES = frozenset("""
 united nations un organization organizations secretary-general secretary general assembly
 member states state government governments office agency agencies system the a an in it this
 these such for and of millennium development goals goal sdg sdgs executive heads board
-""".split())
+january february march april may june july august september october november december
+""".split())  # a month names nothing asked for ("the Deputy Executive Secretary since 1 September")
 
 
 Longer = Callable[[str], frozenset[str]]  # the longer indexed tokens a stem starts
@@ -189,20 +190,25 @@ def _facts(text: str, kind: AnswerType) -> tuple[frozenset[str], ...]:
 
 
 NAME_WINDOW = 4  # words either side of a mention of the thing asked for that may name it
+HOLDER_WINDOW = 2  # ... and of a role, for who holds it ("Olga Algayerova, Executive Secretary")
 
 
-def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | None:
+def names_mentioned(text: str, terms: Sequence[Term], question: str, *,
+                    holder: bool = False) -> bool | None:
     """Whether a text that mentions the thing a "which ..." question asks for names it: a
     name the question does not give (nor its acronyms' long forms) within NAME_WINDOW words
     of a mention ("Novartis, a pharmaceutical company"), not a mention alone ("WHO joined
     forces with a pharmaceutical company"). A capitalised word inside the sentence is a mention
     as the last word of a name ("the World Health Organization"), not inside one ("the UNDP
-    Division for Business Partnerships" is a division). None when the text does not mention
-    the thing (a name elsewhere may answer)."""
+    Division for Business Partnerships" is a division). For the `holder` of a role ("who is
+    the Executive Secretary"), a name right beside it (`HOLDER_WINDOW`) and set apart from it
+    ("Olga Algayerova, Executive Secretary"), not the words that run on from it ("the Deputy
+    Executive Secretary", "the Focal Points Meeting"). None when the text does not mention the
+    thing (a name elsewhere may answer)."""
     forms = _tokens(terms)
     words = list(_WORDS.finditer(text))
     mentions = [n for n, word in enumerate(words) if forms & set(tokenize(word.group(0)))
-                and (n == 0 or not _capitalised(word.group(0))
+                and (holder or n == 0 or not _capitalised(word.group(0))
                      or n + 1 == len(words) or not _capitalised(words[n + 1].group(0)))]
     if not mentions:
         return None
@@ -211,7 +217,17 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str) -> bool | N
     named = {starts[m.start()] for m in _NAME.finditer(text) if m.start() in starts
              and m.group(0).lower() not in _GENERIC_NAMES
              and not set(tokenize(m.group(0))) <= given}
-    return any(abs(n - mention) <= NAME_WINDOW for n in named for mention in mentions)
+    window = NAME_WINDOW
+    if holder:  # the role's own name: the capitalised words that run on from its mention
+        window = HOLDER_WINDOW
+        for mention in mentions:
+            for step in (-1, 1):
+                n = mention + step
+                while 0 <= n < len(words) and _capitalised(words[n].group(0)) and not text[
+                        words[min(n, n - step)].end():words[max(n, n - step)].start()].strip():
+                    named.discard(n)
+                    n += step
+    return any(abs(n - mention) <= window for n in named for mention in mentions)
 
 
 def _capitalised(word: str) -> bool:

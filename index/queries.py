@@ -283,6 +283,12 @@ class Term:
         return written + self.alternatives
 
 
+# Words every passage is about, however it writes them: the guidance is the UN's, and its
+# documents print "UN" (the 2006 note, 44 times) or "United Nations" (the others), so the word
+# of a question would only lift the note that abbreviates it.
+EVERYWHERE = frozenset({"un"})
+
+
 def _stems(phrase: str) -> tuple[str, ...]:
     return tuple(t for t in tokenize(phrase) if t not in FUNCTION_WORDS)
 
@@ -301,7 +307,8 @@ def query_terms(query: str) -> list[Term]:
                 terms.append(Term(word, short, (long_form,) if long_form else (), name=True,
                                   proper=ACRONYMS[acronym.group(1)][:1].isupper()))
             continue
-        if word.lower() in FUNCTION_WORDS or word.lower() in CHAT_WORDS:
+        if word.lower() in FUNCTION_WORDS or word.lower() in CHAT_WORDS \
+                or word.lower() in EVERYWHERE:
             continue
         tokens = tuple(t for t in tokenize(word) if t not in FUNCTION_WORDS)
         if not tokens:
@@ -509,8 +516,8 @@ def expand_language_acronyms(query: str, language: str) -> str:
 _ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO one, how many ...")
     r"(?:^|[,;:]\s*)\W*(?:(?P<exists>(?:is|are) there)(?: (?:a|an|any|one|some))?"
     r"|(?P<which>which|what(?=\s+(?:[\w-]+\s+)?(?:recommendations?|issues?)\b)"
-    r"|what(?: is| was|'s)? the names? of(?: the| a| an)?"
-    r"|who(?: is| was|'s| are| were) the)"
+    r"|what(?: is| was|'s)? the names? of(?: the| a| an)?)"
+    r"|(?P<holder>who(?: is| was|'s| are| were) the)"
     r"|(?P<count>how many)"
     r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
     re.IGNORECASE)
@@ -526,11 +533,13 @@ class Asked:
     """What a question asks for by name: a passage that answers it prints one of `terms`.
 
     `counted` ("how many X"): the number that answers it must come with X in one unit;
-    `which` ("which X", "the name of X"): the answer names an X."""
+    `which` ("which X", "the name of X"): the answer names an X; `holder` ("who is the X"):
+    it names who holds the role X, not the role ("the Deputy Executive Secretary")."""
 
     terms: tuple[Term, ...]
     counted: bool = False
     which: bool = False
+    holder: bool = False
 
 
 def asked_for(question: str) -> Asked | None:
@@ -561,8 +570,11 @@ def asked_for(question: str) -> Asked | None:
         words = words[:1]
     terms = tuple(term for word in words if word.lower() not in _NOT_ASKED
                   for term in query_terms(word))
+    holder = bool(match.group("holder"))
+    if holder:  # the role, not whose it is: "the UNICEF focal point"
+        terms = tuple(term for term in terms if not term.name) or terms
     return Asked(terms, counted=bool(match.group("count")),
-                 which=bool(match.group("which"))) if terms else None
+                 which=bool(match.group("which")) or holder, holder=holder) if terms else None
 
 
 # Kinds of passage a locator names (index/chunks.py): "Recommendation 8", "Issue #2, action

@@ -104,7 +104,10 @@ def test_which_questions_ask_for_the_thing_to_be_named(question: str, which: boo
 
 def test_who_is_the_role_asks_for_the_role_not_its_time() -> None:
     asked = asked_for(normalise("Who is the current Executive Secretary of UNECE?"))
-    assert asked is not None and [t.text for t in asked.terms] == ["Executive", "Secretary"]
+    assert asked is not None and asked.holder
+    assert [t.text for t in asked.terms] == ["Executive", "Secretary"]
+    unicef = asked_for(normalise("Who is the UNICEF focal point for business?"))
+    assert unicef is not None and [t.text for t in unicef.terms] == ["focal", "point"]
     assert asked_for(normalise("who is responsible for the gender rec at UNECE")) is None
 
 
@@ -131,3 +134,22 @@ def test_a_which_question_is_answered_by_a_name_beside_the_thing(text: str, name
     asked = asked_for(normalise(QUESTION))
     assert asked is not None
     assert names_mentioned(text, asked.terms, QUESTION) is names
+
+
+ROLE = "Who is the current Executive Secretary of UNECE?"
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    # the holder's name, set apart from the role, answers
+    ("Olga Algayerova, Executive Secretary of UNECE, opened the meeting.", True),
+    ("The Executive Secretary, Olga Algayerova, opened the meeting.", True),
+    # the role's own name, a name further off, or a month does not
+    ("Partnerships have been centralized in the Office of the Deputy Executive Secretary since "
+     "1 September 2021.", False),
+    ("The Office of the Deputy Executive Secretary in cooperation with PMSSD has started.", False),
+    ("The Executive Secretary opened the meeting with Olga Algayerova.", False),
+])
+def test_who_holds_a_role_is_a_name_beside_it(text: str, names: bool) -> None:
+    asked = asked_for(normalise(ROLE))
+    assert asked is not None
+    assert names_mentioned(text, asked.terms, ROLE, holder=asked.holder) is names
