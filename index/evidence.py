@@ -223,8 +223,8 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str, *,
         for mention in mentions:
             for step in (-1, 1):
                 n = mention + step
-                while 0 <= n < len(words) and _capitalised(words[n].group(0)) and not text[
-                        words[min(n, n - step)].end():words[max(n, n - step)].start()].strip():
+                while 0 <= n < len(words) and _capitalised(words[n].group(0)) \
+                        and _run_on(text, words[min(n, n - step)], words[max(n, n - step)]):
                     named.discard(n)
                     n += step
     return any(abs(n - mention) <= window for n in named for mention in mentions)
@@ -232,6 +232,12 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str, *,
 
 def _capitalised(word: str) -> bool:
     return word[:1].isupper()
+
+
+def _run_on(text: str, first: re.Match[str], second: re.Match[str]) -> bool:
+    """Whether two words follow each other with only spaces between ("Deputy Executive", not
+    "Algayerova, Executive")."""
+    return not text[first.end():second.start()].strip()
 
 
 def _not_a_quantity(text: str, match: re.Match[str]) -> bool:

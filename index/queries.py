@@ -522,8 +522,9 @@ _ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO 
     r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
     re.IGNORECASE)
 _NOT_A_THING = frozenset("going about".split())  # "is there going to be ...", "which about"
-# Words of such a phrase that name no thing: every passage is about the UN; adverbs.
-_NOT_ASKED = frozenset("un already still ever yet usually typically normally current present "
+# Words of such a phrase that name no thing: adverbs, and the time of a role ("the current
+# Executive Secretary"). ("UN" is no term at all: `EVERYWHERE`.)
+_NOT_ASKED = frozenset("already still ever yet usually typically normally current present "
                        "new".split())
 ASKED_WORDS = 3  # the words of the thing asked for, at most
 
