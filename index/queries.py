@@ -66,8 +66,8 @@ ACRONYMS: dict[str, str] = {
     "MDG": "Millennium Development Goal",
     "UNDAF": "United Nations Development Assistance Framework",
     "PSC": "programme support cost",
-    # United Nations bodies and offices ("UN" itself is left alone: the documents print both "UN"
-    # and "United Nations" everywhere, and "United" would stem to "unit")
+    # United Nations bodies and offices ("UN" itself is no term of a question: `EVERYWHERE`;
+    # a long form would not do, for "United" stems to "unit")
     "JIU": "Joint Inspection Unit",
     "CEB": "Chief Executives Board for Coordination",
     "HLCM": "High-level Committee on Management",
@@ -294,7 +294,7 @@ def _stems(phrase: str) -> tuple[str, ...]:
 
 
 def query_terms(query: str) -> list[Term]:
-    """The content terms of a query, in order, function words left out."""
+    """The content terms of a query, in order: function and chat words left out, and "UN"."""
     terms: list[Term] = []
     text = CHAT_PHRASES.sub(" ", normalise(query))
     for match in _WORD.finditer(text):
@@ -307,13 +307,13 @@ def query_terms(query: str) -> list[Term]:
                 terms.append(Term(word, short, (long_form,) if long_form else (), name=True,
                                   proper=ACRONYMS[acronym.group(1)][:1].isupper()))
             continue
-        if word.lower() in FUNCTION_WORDS or word.lower() in CHAT_WORDS \
-                or word.lower() in EVERYWHERE:
+        lowered = word.lower()
+        if lowered in FUNCTION_WORDS or lowered in CHAT_WORDS or lowered in EVERYWHERE:
             continue
         tokens = tuple(t for t in tokenize(word) if t not in FUNCTION_WORDS)
         if not tokens:
             continue
-        synonyms = tuple(s for s in map(_stems, SYNONYMS.get(word.lower(), ())) if s)
+        synonyms = tuple(s for s in map(_stems, SYNONYMS.get(lowered, ())) if s)
         starts_sentence = not text[: match.start()].strip() or bool(
             _SENTENCE_START.search(text[: match.start()]))
         name = word[0].isupper() and not starts_sentence
