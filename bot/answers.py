@@ -8,9 +8,11 @@ the question's content terms with their IDF. Here:
    much of the question's weighted terms it prints (length-normalised), and its passage's
    rank. The best unit is quoted first (in a near tie, the best of the passage ranked
    first) - a list's lead-in with its items, a labelled field with its label, an action point
-   with the first line of the progress reported under it - and further units only when they
-   carry evidence for this question: close to the best in meaning, or printing a question
-   term the quotes so far do not. Titles and front matter are never evidence.
+   with the first line of the progress reported under it, a sentence that refers back
+   ("While this broad definition ...") with the one before it - and further units only when
+   they carry evidence for this question: close to the best in meaning, or printing a
+   question term the quotes so far do not (one too long with its context is quoted alone
+   where it fits). Titles and front matter are never evidence.
 2. Whether the guidance covers the question (`grounding`): the best unit cosine blended with
    the IDF-weighted share of the question's content terms one of the top passages prints
    (conversational words do not count; a term no passage prints counts in full), halved when
@@ -88,7 +90,11 @@ _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DATE_LABEL = re.compile(r"(?:target|due|completion) date|deadline", re.IGNORECASE)
 _ASKS_DEADLINE = re.compile(r"\bdeadlines?\b|\bby when\b|\b(?:target|due) dates?\b|\bdue\b",
                             re.IGNORECASE)  # not "when did it go to EXCOM": that is a past date
-_REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b")
+# a sentence that refers back to the one before it: "These steps ...", "While this broad
+# definition ...", "All of these steps ..." (not "this recommendation": its section's own)
+_REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b|"
+                          r"^(?:\w+,?\s+){1,2}(?:this|these|those|such|both)\s+"
+                          r"(?!recommendation\b|as\b)\w+")
 _HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
 _GREETING_PREFIX = re.compile(
     r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day))"
@@ -355,40 +361,60 @@ def _year_missing(query: str, first: Quote) -> bool:
 
 def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
     """Group the chosen units by passage (in the order each passage was first chosen) and keep
-    the quotes within `QUOTE_CHARS` in all; a text already quoted is not quoted again."""
+    the quotes within `QUOTE_CHARS` in all; a text already quoted is not quoted again. Each is
+    quoted with the context it needs (`_with_context`); one that does not fit so is quoted
+    without it where room is left once the others are in."""
     groups: dict[str, list[_Scored]] = {}
     for item in chosen:
         groups.setdefault(item.hit.chunk.id, []).append(item)
-    quotes: list[Quote] = []
+    kept: dict[int, Quote] = {}
+    left_out: list[int] = []
     used = 0
-    for items in groups.values():
+    for place, items in enumerate(groups.values()):
         hit = items[0].hit
         pieces = units(hit.chunk.text)
-        evidence = {e.position for e in hit.evidence}
-        chosen_here = {i.position for i in items}
-        for position in sorted(chosen_here):
-            before, after = position - 1, position + 1
-            unit = pieces[position]
-            # a sentence that refers back ("These steps include ...") needs the one before it
-            if _REFERS_BACK.match(unit.text) and before in evidence and unit.kind != "item":
-                chosen_here.add(before)
-            # a short statement ("UNECE partially accepts the recommendation.") brings the
-            # sentence after it, and so does one the next sentence refers back to
-            if (after in evidence and pieces[after].kind not in ("item", "lead")
-                    and unit.kind != "lead" and (len(unit.text) < SHORT_UNIT
-                                                 or _REFERS_BACK.match(pieces[after].text))):
-                chosen_here.add(after)
-            # an action point brings the first line of the progress reported under it
-            below = [i for i, u in enumerate(pieces) if u.under == position]
-            if below and not chosen_here & set(below) and pieces[below[0]].kind != "lead":
-                chosen_here.add(below[0])
-        positions = tuple(sorted(chosen_here))
+        positions = _with_context(hit, pieces, tuple(sorted({i.position for i in items})))
         text = quote_text(pieces, positions)
-        if any(text == q.text for q in quotes) or (quotes and used + len(text) > QUOTE_CHARS):
+        if any(text == q.text for q in kept.values()):
+            continue
+        if kept and used + len(text) > QUOTE_CHARS:
+            left_out.append(place)
             continue
         used += len(text)
-        quotes.append(Quote(hit, positions, text, max(i.score for i in items)))
-    return quotes
+        kept[place] = Quote(hit, positions, text, max(i.score for i in items))
+    all_items = list(groups.values())
+    for place in left_out:
+        items = all_items[place]
+        hit = items[0].hit
+        positions = tuple(sorted({i.position for i in items}))
+        text = quote_text(units(hit.chunk.text), positions)
+        if used + len(text) <= QUOTE_CHARS and not any(text == q.text for q in kept.values()):
+            used += len(text)
+            kept[place] = Quote(hit, positions, text, max(i.score for i in items))
+    return [kept[place] for place in sorted(kept)]
+
+
+def _with_context(hit: Hit, pieces: list[Unit], chosen: tuple[int, ...]) -> tuple[int, ...]:
+    """The chosen units of one passage with the context they need to be read alone."""
+    evidence = {e.position for e in hit.evidence}
+    shown = set(chosen)
+    for position in chosen:
+        before, after = position - 1, position + 1
+        unit = pieces[position]
+        # a sentence that refers back ("These steps include ...") needs the one before it
+        if _REFERS_BACK.match(unit.text) and before in evidence and unit.kind != "item":
+            shown.add(before)
+        # a short statement ("UNECE partially accepts the recommendation.") brings the
+        # sentence after it, and so does one the next sentence refers back to
+        if (after in evidence and pieces[after].kind not in ("item", "lead")
+                and unit.kind != "lead" and (len(unit.text) < SHORT_UNIT
+                                             or _REFERS_BACK.match(pieces[after].text))):
+            shown.add(after)
+        # an action point brings the first line of the progress reported under it
+        below = [i for i, u in enumerate(pieces) if u.under == position]
+        if below and not shown & set(below) and pieces[below[0]].kind != "lead":
+            shown.add(below[0])
+    return tuple(sorted(shown))
 
 
 def closest_quotes(result: SearchResult, scored: list[_Scored] | None = None) -> list[Quote]:

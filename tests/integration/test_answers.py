@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot import render, texts
-from bot.answers import Answer, answer_question, quote_text, small_talk, without_greeting
+from bot.answers import (
+    QUOTE_CHARS,
+    Answer,
+    answer_question,
+    quote_text,
+    small_talk,
+    without_greeting,
+)
 from bot.settings import DEFAULT_THRESHOLD
 from index.chunks import Chunk
 from index.corpus import read_corpus
@@ -378,6 +385,33 @@ def test_a_near_tie_is_quoted_from_the_passage_ranked_first(real_searcher: Searc
                                 "partners")
     assert answer.grounded
     assert answer.quotes[0].hit.chunk.locator == "para 55"
+
+
+def test_a_sentence_that_refers_back_is_quoted_after_the_one_it_refers_to(
+        real_searcher: Searcher) -> None:
+    """Para 8's best sentence opens "While this broad definition ...": alone it does not say
+    which definition; the definition before it comes with it."""
+    answer = ask(real_searcher,
+                 "is the broad definition of partnerships enough to guide what the UN does")
+    assert answer.grounded
+    first = answer.quotes[0]
+    assert (first.hit.chunk.source, first.hit.chunk.locator) == (
+        "towards-global-partnerships", "para 8")
+    assert first.text.startswith("Partnerships are defined as voluntary and collaborative")
+    assert "While this broad definition is suitable" in first.text
+
+
+def test_a_further_quote_too_long_with_its_context_is_quoted_alone(
+        real_searcher: Searcher) -> None:
+    """Para 11 opens with the answer ("Organizations partially support this
+    recommendation."), a short statement that brings the sentence after it; with it the
+    quotes would pass QUOTE_CHARS, so the statement is quoted alone, not dropped."""
+    answer = ask(real_searcher, "do organizations support rec 2 on annual reports")
+    assert answer.grounded
+    by_locator = {q.hit.chunk.locator: q for q in answer.quotes
+                  if q.hit.chunk.source == "jiu-implementing-partners"}
+    assert by_locator["para 11"].text == "Organizations partially support this recommendation."
+    assert sum(len(q.text) for q in answer.quotes) <= QUOTE_CHARS
 
 
 def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
