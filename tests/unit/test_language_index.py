@@ -138,6 +138,16 @@ def test_the_glossary_reads_plurals_accents_and_elisions() -> None:
         ("contrats mission", ("compact",))]
 
 
+def test_the_glossary_reads_the_participles_of_its_verbs() -> None:
+    """ "être audités", "auditar", "évaluées", "gestionadas": the verb of an audit, an
+    evaluation, a selection is the same term as the noun."""
+    assert english_terms("doivent-ils être audités", "fr") == [("audites", ("audit",))]
+    assert english_terms("hay que auditar", "es") == [("auditar", ("audit",))]
+    assert english_terms("les propositions évaluées", "fr")[-1] == (
+        "evaluees", ("evaluate", "assess"))
+    assert english_terms("alianzas gestionadas", "es")[-1] == ("gestionadas", ("manage",))
+
+
 def test_language_terms_give_acronyms_then_the_english_of_the_glossary() -> None:
     terms = language_terms("Le PNUD forme-t-il ses partenaires à la PEAS ?", "fr")
     assert [t.text for t in terms] == ["UNDP", "PSEA", "partenaires"]
