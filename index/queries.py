@@ -348,7 +348,11 @@ _ASKS = {
                          r"\b(?:above|below|up to|over|under|from) what (?:amount|value|sum|"
                          r"level|threshold|size)\b|\bmaximum\b|\bminimum\b|\bthreshold\b",
                          re.IGNORECASE),
-    "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b|"
+    # "who is the course for", "who is rec 3 aimed at": the audience, which the guidance
+    # describes ("individuals ... who have responsibility for building partnerships"), no name
+    "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b(?!(?: is| are|'s)\b[^,;?]{0,60}?"
+                       r"\b(?:aimed at|addressed to|targeted at|meant for|intended for|open to|"
+                       r"(?:actually|really|only) for|for)\s*(?:[,;?]|$|only\b|or\b))|"
                        r"(?:^|[,;:]\s*)\W*which (?:[a-z-]+ )?(?:companies|company|firms?|"
                        r"businesses|business|corporations?|organi[sz]ations?|agenc(?:y|ies)|"
                        r"entit(?:y|ies)|persons?|people|countr(?:y|ies)|donors?|partners?|offices?|units?)\b|"

@@ -186,6 +186,10 @@ def test_answer_types_of_questions() -> None:
     assert answer_type("Are there criteria for deciding which companies we can partner with?") \
         is None  # "which" is not the question word here
     assert answer_type("Why are standard-setting partnerships hard to manage?") is None
+    # the audience of something is described, not named
+    assert answer_type("who is the e-learning course meant for?") is None
+    assert answer_type("who is rec 5 addressed to, and do orgs support it") is None
+    assert answer_type("who is responsible for the training of IP staff") == "name"
 
 
 def test_prints_answer_needs_a_new_fact_of_the_kind_asked() -> None:
