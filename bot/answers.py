@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from index.evidence import UnitEvidence, coverage, names_mentioned, term_share
 from index.keyword import tokenize
 from index.language import identify
-from index.queries import Asked, expand_acronyms, normalise, query_terms
+from index.queries import Asked, Term, answer_type, expand_acronyms, normalise, query_terms
 from index.search import Hit, Searcher, SearchResult
 from index.sentences import Unit, units
 
@@ -87,6 +87,10 @@ _SMALL_TALK = {
                      "no sure good understood noted fair enough".split()),
 }
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+# Where one clause of a question ends and another begins ("..., and what was ...").
+_CLAUSE = re.compile(r",\s*(?:and|but|or|plus)\s+|;\s*|\?\s+|\s+and\s+(?=(?:what|how|who|whom|"
+                     r"when|why|which|where|is|are|was|were|does|do|did|has|have|can|should|"
+                     r"will|would|could)\b)", re.IGNORECASE)
 _DATE_LABEL = re.compile(r"(?:target|due|completion) date|deadline", re.IGNORECASE)
 _ASKS_DEADLINE = re.compile(r"\bdeadlines?\b|\bby when\b|\b(?:target|due) dates?\b|\bdue\b",
                             re.IGNORECASE)  # not "when did it go to EXCOM": that is a past date
@@ -316,13 +320,30 @@ def _on_subject(result: SearchResult, unit: _Scored) -> bool:
             and not names_mentioned(unit.evidence.unit.text, result.asked.terms, result.query,
                                     holder=result.asked.holder):
         return False  # "which company": "a pharmaceutical company" does not say which
+    terms, weights = _subject(result)
     if not unit.evidence.unit.label:
-        return coverage(result.terms, result.weights, unit.evidence.tokens) >= TYPED_COVERAGE
+        return coverage(terms, weights, unit.evidence.tokens) >= TYPED_COVERAGE
     label = frozenset(tokenize(unit.evidence.unit.label))
-    rest = [(t, w) for t, w in zip(result.terms, result.weights, strict=True)
+    rest = [(t, w) for t, w in zip(terms, weights, strict=True)
             if term_share(t, label) < 1.0]
     return bool(rest) and coverage([t for t, _ in rest], [w for _, w in rest],
                                    unit.hit.tokens) >= TYPED_COVERAGE
+
+
+def _subject(result: SearchResult) -> tuple[list[Term], list[float]]:
+    """The question's terms and weights that say what the fact asked for is about: those of
+    the clause asking for it when the question has several ("How much cash did businesses
+    donate after the tsunami, and what was the main difficulty ...": the cash, not the
+    difficulty), else all of them."""
+    pairs = list(zip(result.terms, result.weights, strict=True))
+    clauses = _CLAUSE.split(result.query)
+    asking = [c for c in clauses if answer_type(c) == result.kind] if len(clauses) > 1 else []
+    if asking:
+        tokens = set(tokenize(expand_acronyms(normalise(asking[0]))))
+        kept = [(t, w) for t, w in pairs if any(set(form) <= tokens for form in t.forms)]
+        if kept:
+            pairs = kept
+    return [t for t, _ in pairs], [w for _, w in pairs]
 
 
 def _names(asked: Asked, tokens: frozenset[str]) -> bool:

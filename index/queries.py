@@ -169,12 +169,13 @@ think thought want wants wanted wanting need needs needed like would could might
 get gets got getting go goes going thing things stuff something anything everything someone
 anyone somebody anybody lot lots many much right correct true wrong sure way ways etc
 quote quoted quoting cite cited wise u ur pls plz
-cover covers covered covering look looks looked looking
+cover covers covered covering look looks looked looking yet still
 """.split())
 # Idioms of the conversation, dropped as a whole ("in the first place" is no place).
 CHAT_PHRASES = re.compile(r"\b(?:in the first place|at the moment|at all|as such|to be honest|"
                           r"by the way|for example|for instance|in general|if any|"
-                          r"is that right|is that true|or not)\b", re.IGNORECASE)
+                          r"is that right|is that true|or not|up to date|one[- ]off|make sure|"
+                          r"(?:still|yet) to come)\b", re.IGNORECASE)
 
 _ACRONYM = re.compile(
     r"(?<![\w&])(" + "|".join(sorted(map(re.escape, ACRONYMS), key=len, reverse=True))
@@ -336,7 +337,10 @@ _ASKS = {
                         r"\bhow much of\b", re.IGNORECASE),
     "frequency": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bat what intervals?\b",
                             re.IGNORECASE),
-    "date": re.compile(r"^\W*(?:and\s+|so\s+)?(?:where and )?when\b|"
+    # not "When UNECE sets out ..., does it have to ...": a clause of time before the question
+    "date": re.compile(r"^\W*(?:and\s+|so\s+)?(?:where and )?when\b(?![^,?]{3,}?,\s*(?:does|do|did|"
+                       r"is|are|was|were|should|can|could|must|will|would|has|have|how|what|"
+                       r"who|why|which)\b)|"
                        r"\b(?:by|since|until|till) when\b|"
                        r"\bwhat (?:date|year|month|day)\b|\bwhich (?:date|year|month)\b|"
                        r"\bdeadlines?\b|\btarget date\b|\bwhat time(?:line|frame)\b",

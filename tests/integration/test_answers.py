@@ -414,6 +414,16 @@ def test_a_further_quote_too_long_with_its_context_is_quoted_alone(
     assert sum(len(q.text) for q in answer.quotes) <= QUOTE_CHARS
 
 
+def test_the_fact_asked_for_is_on_the_subject_of_its_own_clause(real_searcher: Searcher) -> None:
+    """"How much cash ..., and what was the hardest part ...": the amount is about the cash;
+    the second clause's words do not count against "Cash donations have exceeded $300
+    million" (declined before, at a confidence above the threshold)."""
+    answer = ask(real_searcher, "How much cash did businesses donate after the tsunami, and "
+                                "what was the hardest part of matching their offers with needs?")
+    assert answer.grounded, answer.reason
+    assert "Cash donations have exceeded $300 million" in answer.quotes[0].text
+
+
 def test_a_past_date_is_not_answered_by_a_target_date(real_searcher: Searcher) -> None:
     answer = ask(real_searcher, "when was the UNECE partnerships report presented to EXCOM")
     assert answer.grounded

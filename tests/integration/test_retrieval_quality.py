@@ -173,6 +173,13 @@ def test_chat_words_and_abbreviations_do_not_count_as_missing() -> None:
     assert ("entiti",) in agencies.forms and ("organiz",) in agencies.forms  # the guidance says
     assert [t.text for t in query_terms("Why would a company partner in the first place?")] == [
         "company", "partner"]
+    # "up to date" is no date, "one-off" no number, "still to come" no arrival
+    assert [t.text for t in query_terms(
+        "do agencies keep their IP policies up to date or is it a one-off thing")] == [
+        "agencies", "keep", "IP", "policies"]
+    assert [t.text for t in query_terms(
+        "has UNECE simplified its processes yet or is that still to come")] == [
+        "UNECE", "simplified", "processes"]
 
 
 def test_answer_types_of_questions() -> None:
@@ -181,6 +188,9 @@ def test_answer_types_of_questions() -> None:
     assert answer_type("What share of the budget goes to partnerships?") == "share"
     assert answer_type("deadline for the common IP definition?") == "date"
     assert answer_type("When did the report go to EXCOM?") == "date"
+    assert answer_type("When UNECE sets out its partnership types, does it have to balance "
+                       "interests?") is None  # a clause of time, then the question
+    assert answer_type("when is the strategy due, and who approves it") == "date"
     assert answer_type("How often does the task force meet?") == "frequency"
     assert answer_type("Who handles partnership proposals at UNECE?") == "name"
     assert answer_type("Are there criteria for deciding which companies we can partner with?") \
