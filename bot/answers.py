@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from index.evidence import UnitEvidence, coverage, names_mentioned, term_share
+from index.evidence import UnitEvidence, counts, coverage, names_mentioned, term_share
 from index.keyword import tokenize
 from index.language import identify
 from index.queries import Asked, Term, answer_type, expand_acronyms, normalise, query_terms
@@ -315,7 +315,7 @@ def _on_subject(result: SearchResult, unit: _Scored) -> bool:
     if result.language != "en":
         return True
     if result.asked is not None and result.asked.counted:
-        return _names(result.asked, unit.evidence.tokens)
+        return counts(unit.evidence.unit.text, result.asked.terms)
     if result.kind == "name" and result.asked is not None and result.asked.which \
             and not names_mentioned(unit.evidence.unit.text, result.asked.terms, result.query,
                                     holder=result.asked.holder):

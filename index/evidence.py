@@ -230,6 +230,31 @@ def names_mentioned(text: str, terms: Sequence[Term], question: str, *,
     return any(abs(n - mention) <= window for n in named for mention in mentions)
 
 
+_OF_THEM = re.compile(r"\s+(?:of them|in all|in total|altogether)\b")
+COUNT_WINDOW = 4  # words from a number to the thing it counts ("20 public pension funds")
+
+
+def counts(text: str, terms: Sequence[Term]) -> bool:
+    """Whether a text gives the number of the thing a "how many X" question counts: a number
+    (not a year nor a paragraph number) followed within `COUNT_WINDOW` words by X ("over 15
+    leading global businesses") or just before it with "of them" ("suppliers (120 of them"),
+    not a number of something else beside a mention of X ("the three lines of defence model
+    by CEB ... the organizations")."""
+    forms = _tokens(terms)
+    words = list(_WORDS.finditer(text))
+    for n, word in enumerate(words):
+        match = _PRINTS["number"].fullmatch(word.group(0))
+        if match is None or _not_a_quantity(text, word):
+            continue
+        following = words[n + 1:n + 1 + COUNT_WINDOW]
+        if any(forms & set(tokenize(after.group(0))) for after in following):
+            return True
+        if _OF_THEM.match(text, word.end()) and any(
+                forms & set(tokenize(before.group(0))) for before in words[max(0, n - 2):n]):
+            return True
+    return False
+
+
 def _capitalised(word: str) -> bool:
     return word[:1].isupper()
 

@@ -354,7 +354,7 @@ _ASKS = {
                          re.IGNORECASE),
     # "who is the course for", "who is rec 3 aimed at": the audience, which the guidance
     # describes ("individuals ... who have responsibility for building partnerships"), no name
-    "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b(?!(?: is| are|'s)\b[^,;?]{0,60}?"
+    "name": re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|whos)\b(?!(?: is| are|'s)\b[^,;?]{0,60}?"
                        r"\b(?:aimed at|addressed to|targeted at|meant for|intended for|open to|"
                        r"(?:actually|really|only) for|for)\s*(?:[,;?]|$|only\b|or\b))|"
                        r"(?:^|[,;:]\s*)\W*which (?:[a-z-]+ )?(?:companies|company|firms?|"
@@ -525,7 +525,7 @@ _ASKED = re.compile(  # at the start of the question or of a clause ("the UNIDO 
     r"(?:^|[,;:]\s*)\W*(?:(?P<exists>(?:is|are) there)(?: (?:a|an|any|one|some))?"
     r"|(?P<which>which|what(?=\s+(?:[\w-]+\s+)?(?:recommendations?|issues?)\b)"
     r"|what(?: is| was|'s)? the names? of(?: the| a| an)?)"
-    r"|(?P<holder>who(?: is| was|'s| are| were) the)"
+    r"|(?P<holder>who(?: is| was|'s|s| are| were)? the)"  # "who's the" is "who the" by now
     r"|(?P<count>how many)"
     r"|(?P<procedure>how (?:do|can|should) i))\s+(?P<rest>.+)",
     re.IGNORECASE)

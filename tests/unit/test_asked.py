@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.evidence import names_mentioned, prints_answer
+from index.evidence import counts, names_mentioned, prints_answer
 from index.queries import answer_type, asked_for, asked_locator, normalise, query_terms
 
 
@@ -109,6 +109,11 @@ def test_who_is_the_role_asks_for_the_role_not_its_time() -> None:
     unicef = asked_for(normalise("Who is the UNICEF focal point for business?"))
     assert unicef is not None and [t.text for t in unicef.terms] == ["focal", "point"]
     assert asked_for(normalise("who is responsible for the gender rec at UNECE")) is None
+    # "who's the" (read as "who the") and "whos the", as people type it
+    for typed in ("who's the Executive Secretary of UNECE", "whos the executive secretary"):
+        role = asked_for(normalise(typed))
+        assert role is not None and role.holder, typed
+        assert answer_type(typed) == "name"
 
 
 QUESTION = "Which drug company did WHO work with on sleeping sickness?"
@@ -153,3 +158,23 @@ def test_who_holds_a_role_is_a_name_beside_it(text: str, names: bool) -> None:
     asked = asked_for(normalise(ROLE))
     assert asked is not None
     assert names_mentioned(text, asked.terms, ROLE, holder=asked.holder) is names
+
+
+@pytest.mark.parametrize(("question", "text", "given"), [
+    ("how many pension funds are in the PRI",
+     "The initiative has mobilized a group of approximately 20 international public pension "
+     "funds.", True),
+    ("how many indian suppliers took part by 2005",
+     "Within two years, the participating small component suppliers (120 of them by 2005) "
+     "reported a range of measurable improvements", True),
+    ("How many CEB member organizations sent inputs?",  # three lines, not three organizations
+     "the recent adoption of the three lines of defence model by CEB) and/or a common process "
+     "and procedures, the organizations recognize", False),
+    ("how many organizations support it",  # a year and a paragraph number count nothing
+     "In 2005, as para 12 notes, organizations support it.", False),
+])
+def test_how_many_is_given_by_a_number_of_the_thing_counted(question: str, text: str,
+                                                            given: bool) -> None:
+    asked = asked_for(normalise(question))
+    assert asked is not None and asked.counted
+    assert counts(text, asked.terms) is given
