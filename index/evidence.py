@@ -243,8 +243,7 @@ def counts(text: str, terms: Sequence[Term]) -> bool:
     forms = _tokens(terms)
     words = list(_WORDS.finditer(text))
     for n, word in enumerate(words):
-        match = _PRINTS["number"].fullmatch(word.group(0))
-        if match is None or _not_a_quantity(text, word):
+        if _PRINTS["number"].fullmatch(word.group(0)) is None or _not_a_quantity(text, word):
             continue
         following = words[n + 1:n + 1 + COUNT_WINDOW]
         if any(forms & set(tokenize(after.group(0))) for after in following):

@@ -28,7 +28,6 @@ from index.evidence import (
 from index.fusion import fuse_scores, reciprocal_rank_fusion
 from index.keyword import KeywordIndex, tokenize
 from index.queries import (
-    ACRONYMS,
     Term,
     answer_type,
     expand_acronyms,
@@ -38,6 +37,7 @@ from index.queries import (
     sentences,
 )
 from index.search import FOCUS_WEIGHT, Searcher, keyword_weights
+from index.vocabulary import ACRONYMS
 from tests.conftest import ROOT
 
 # --- query normalisation and expansion ------------------------------------------------------
@@ -65,6 +65,17 @@ def test_acronym_table_is_well_formed() -> None:
     for acronym, long_form in ACRONYMS.items():
         assert acronym.strip() == acronym and any(c.isupper() for c in acronym)
         assert long_form and long_form != acronym
+
+
+def test_normalise_writes_words_the_way_the_guidance_spells_them() -> None:
+    assert normalise("Which organisations prioritise local partners?") == (
+        "Which organizations prioritize local partners?")
+    assert normalise("labor standards, the Labor Organization, resource mobilisation") == (
+        "labour standards, the Labour Organization, resource mobilization")
+    # words that end in "-ise" in both spellings stay
+    assert normalise("we advise and supervise the enterprise") == (
+        "we advise and supervise the enterprise")
+    assert [t.text for t in query_terms(normalise("organisation"))] == ["organization"]
 
 
 def test_normalise_undoes_contractions_and_typographic_apostrophes() -> None:
