@@ -305,9 +305,9 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
 
 def _on_subject(result: SearchResult, unit: _Scored) -> bool:
     """Whether a unit that prints the kind of fact asked for prints it about the question's
-    subject: for "how many X", it prints X ("three more courses" does not say how many
-    partners); otherwise `TYPED_COVERAGE` of the question's weighted terms (English: a
-    French or Spanish question's terms are only its acronyms). A labelled field ("Target
+    subject (English questions only): for "how many X", a number of X itself (`counts`:
+    "three more courses" does not say how many partners); otherwise `TYPED_COVERAGE` of the
+    weighted terms of the clause that asks for it (`_subject`). A labelled field ("Target
     date: 31 December 2023") is about its row: the passage's terms count for it, except those
     its label prints ("deadline": "Target date"). For "which company ...", the unit must name
     a company beside its mention of one (`names_mentioned`): "joined forces with a
