@@ -276,8 +276,9 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
         return [], scored
     ranked = sorted(scored, key=lambda s: -s.score)
     if result.kind:  # asked for a date, a number ...: a unit on the subject must print one
+        subject = _subject(result)
         typed = [s for s in ranked if s.evidence.typed and s.score >= TYPED_RATIO * ranked[0].score
-                 and _on_subject(result, s)]
+                 and _on_subject(result, s, subject)]
         if not typed:
             return [], scored
         typed.sort(key=lambda s: not _label_asked(result, s.evidence.unit))  # stable
@@ -303,11 +304,12 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
     return _as_quotes(chosen), scored
 
 
-def _on_subject(result: SearchResult, unit: _Scored) -> bool:
+def _on_subject(result: SearchResult, unit: _Scored,
+                subject: tuple[list[Term], list[float]]) -> bool:
     """Whether a unit that prints the kind of fact asked for prints it about the question's
     subject (English questions only): for "how many X", a number of X itself (`counts`:
     "three more courses" does not say how many partners); otherwise `TYPED_COVERAGE` of the
-    weighted terms of the clause that asks for it (`_subject`). A labelled field ("Target
+    weighted terms of the clause that asks for it (`subject`: `_subject`). A labelled field ("Target
     date: 31 December 2023") is about its row: the passage's terms count for it, except those
     its label prints ("deadline": "Target date"). For "which company ...", the unit must name
     a company beside its mention of one (`names_mentioned`): "joined forces with a
@@ -320,7 +322,7 @@ def _on_subject(result: SearchResult, unit: _Scored) -> bool:
             and not names_mentioned(unit.evidence.unit.text, result.asked.terms, result.query,
                                     holder=result.asked.holder):
         return False  # "which company": "a pharmaceutical company" does not say which
-    terms, weights = _subject(result)
+    terms, weights = subject
     if not unit.evidence.unit.label:
         return coverage(terms, weights, unit.evidence.tokens) >= TYPED_COVERAGE
     label = frozenset(tokenize(unit.evidence.unit.label))
@@ -388,10 +390,11 @@ def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
     groups: dict[str, list[_Scored]] = {}
     for item in chosen:
         groups.setdefault(item.hit.chunk.id, []).append(item)
+    entries = list(groups.values())
     kept: dict[int, Quote] = {}
     left_out: list[int] = []
     used = 0
-    for place, items in enumerate(groups.values()):
+    for place, items in enumerate(entries):
         hit = items[0].hit
         pieces = units(hit.chunk.text)
         positions = _with_context(hit, pieces, tuple(sorted({i.position for i in items})))
@@ -403,9 +406,8 @@ def _as_quotes(chosen: list[_Scored]) -> list[Quote]:
             continue
         used += len(text)
         kept[place] = Quote(hit, positions, text, max(i.score for i in items))
-    all_items = list(groups.values())
     for place in left_out:
-        items = all_items[place]
+        items = entries[place]
         hit = items[0].hit
         positions = tuple(sorted({i.position for i in items}))
         text = quote_text(units(hit.chunk.text), positions)

@@ -14,8 +14,7 @@ from index.corpus import read_corpus
 from index.sentences import units
 from tests.conftest import REAL_DOCS, ROOT
 
-SETS = {  # file: the key its translations are under, and the file they name questions of
-    "devset.yaml": ("questions", None),
+TRANSLATIONS = {  # file: the key its translations are under, and the file of their questions
     "devset-translations.yaml": ("questions", "devset.yaml"),
     "testset.yaml": ("translations", "testset.yaml"),
 }
@@ -63,11 +62,11 @@ def test_questions_name_real_passages_and_quote_them(name: str, passages: dict) 
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("name", ["devset-translations.yaml", "testset.yaml"])
+@pytest.mark.parametrize("name", list(TRANSLATIONS))
 def test_translations_name_questions_that_exist(name: str) -> None:
-    key, of = SETS[name]
+    key, of = TRANSLATIONS[name]
     data = _load(name)
-    english = {q["id"] for q in _load(of or name)["questions"]}
+    english = {q["id"] for q in _load(of)["questions"]}
     entries = data.get(key) or []
     assert entries, f"{name} has no {key}"
     for entry in entries:
