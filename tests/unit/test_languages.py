@@ -217,6 +217,15 @@ def test_a_question_in_another_language_gets_the_message_in_the_three() -> None:
         == [True, True, True]
 
 
+@pytest.mark.parametrize("text", ["Привет, как дела?", "你好", "Wie prüfen wir einen Partner?"])
+def test_a_message_in_another_language_or_script_is_told_the_three(dialogue: Dialogue,
+                                                                    text: str) -> None:
+    """Even with French chosen: "no words to search" would not be true of it."""
+    user = person(language="fr")
+    dialogue.handle(user, Command("language", "fr"))
+    assert dialogue.handle(user, Text(text))[0].html == render.unsupported_language()
+
+
 def test_people_without_access_are_told_in_their_language(dialogue: Dialogue) -> None:
     stranger = User(id=555, chat_id=555, language="es")
     replies = dialogue.handle(stranger, Text("hola"))
