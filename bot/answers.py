@@ -64,6 +64,8 @@ LANGUAGE_GROUNDING_COSINE = 0.8  # share of the best unit cosine when it names a
 LANGUAGE_THRESHOLDS = {"fr": 0.553, "es": 0.499}
 
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]")
+_ADDRESS = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)  # links, e-mail
 _FOLLOW_UP_START = re.compile(
     r"^(and|also|but|or|what about|how about|same for|what if|and if|then|so)\b", re.IGNORECASE
 )
@@ -120,7 +122,8 @@ class Answer:
     """An answer to show, or the honest statement that the guidance does not cover it.
 
     `reason`: "answered"; "not_covered" (with the `closest` passages); "empty", "no_words",
-    "no_terms" (nothing to search); "small_talk" (`small_talk` names the kind);
+    "link_only" (a web or e-mail address alone), "no_terms" (nothing to search);
+    "small_talk" (`small_talk` names the kind);
     "unsupported_language" (a language other than English, French and Spanish).
     `language` is the one the question was read in ("en", "fr", "es"), None when it is
     in another language.
@@ -149,8 +152,8 @@ class Answer:
 
 
 def has_words(text: str) -> bool:
-    """True when the text has at least one letter or digit word."""
-    return bool(_WORDS.search(text))
+    """True when the text has at least one word with a letter ("12345" or "?!" has none)."""
+    return bool(_LETTERS.search(text))
 
 
 def small_talk(text: str) -> str | None:
@@ -537,6 +540,8 @@ def answer_question(question: str, searcher: Searcher, *, threshold: float, top_
         return Answer(question=question, query="", grounded=False, reason="empty")
     if not has_words(text):
         return Answer(question=question, query="", grounded=False, reason="no_words")
+    if not has_words(_ADDRESS.sub(" ", text)):
+        return Answer(question=question, query="", grounded=False, reason="link_only")
     kind = small_talk(text)
     if kind is not None:
         return Answer(question=question, query="", grounded=False, reason="small_talk",

@@ -96,6 +96,10 @@ NO_WORDS = (
     "I could not find any words in your message. Please type your question in words, for "
     "example: <i>Which partners need a capacity assessment?</i>"
 )
+LINK_ONLY = (
+    "Your message is only a link or an e-mail address, and I cannot open links. Please type "
+    "your question in words, for example: <i>Which partners need a capacity assessment?</i>"
+)
 TRUNCATED = (
     "<i>Your message is {length:,} characters long; I searched with its first {limit:,} "
     "characters. A shorter question gives a better answer.</i>\n\n"
