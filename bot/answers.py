@@ -94,6 +94,21 @@ _CLAUSE = re.compile(r",\s*(?:and|but|or|plus)\s+|;\s*|\?\s+|\s+and\s+(?=(?:what
                      r"when|why|which|where|is|are|was|were|does|do|did|has|have|can|should|"
                      r"will|would|could)\b)", re.IGNORECASE)
 _DATE_LABEL = re.compile(r"(?:target|due|completion) date|deadline", re.IGNORECASE)
+# The labels of the UNECE table that a French or Spanish question asks for by its own words
+# ("qui est responsable ...": "Responsibility:"; "date limite", "plazo": "Target date:").
+_LANGUAGE_LABELS = {
+    "fr": ((re.compile(r"responsib", re.IGNORECASE),
+            re.compile(r"\bresponsab|\bqui (?:g[èe]re|s'occupe|pilote)\b|\bcharg[ée]e?s? de\b",
+                       re.IGNORECASE)),
+           (_DATE_LABEL, re.compile(r"\bdate (?:limite|butoir|cible|pr[ée]vue)\b|\bd[ée]lai\b|"
+                                    r"\b[ée]ch[ée]ance\b|\b(?:pour|d'ici) quand\b",
+                                    re.IGNORECASE))),
+    "es": ((re.compile(r"responsib", re.IGNORECASE),
+            re.compile(r"\bresponsab|\bqui[ée]n (?:se encarga|gestiona|lleva)\b|\bencargad[oa]s?\b",
+                       re.IGNORECASE)),
+           (_DATE_LABEL, re.compile(r"\bfecha (?:l[íi]mite|prevista|objetivo)\b|\bplazo\b|"
+                                    r"\bpara cu[áa]ndo\b", re.IGNORECASE))),
+}
 _ASKS_DEADLINE = re.compile(r"\bdeadlines?\b|\bby when\b|\b(?:target|due) dates?\b|\bdue\b",
                             re.IGNORECASE)  # not "when did it go to EXCOM": that is a past date
 # a sentence that refers back to the one before it: "These steps ...", "While this broad
@@ -103,10 +118,13 @@ _REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latt
                           r"(?!recommendation\b|as\b)\w+")
 _HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
 _GREETING_PREFIX = re.compile(
-    r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day))"
+    r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day)|"
+    r"bonjour|bonsoir|salut|hola|buen[oa]s(?:\s+(?:d[íi]as|tardes|noches))?)"
     r"(?:\s+(?:there|all|team|everyone))?\s*[,!.:;-]+\s*(?=\S)|"
     r"^\s*(?:hi|hello|hey)\s+(?=(?:what|how|why|who|where|when|which|is|are|can|do|does|"
     r"should|could|would|will|i|we)\b)", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Quote:
     """Verbatim units of one passage, as shown: `text` joins them (" … " marks a gap)."""
@@ -359,9 +377,13 @@ def _names(asked: Asked, tokens: frozenset[str]) -> bool:
 def _label_asked(result: SearchResult, unit: Unit) -> bool:
     """Whether a unit is a labelled field whose label names what the question asks for: a
     question term ("who is responsible": "Responsibility: DES"), or a deadline asked for
-    ("is there a deadline": "Target date: 31 December 2023")."""
+    ("is there a deadline": "Target date: 31 December 2023"); in French or Spanish, in the
+    question's words (`_LANGUAGE_LABELS`)."""
     if not unit.label:
         return False
+    if result.language in _LANGUAGE_LABELS:
+        return any(label.match(unit.label) and asks.search(result.query)
+                   for label, asks in _LANGUAGE_LABELS[result.language])
     if _DATE_LABEL.match(unit.label) and _ASKS_DEADLINE.search(result.query):
         return True
     label = frozenset(tokenize(unit.label))

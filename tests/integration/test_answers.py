@@ -147,6 +147,10 @@ def test_a_greeting_with_a_question_is_a_question() -> None:
     assert without_greeting("Hello there! Is HACT covered?") == "Is HACT covered?"
     assert without_greeting("hi what is HACT") == "what is HACT"
     assert without_greeting("High-level committee?") == "High-level committee?"
+    assert without_greeting("Bonjour, qu'est-ce que le HACT ?") == "qu'est-ce que le HACT ?"
+    assert without_greeting("Buenos días: ¿qué es el HACT?") == "¿qué es el HACT?"
+    assert without_greeting("hola, ¿quién es responsable?") == "¿quién es responsable?"
+    assert without_greeting("Salutations du bureau") == "Salutations du bureau"
 
 
 @pytest.mark.parametrize(("message", "reason"), [

@@ -82,3 +82,21 @@ def test_the_same_question_in_three_languages_cites_the_same_passage(
         assert "Partner Portal" in " ".join(q.text for q in answer.quotes)
         cited[language] = answer.quotes[0].hit.chunk.source
     assert set(cited.values()) == {"jiu-implementing-partners"}
+
+
+@pytest.mark.parametrize(("question", "field"), [
+    ("Qui est responsable de la stratégie d'engagement avec le secteur privé de la CEE-ONU ?",
+     "Responsibility: DES"),
+    ("Quelle est la date limite pour la stratégie d'engagement du secteur privé de la CEE-ONU ?",
+     "Target date: 31 December 2023"),
+    ("hola, ¿quién es responsable de la estrategia de colaboración con el sector privado de la "
+     "CEPE?", "Responsibility: DES"),
+    ("¿Cuál es el plazo para la estrategia de colaboración con el sector privado de la CEPE?",
+     "Target date: 31 December 2023"),
+])
+def test_a_french_or_spanish_question_for_a_labelled_field_quotes_it(
+        searcher: Searcher, question: str, field: str) -> None:
+    answer = answer_question(question, searcher, threshold=DEFAULT_THRESHOLD)
+    assert answer.grounded, question
+    assert answer.quotes[0].hit.chunk.source == "unece-private-sector-evaluation"
+    assert field in answer.quotes[0].text, answer.quotes[0].text
