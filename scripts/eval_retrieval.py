@@ -10,7 +10,8 @@ Prints:
   questions answered, in-domain unanswerable questions declined, off-topic ones declined;
   with --sweep, the threshold that the calibration part alone would choose;
 - the same per language for the French and Spanish versions of the dev questions
-  (eval/devset-translations.yaml): recall@1/@5 and MRR@10 of the served search, abstention
+  (eval/devset-translations.yaml): recall@1/@5 and MRR@10 of the served search, the answer
+  measures (key phrase quoted, first citation), abstention
   on both parts (each translated question is in the part of its English question), the
   language each was read in; with --sweep, the threshold of each language
   (bot/answers.py LANGUAGE_THRESHOLDS) its calibration part alone would choose.
@@ -314,7 +315,7 @@ def main() -> int:
     translated = (load_translations(args.translations, items)
                   if str(args.translations) not in ("", ".") else {})
     if translated:
-        languages(searcher, translated, threshold=threshold, sweep=args.sweep,
+        languages(searcher, translated, answers, threshold=threshold, sweep=args.sweep,
                   misses=args.misses)
     search_s, embed_s = timing(searcher, [i.question for i in items])
     print(f"\nMedian search {search_s * 1000:.1f} ms vs bare query embedding "
@@ -326,9 +327,11 @@ def main() -> int:
     return 0
 
 
-def languages(searcher: Searcher, translated: dict[str, list[Item]], *, threshold: float,
-              sweep: bool, misses: bool) -> None:
-    """The figures per language for the French and Spanish dev questions."""
+def languages(searcher: Searcher, translated: dict[str, list[Item]],
+              english: dict[str, Answer], *, threshold: float, sweep: bool,
+              misses: bool) -> None:
+    """The figures per language for the French and Spanish dev questions; `english` holds the
+    answers to the English questions, for the answer measures on the same questions."""
     shown = ", ".join(f"{k} {v:.3f}" for k, v in LANGUAGE_THRESHOLDS.items())
     print(f"\nFrench and Spanish questions (answered at the thresholds {shown}):")
     print("| language | questions (answerable / out of scope) | read as the language | "
@@ -346,6 +349,17 @@ def languages(searcher: Searcher, translated: dict[str, list[Item]], *, threshol
               f"{m['MRR@10']:.3f} | {held['recall@5']:.3f} |")
         answers[language] = {i.id: answer_question(i.question, searcher, threshold=threshold)
                              for i in group}
+    print("\n| answers (English quotes) | language | grounded and quoting a key phrase | "
+          "first citation an expected passage |\n|---|---|---|---|")
+    for language, group in translated.items():
+        answerable = [i for i in group if i.scope == "answerable"]
+        keyed = [i for i in answerable if i.keys]
+        for shown_as, given in ((language, answers[language]),
+                                (f"en, the {language} questions' originals", english)):
+            with_key = sum(quotes_key(given[i.id], i.keys) for i in keyed)
+            first_ok = sum(first_citation_expected(given[i.id], i.expected) for i in answerable)
+            print(f"| answerable questions | {shown_as} | {_share((with_key, len(keyed)))} | "
+                  f"{_share((first_ok, len(answerable)))} |")
     print("\n| abstention | language | calibration part | held-out part |\n|---|---|---|---|")
     for language, group in translated.items():
         calibration_part = abstention([i for i in group if not i.held_out], answers[language])
