@@ -82,8 +82,8 @@ conflit interet = conflict of interest
 don nature = in-kind
 contribution = contribution
 financement = funding
-fond = funds
-collecte fond = fundraising
+fonds = funds
+collecte fonds = fundraising
 mobilisation ressource = resource mobilization
 budget = budget
 ressource = resource
@@ -403,6 +403,16 @@ a au aux d de des du en et l la le les un une pour par sur dans avec sans qu que
 a al de del el en la las lo los un una unos unas y e o para por sobre con sin que
 """.split()),
 }
+# Everyday phrases that hold a glossary word in another sense, left out before matching ("au
+# fond" is "basically", not "funds"; "en curso" is "under way", not "course"). Folded text.
+_IDIOMS = {
+    "fr": re.compile(r"\b(?:au|sur le) fond\b|\ben cours\b|\bau cours d|"
+                     r"\b(?:a l'|en |par )avance\b|\b(?:ca|cela|qui|ne|n'|il|elle) marche\b|"
+                     r"\bquelle mesure\b|\bdans la mesure ou\b|\ben mesure d|\ben principe\b"),
+    "es": re.compile(r"\b(?:a|en el) fondo\b|\ben curso\b|\b(?:al|en) principio\b|"
+                     r"\bde acuerdo (?:con|a)\b|\b(?:es|sea|son|sean|ser|mas|muy|poco|tan|"
+                     r"resulta|resultan|realmente) efectiv[oa]s?\b"),
+}
 _PLURALS = {"fr": ("s", "x"), "es": ("es", "s")}
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -444,8 +454,8 @@ def english_terms(text: str, language: str) -> list[tuple[str, tuple[str, ...]]]
     table = _TABLES.get(language)
     if table is None:
         return []
-    words = [w for w in _WORD.findall(fold(text.replace("’", "'")))
-             if w not in _FUNCTION_WORDS[language]]
+    folded = _IDIOMS[language].sub(" ", fold(text.replace("’", "'")))
+    words = [w for w in _WORD.findall(folded) if w not in _FUNCTION_WORDS[language]]
     found: list[tuple[str, tuple[str, ...]]] = []
     position = 0
     while position < len(words):

@@ -192,3 +192,26 @@ def test_small_talk_in_the_three_languages_is_not_searched(hashed_index: Path, m
                                                            kind: str, language: str) -> None:
     answer = answer_question(message, Searcher(hashed_index, HashingEmbedder()), threshold=0.5)
     assert (answer.reason, answer.small_talk, answer.language) == ("small_talk", kind, language)
+
+
+@pytest.mark.parametrize(("text", "language", "found"), [
+    ("Au fond, pourquoi une entreprise voudrait-elle s'associer à l'ONU ?", "fr",
+     [("entreprise", ("business", "company"))]),  # "basically", not "funds"
+    ("la collecte de fonds auprès des entreprises", "fr",
+     [("collecte fonds", ("fundraising",)), ("entreprises", ("business", "company"))]),
+    ("Le processus est-il en cours ?", "fr", []),
+    ("Au cours des dernières années, les fonds ont-ils augmenté ?", "fr",
+     [("fonds", ("funds",))]),
+    ("Comment ça marche, le HACT ?", "fr", []),
+    ("Dans quelle mesure le marché compte-t-il ?", "fr", [("marche", ("market",))]),
+    ("Quelles mesures faut-il prendre ?", "fr", [("mesures", ("measure",))]),
+    ("Combien de temps à l'avance faut-il demander ?", "fr", []),
+    ("¿Es efectivo el HACT?", "es", []),
+    ("¿Cuánto donaron en efectivo las empresas?", "es",
+     [("efectivo", ("cash",)), ("empresas", ("business", "company"))]),
+    ("¿El proyecto sigue en curso?", "es", []),
+    ("De acuerdo con la guía, ¿hay un acuerdo tipo?", "es", [("acuerdo", ("agreement",))]),
+])
+def test_everyday_phrases_are_not_read_as_the_glossary_term(
+        text: str, language: str, found: list) -> None:
+    assert english_terms(text, language) == found
