@@ -35,7 +35,15 @@ from dataclasses import dataclass, field
 from index.evidence import UnitEvidence, counts, coverage, names_mentioned, term_share
 from index.keyword import tokenize
 from index.language import identify
-from index.queries import Asked, Term, answer_type, expand_acronyms, normalise, query_terms
+from index.queries import (
+    Asked,
+    Term,
+    answer_type,
+    expand_acronyms,
+    normalise,
+    query_terms,
+    unread_words,
+)
 from index.search import Hit, Searcher, SearchResult
 from index.sentences import Unit, units
 
@@ -494,10 +502,12 @@ class Grounding:
 def grounding(result: SearchResult, scored: list[_Scored] | None = None) -> Grounding:
     """The evidence that the guidance covers the question (see the module docstring).
 
-    A French or Spanish question has for terms only its acronyms (index/queries.py
-    `language_terms`): its score is the best unit cosine alone when it names none, else the
-    cosine blended with their coverage (`LANGUAGE_GROUNDING_COSINE`: an acronym no passage
-    prints - a thing the guidance never names - pulls it down)."""
+    A French or Spanish question has for terms its acronyms and the glossary's terms
+    (index/queries.py `language_terms`): its score is the best unit cosine alone when it has
+    none, else the cosine blended with their coverage (`LANGUAGE_GROUNDING_COSINE`: an acronym
+    no passage prints - a thing the guidance never names - pulls it down); when they read
+    every word it asks about (`unread_words`: "Qu'est-ce que le HACT ?"), their coverage
+    tells as much as an English question's, and the English blend decides."""
     if scored is None:
         scored = _scored_units(result)
     cosine = max((s.evidence.cosine for s in scored), default=result.top_dense)
@@ -508,7 +518,9 @@ def grounding(result: SearchResult, scored: list[_Scored] | None = None) -> Grou
         if _names_missing(result, top):
             score *= ASKED_MISSING
     elif result.terms:
-        score = LANGUAGE_GROUNDING_COSINE * cosine + (1.0 - LANGUAGE_GROUNDING_COSINE) * covered
+        share = (GROUNDING_COSINE if not unread_words(result.query, result.language)
+                 else LANGUAGE_GROUNDING_COSINE)
+        score = share * cosine + (1.0 - share) * covered
     else:
         score = cosine
     return Grounding(cosine, covered, score)

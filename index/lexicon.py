@@ -448,14 +448,21 @@ def _singulars(word: str, language: str) -> set[str]:
     return out
 
 
+def folded_words(text: str, language: str) -> list[str]:
+    """The words of a French or Spanish text as the glossary reads them: folded, without the
+    everyday phrases (`_IDIOMS`)."""
+    idioms = _IDIOMS.get(language)
+    folded = fold(text.replace("’", "'"))
+    return _WORD.findall(idioms.sub(" ", folded) if idioms else folded)
+
+
 def english_terms(text: str, language: str) -> list[tuple[str, tuple[str, ...]]]:
     """The glossary terms of a French or Spanish text, in order: (the words as found, their
     English ways to say it, the first the usual one). Empty for another language."""
     table = _TABLES.get(language)
     if table is None:
         return []
-    folded = _IDIOMS[language].sub(" ", fold(text.replace("’", "'")))
-    words = [w for w in _WORD.findall(folded) if w not in _FUNCTION_WORDS[language]]
+    words = [w for w in folded_words(text, language) if w not in _FUNCTION_WORDS[language]]
     found: list[tuple[str, tuple[str, ...]]] = []
     position = 0
     while position < len(words):

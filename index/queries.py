@@ -22,8 +22,10 @@ import functools
 import re
 from dataclasses import dataclass
 
+import bm25s.stopwords
+
 from index.keyword import STOPWORDS, tokenize
-from index.lexicon import english_terms
+from index.lexicon import english_terms, fold, folded_words
 from index.vocabulary import (
     ABBREVIATIONS,
     ACRONYMS,
@@ -372,6 +374,35 @@ def language_terms(query: str, language: str) -> list[Term]:
             seen.add(forms)
             terms.append(Term(found, (f"{language}:{found}",), forms))
     return terms
+
+
+# The words a French or Spanish question asks with rather than names what it asks about: the
+# Snowball stop words (as bm25s ships them) and the question words and verbs of a question.
+_ASKING = {
+    "fr": frozenset(map(fold, bm25s.stopwords.STOPWORDS_FRENCH)) | frozenset("""
+quoi comment pourquoi quel quelle quels quelles combien quand ou est existe signifie veut dire
+faut peut peuvent doit doivent y a t il c onu nations unies
+""".split()),
+    "es": frozenset(map(fold, bm25s.stopwords.STOPWORDS_SPANISH)) | frozenset("""
+que como cual cuales cuanto cuantos cuanta cuantas donde cuando quien quienes hay existe
+significa quiere decir puede pueden debe deben onu naciones unidas
+""".split()),
+}
+
+
+def unread_words(query: str, language: str) -> list[str]:
+    """The words of a French or Spanish question that say what it asks about but that neither
+    its acronyms nor the glossary read (`language_terms`), so that only the dense model can
+    match them: "Comment enregistrer le HACT ?" -> ["enregistrer"]; none in "Qu'est-ce que
+    le HACT ?"."""
+    text = _LOCAL_APOSTROPHE.sub("'", query)
+    text = _ACRONYM.sub(" ", text)
+    if language in _LOCAL_ACRONYM:
+        text = _LOCAL_ACRONYM[language].sub(" ", text)
+    read = {word for found, _ in english_terms(text, language) for word in found.split()}
+    asking = _ASKING.get(language, frozenset())
+    return [word for word in folded_words(text, language) if word not in asking
+            and word not in read and not word.isdigit()]
 
 
 def expand_language_acronyms(query: str, language: str) -> str:

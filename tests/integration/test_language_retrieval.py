@@ -100,3 +100,20 @@ def test_a_french_or_spanish_question_for_a_labelled_field_quotes_it(
     assert answer.grounded, question
     assert answer.quotes[0].hit.chunk.source == "unece-private-sector-evaluation"
     assert field in answer.quotes[0].text, answer.quotes[0].text
+
+
+@pytest.mark.parametrize("question", ["Qu'est-ce que le HACT ?", "¿Qué es el HACT?",
+                                      "Le HACT, c'est quoi ?"])
+def test_a_french_or_spanish_question_on_one_acronym_is_answered(searcher: Searcher,
+                                                                  question: str) -> None:
+    answer = answer_question(question, searcher, threshold=DEFAULT_THRESHOLD)
+    assert answer.grounded, f"declined at {answer.top_score:.3f}"
+    assert "harmonized approach to cash transfers" in answer.quotes[0].text
+
+
+@pytest.mark.parametrize("question", ["Qu'est-ce que le ZQXW ?", "¿Qué es el ZQXW?",
+                                      "Comment réserver un hôtel pour le HACT ?"])
+def test_an_acronym_question_the_guidance_cannot_answer_is_declined(searcher: Searcher,
+                                                                     question: str) -> None:
+    answer = answer_question(question, searcher, threshold=DEFAULT_THRESHOLD)
+    assert not answer.grounded, f"answered at {answer.top_score:.3f}"

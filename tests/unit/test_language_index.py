@@ -17,7 +17,7 @@ from index.build import build_index, status
 from index.embedders import HashingEmbedder
 from index.errors import IndexCorrupt
 from index.lexicon import english_terms
-from index.queries import language_terms
+from index.queries import language_terms, unread_words
 from index.search import Searcher
 from index.sentences import sentence_texts
 from index.store import LANGUAGE_DIR, current_version, load_live, versions_dir
@@ -215,3 +215,20 @@ def test_small_talk_in_the_three_languages_is_not_searched(hashed_index: Path, m
 def test_everyday_phrases_are_not_read_as_the_glossary_term(
         text: str, language: str, found: list) -> None:
     assert english_terms(text, language) == found
+
+
+@pytest.mark.parametrize(("text", "language", "unread"), [
+    ("Qu'est-ce que le HACT ?", "fr", []),
+    ("Que signifie PSEA ?", "fr", []),
+    ("c'est quoi le PNUD", "fr", []),
+    ("Comment enregistrer le HACT ?", "fr", ["enregistrer"]),
+    ("Où en est la stratégie de partenariat de la CEE-ONU ?", "fr", []),
+    ("Au fond, pourquoi une entreprise voudrait-elle s'associer à l'ONU ?", "fr",
+     ["voudrait", "associer"]),
+    ("¿Qué es el HACT?", "es", []),
+    ("¿Qué es el Portal de Asociados de la ONU?", "es", []),
+    ("¿Cuál es el per diem en Nairobi?", "es", ["per", "diem", "nairobi"]),
+])
+def test_the_words_no_acronym_or_glossary_term_reads_are_found(
+        text: str, language: str, unread: list[str]) -> None:
+    assert unread_words(text, language) == unread
