@@ -424,12 +424,26 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
+# English words of the glossary that are everyday words of the language in another sense
+# (French "course" is an errand, "report" a postponement): not read as English there.
+_FALSE_FRIENDS = {"fr": frozenset({"course", "report", "compact", "select"}),
+                  "es": frozenset()}
+
+
 def _table(language: str) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The terms of a language, then the English of each as a term of its own: staff writing
+    in French or Spanish often use the English name ("nos implementing partners", "la due
+    diligence", "le UN Partner Portal")."""
     table: dict[tuple[str, ...], tuple[str, ...]] = {}
     for line in _TERMS[language].strip().splitlines():
         term, _, english = line.partition("=")
         key = tuple(_WORD.findall(fold(term)))
         table[key] = tuple(e.strip() for e in english.split("|") if e.strip())
+    for english in list(table.values()):
+        for form in english:
+            key = tuple(_WORD.findall(fold(form)))
+            if key not in table and " ".join(key) not in _FALSE_FRIENDS[language]:
+                table[key] = english
     return table
 
 

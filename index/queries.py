@@ -350,6 +350,16 @@ def local_acronyms(query: str, language: str) -> list[str]:
     return [acronym for _, acronym in sorted(found)]
 
 
+def _forms(phrase: str) -> tuple[tuple[str, ...], ...]:
+    """The ways a passage may print an English phrase of the glossary: a hyphenated word as a
+    whole or as its parts ("e-learning": "e-learn", or "e" and "learn"), as `Term.forms`
+    reads a word of an English question; a phrase of several words as its stems."""
+    stems = _stems(phrase)
+    if len(stems) > 1 and " " not in phrase.strip():
+        return (stems[0],), stems[1:]
+    return (stems,) if stems else ()
+
+
 def language_terms(query: str, language: str) -> list[Term]:
     """The terms of a French or Spanish question an English passage can print: its acronyms
     (`local_acronyms`), each with its English long form as the other way to write it, then
@@ -369,7 +379,7 @@ def language_terms(query: str, language: str) -> list[Term]:
     for found, english in english_terms(_ACRONYM.sub(" ", text), language):
         english = tuple(dict.fromkeys(  # then the guidance's words for them ("entities")
             [*english, *(synonym for word in english for synonym in SYNONYMS.get(word, ()))]))
-        forms = tuple(dict.fromkeys(form for form in map(_stems, english) if form))
+        forms = tuple(dict.fromkeys(form for phrase in english for form in _forms(phrase)))
         if forms and forms not in seen:
             seen.add(forms)
             terms.append(Term(found, (f"{language}:{found}",), forms))

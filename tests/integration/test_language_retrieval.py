@@ -117,3 +117,11 @@ def test_an_acronym_question_the_guidance_cannot_answer_is_declined(searcher: Se
                                                                      question: str) -> None:
     answer = answer_question(question, searcher, threshold=DEFAULT_THRESHOLD)
     assert not answer.grounded, f"answered at {answer.top_score:.3f}"
+
+
+def test_english_names_in_a_french_question_are_searched_as_such(searcher: Searcher) -> None:
+    answer = answer_question(
+        "Nos implementing partners doivent-ils être sur le UN Partner Portal ?", searcher,
+        threshold=DEFAULT_THRESHOLD)
+    assert answer.grounded
+    assert "Partner Portal" in answer.quotes[0].text

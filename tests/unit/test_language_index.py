@@ -232,3 +232,21 @@ def test_everyday_phrases_are_not_read_as_the_glossary_term(
 def test_the_words_no_acronym_or_glossary_term_reads_are_found(
         text: str, language: str, unread: list[str]) -> None:
     assert unread_words(text, language) == unread
+
+
+def test_the_english_name_of_a_glossary_term_is_read_in_a_french_or_spanish_question() -> None:
+    assert english_terms("Nos implementing partners doivent-ils être sur le UN Partner "
+                         "Portal ?", "fr") == [
+        ("implementing partners", ("implementing partner",)),
+        ("partner portal", ("Partner Portal",))]
+    assert english_terms("¿Cómo hacer el due diligence de una empresa?", "es") == [
+        ("due diligence", ("due diligence",)), ("empresa", ("business", "company"))]
+    assert english_terms("le code of conduct des fournisseurs", "fr")[0] == (
+        "code of conduct", ("code of conduct",))
+    # an English word that is an everyday French word in another sense is not read as English
+    assert english_terms("le report de la réunion", "fr") == [("reunion", ("meeting",))]
+
+
+def test_a_hyphenated_english_term_may_be_printed_whole_or_by_its_parts() -> None:
+    (term,) = language_terms("une plateforme d'e-learning", "fr")
+    assert term.forms[1:] == (("e-learn",), ("e", "learn"))
