@@ -6,11 +6,12 @@ The dense model matches a French or Spanish question with English passages acros
 stemmer would match "formation" with "formation", never with "training". `english_terms`
 finds the domain terms of this glossary in a question and gives their English: "partenaires
 d'exécution" -> "implementing partner", "debida diligencia" -> "due diligence", "formation" ->
-"training". It is vocabulary of the domain (the terms the UN's own French and Spanish
-documents use for what the guidance covers: partners and partnerships, due diligence, risk,
-oversight, results-based management, training, the private sector), not of particular
-questions; extend it as documents add terms. A word it does not hold is left to the dense
-model.
+"training"; the English name of a term, which staff often write in a French or Spanish
+sentence ("nos implementing partners"), is read as the term too. It is vocabulary of the
+domain (the terms the UN's own French and Spanish documents use for what the guidance covers:
+partners and partnerships, due diligence, risk, oversight, results-based management,
+training, the private sector), not of particular questions; extend it as documents add terms.
+A word it does not hold is left to the dense model.
 
 Matching is on the folded text (lower case, no accents, apostrophes as spaces) without the
 function words listed per language, so "partenaire de réalisation", "partenaires
