@@ -440,11 +440,11 @@ def _table(language: str) -> dict[tuple[str, ...], tuple[str, ...]]:
         term, _, english = line.partition("=")
         key = tuple(_WORD.findall(fold(term)))
         table[key] = tuple(e.strip() for e in english.split("|") if e.strip())
-    for english in list(table.values()):
-        for form in english:
-            key = tuple(_WORD.findall(fold(form)))
+    for ways in list(table.values()):
+        for way in ways:
+            key = tuple(_WORD.findall(fold(way)))
             if key not in table and " ".join(key) not in _FALSE_FRIENDS[language]:
-                table[key] = english
+                table[key] = ways
     return table
 
 
