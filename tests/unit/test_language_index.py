@@ -250,3 +250,10 @@ def test_the_english_name_of_a_glossary_term_is_read_in_a_french_or_spanish_ques
 def test_a_hyphenated_english_term_may_be_printed_whole_or_by_its_parts() -> None:
     (term,) = language_terms("une plateforme d'e-learning", "fr")
     assert term.forms[1:] == (("e-learn",), ("e", "learn"))
+
+
+def test_a_term_written_with_a_hyphen_is_the_same_term() -> None:
+    assert english_terms("les réunions inter-agences", "fr")[1] == (
+        "inter agences", ("inter-agency",))
+    assert english_terms("los mecanismos inter-institucionales", "es") == [
+        ("inter institucionales", ("inter-agency",))]
