@@ -259,8 +259,9 @@ _ASKS_IN: dict[str, dict[str, re.Pattern[str]]] = {
                              r"\b[àa] partir de quel\b|\bmaximum\b|\bminimum\b|\bseuil\b",
                              re.I),
         "name": re.compile(r"^\W*(?:et\s+)?qui\b|\bqui (?:est|sont|g[èe]re|s'occupe)\b|"
+                           r"\bc['’]est qui\b|\bqui c['’]est\b|\b(?:le|du|son|leur) nom\b|"
                            r"\bquel(?:le)?s? (?:entreprises?|soci[ée]t[ée]s?|organisations?|"
-                           r"agences?|entit[ée]s?|pays|donateurs?|bureaux?)\b|\ble nom\b", re.I),
+                           r"agences?|entit[ée]s?|pays|donateurs?|bureaux?)\b", re.I),
     },
     "es": {
         "money": re.compile(r"\bcu[áa]nto (?:cuesta|cuestan|dinero)\b|"

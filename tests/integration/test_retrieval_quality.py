@@ -211,6 +211,11 @@ def test_answer_types_of_questions() -> None:
     assert answer_type("who is the e-learning course meant for?") is None
     assert answer_type("who is rec 5 addressed to, and do orgs support it") is None
     assert answer_type("who is responsible for the training of IP staff") == "name"
+    # in French, "c'est qui" and "le nom" ask for a name; "au nom de" (on behalf of) does not
+    assert answer_type("c'est qui la coordonnatrice spéciale ? j'ai besoin du nom", "fr") \
+        == "name"
+    assert answer_type("Qui c’est, le responsable du HACT ?", "fr") == "name"
+    assert answer_type("Au nom de l'ONU, peut-on signer cet accord ?", "fr") is None
 
 
 def test_prints_answer_needs_a_new_fact_of_the_kind_asked() -> None:
