@@ -74,8 +74,10 @@ LANGUAGE_THRESHOLDS = {"fr": 0.553, "es": 0.499}
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _LETTERS = re.compile(r"[^\W\d_]")
 _ADDRESS = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)  # links, e-mail
-_FOLLOW_UP_START = re.compile(
-    r"^(and|also|but|or|what about|how about|same for|what if|and if|then|so)\b", re.IGNORECASE
+_FOLLOW_UP_START = re.compile(  # in English, French and Spanish
+    r"^[¿¡]?\s*(and|also|but|or|what about|how about|same for|what if|and if|then|so|"
+    r"et|aussi|mais|alors|donc|qu['’]en est-il|pareil pour|m[êe]me chose pour|"
+    r"y(?!\s*-?\s*a\b)|tambi[ée]n|pero|entonces|lo mismo para|qu[ée] tal)\b", re.IGNORECASE
 )
 _PRONOUN_START = re.compile(
     r"^(does|do|is|are|can|should|must|why|how)\s+(it|they|that|this|those|these)\b",
