@@ -51,6 +51,7 @@ from bot.checklists.parsing import question_like, typed_answer
 from bot.checklists.reports import answer_label, csv_report, markdown_report
 from bot.checklists.training import cohort_command, training_link
 from bot.dialogue.flow import CommandSpec, Turn
+from bot.dialogue.questions import question_language, speak_as_question
 from bot.inputs import InputError, parse_cohort_tag, parse_row_id
 from bot.store import RunChanged
 from bot.types import Attachment, Button, Reply, Text
@@ -235,12 +236,14 @@ class ChecklistFlow:
         except runs.InvalidAnswer as exc:
             return [Reply(render.esc(exc.message)), *self._again(turn, run)]
         if value is None:  # a question, or text that names no option: answered as a question
+            speak_as_question(turn, question_language(message.text))  # as its answer will
             turn.after.extend([Reply(texts.RUN_GOES_ON), *self._again(turn, run)])
             return None
         return self._answer(turn, run, current, value)
 
     def _partner(self, turn: Turn, run: Run, text: str) -> list[Reply] | None:
         if question_like(text):
+            speak_as_question(turn, question_language(text))  # as its answer will
             turn.after.append(self._partner_prompt(run.id, run.state.training))
             return None
         try:

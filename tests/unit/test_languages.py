@@ -155,6 +155,32 @@ def test_a_question_is_answered_in_its_own_language_around_english_quotes(
     assert "<b>Sources</b>" in english[0].html
 
 
+@pytest.mark.parametrize(("first", "then", "language"), [
+    (FRENCH_QUESTION, "et pour les ONG ?", "fr"),
+    (FRENCH_QUESTION, "Qu'en est-il des ONG ?", "fr"),
+    (SPANISH_QUESTION, "¿Y para las ONG?", "es"),
+    (SPANISH_QUESTION, "también para las ONG", "es")])
+def test_a_french_or_spanish_follow_up_is_searched_with_the_previous_question(
+        dialogue: Dialogue, first: str, then: str, language: str) -> None:
+    user = person(language="en")
+    dialogue.handle(user, Text(first))
+    replies = dialogue.handle(user, Text(then))
+    lead = str(i18n.text_in("FOLLOW_UP_NOTE", language)).split("{previous}")[0]
+    assert replies[0].html.startswith(lead), replies[0].html[:120]
+    last = sqlite_utils.Database(dialogue.settings.db_path).execute(
+        "select query from answers order by id desc").fetchone()[0]
+    assert last == f"{first} {then}"
+
+
+def test_a_french_question_opening_y_a_t_il_stands_on_its_own(dialogue: Dialogue) -> None:
+    user = person(language="fr")
+    dialogue.handle(user, Text(FRENCH_QUESTION))
+    dialogue.handle(user, Text("Y a-t-il une plateforme d'apprentissage en ligne ?"))
+    last = sqlite_utils.Database(dialogue.settings.db_path).execute(
+        "select query from answers order by id desc").fetchone()[0]
+    assert last == "Y a-t-il une plateforme d'apprentissage en ligne ?"
+
+
 def test_what_follows_an_answer_is_in_its_language(dialogue: Dialogue) -> None:
     user = person(language="en")
     answer = dialogue.handle(user, Text(FRENCH_QUESTION))
@@ -369,3 +395,18 @@ def test_a_checklist_without_translation_keeps_its_english_with_french_chrome(
     question = dialogue.handle(user, Press(button(started, fr("PARTNER_SKIP")).data))
     assert "question 1 sur" in question[-1].html
     assert fr("WHY") in labels(question[-1:]) and "Why?" not in labels(question[-1:])
+
+
+def test_a_french_question_asked_during_a_run_is_followed_by_its_question_in_french(
+        dialogue: Dialogue) -> None:
+    user = person(language="en")  # an English app, no /language choice
+    menu = dialogue.handle(user, Command("checklist"))
+    partnership = next(b for b in labels(menu) if b.startswith("Designing"))
+    started = dialogue.handle(user, Press(button(menu, partnership).data))
+    question = dialogue.handle(user, Press(button(started, texts.SOURCE["PARTNER_SKIP"]).data))
+    assert "question 1 of" in question[-1].html
+    asked = dialogue.handle(user, Text(FRENCH_QUESTION))
+    assert fr("SHOW_PASSAGE").split("{")[0] in labels(asked)[0]  # the answer, in French
+    assert any(r.html == fr("RUN_GOES_ON") for r in asked), [r.html[:60] for r in asked]
+    again = asked[-1]
+    assert "question 1 sur" in again.html and fr("WHY") in labels([again])
