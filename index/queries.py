@@ -100,6 +100,14 @@ toward towards among amongst onto
 """.split())
 
 _APOSTROPHE = re.compile(r"[’‘`]")
+# Acronyms typed in lower case, as staff chat ("what is hact", "dd for ngos"), read as the
+# acronym; not those that are English words or chat in lower case ("who", "sea", "erm").
+_NOT_LOWER_ACRONYMS = frozenset("who sea co des erm ga sop tor ola pri".split())
+_BY_LOWER = {acronym.lower(): acronym for acronym in sorted(ACRONYMS, reverse=True)}
+_LOWER_ACRONYM = re.compile(
+    r"(?<![\w&])(" + "|".join(sorted((re.escape(a) for a in _BY_LOWER
+                                       if a not in _NOT_LOWER_ACRONYMS), key=len, reverse=True))
+    + r")(s|'s)?(?![\w&])")
 _CONTRACTION = re.compile(r"\b(can|won)'t\b|n't\b|'(?:s|re|ve|ll|d|m)\b", re.IGNORECASE)
 # The same typed without the apostrophe ("cant", "dont", "doesnt").
 _BARE_NOT = re.compile(r"\b(can|don|doesn|didn|isn|aren|wasn|weren|shouldn|couldn|wouldn|"
@@ -113,12 +121,19 @@ def _as_cased(written: str, word: str) -> str:
     return word.capitalize() if written[:1].isupper() else word
 
 
+def capitalise_acronyms(text: str) -> str:
+    """The acronyms of a text typed in lower case in capitals: "what is hact" -> "what is
+    HACT", "ngos" -> "NGOs" (not "who", "sea": `_NOT_LOWER_ACRONYMS`)."""
+    return _LOWER_ACRONYM.sub(lambda m: _BY_LOWER[m.group(1)] + (m.group(2) or ""), text)
+
+
 def normalise(query: str) -> str:
-    """Typographic apostrophes made plain, contractions undone (`We’re` -> `We`, `can't`
+    """Typographic apostrophes made plain, acronyms typed in lower case in capitals
+    (`hact` -> `HACT`), contractions undone (`We’re` -> `We`, `can't`
     -> `can not`, `IP's` -> `IP`) so that the tokenizer's stopwords apply, the short forms
     staff type written out (`rec 2` -> `recommendation 2`), and words spelt the guidance's way
     (`organisation` -> `organization`, `labor` -> `labour`: index/vocabulary.py)."""
-    text = _APOSTROPHE.sub("'", query)
+    text = capitalise_acronyms(_APOSTROPHE.sub("'", query))
     text = _ABBREVIATION.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
     text = _SPELLING.sub(lambda m: _as_cased(m.group(0), SPELLINGS[m.group(0).lower()]), text)
     text = _ISE.sub(lambda m: f"{m.group(1)}z{m.group(2)}" if m.group(1)
@@ -406,7 +421,7 @@ def unread_words(query: str, language: str) -> list[str]:
     its acronyms nor the glossary read (`language_terms`), so that only the dense model can
     match them: "Comment enregistrer le HACT ?" -> ["enregistrer"]; none in "Qu'est-ce que
     le HACT ?"."""
-    text = _LOCAL_APOSTROPHE.sub("'", query)
+    text = capitalise_acronyms(_LOCAL_APOSTROPHE.sub("'", query))
     text = _ACRONYM.sub(" ", text)
     if language in _LOCAL_ACRONYM:
         text = _LOCAL_ACRONYM[language].sub(" ", text)

@@ -53,6 +53,7 @@ from index.queries import (
     answer_type,
     asked_for,
     asked_locator,
+    capitalise_acronyms,
     expand_acronyms,
     expand_language_acronyms,
     focus_sentence,
@@ -378,7 +379,7 @@ class Searcher:
                 language: str) -> SearchResult:
         """`search` on one version; raises _ReadFailed when a file of it cannot be read."""
         english = language == "en"
-        text = normalise(query) if english else query
+        text = normalise(query) if english else capitalise_acronyms(query)
         terms = query_terms(text) if english else language_terms(text, language)
         focus = focus_sentence(text)
         focus_terms = (query_terms(focus) if english else language_terms(focus, language)

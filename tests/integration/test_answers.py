@@ -190,6 +190,7 @@ CHAT = [
     ("does undp insist on GC membership before partnering w a company",
      "private-sector-focal-points-2006", {"Issue #2, action point 1"}),
     ("HACT?", "jiu-implementing-partners", {"Recommendation 8", "para 30"}),
+    ("what is hact", "jiu-implementing-partners", {"Recommendation 8", "para 30"}),
 ]
 
 

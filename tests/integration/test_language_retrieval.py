@@ -103,7 +103,7 @@ def test_a_french_or_spanish_question_for_a_labelled_field_quotes_it(
 
 
 @pytest.mark.parametrize("question", ["Qu'est-ce que le HACT ?", "¿Qué es el HACT?",
-                                      "Le HACT, c'est quoi ?"])
+                                      "Le HACT, c'est quoi ?", "qu'est-ce que le hact ?"])
 def test_a_french_or_spanish_question_on_one_acronym_is_answered(searcher: Searcher,
                                                                   question: str) -> None:
     answer = answer_question(question, searcher, threshold=DEFAULT_THRESHOLD)
