@@ -87,7 +87,10 @@ _PRONOUN_START = re.compile(
 # in English, French and Spanish (the reply is in the message's language).
 _SMALL_TALK = {
     "help": frozenset("help start menu commands what can you do how does this work use bot "
-                      "guide assistant test testing ping aide ayuda".split()),
+                      "guide assistant test testing ping it me please pls plz aide ayuda "
+                      "comment ça ca marche fonctionne que peux tu faire fais s il vous plait "
+                      "plaît svp stp cómo como funciona qué puedes haces hacer por favor "
+                      "porfa".split()),
     "thanks": frozenset("thanks thank you thx ty cheers much very so many a lot appreciated "
                         "great helpful that was merci beaucoup gracias muchas mil".split()),
     "bye": frozenset("bye goodbye see you later ciao cya good night au revoir adieu adiós "
@@ -191,7 +194,7 @@ def small_talk(text: str) -> str | None:
         return None
     if not set(words) <= frozenset().union(*_SMALL_TALK.values()):
         return None
-    if set(words) & _HELP_TRIGGERS or (set(words) <= _SMALL_TALK["help"] and len(words) >= 3):
+    if set(words) & _HELP_TRIGGERS or set(words) <= _SMALL_TALK["help"]:
         return "help"
     for kind in ("thanks", "bye", "greeting", "ack"):
         if set(words) & (_SMALL_TALK[kind] - _SMALL_TALK["ack"] if kind != "ack" else
