@@ -234,6 +234,14 @@ CHOOSE_SOME = "Please choose one or more of: {options}. Separate them with comma
 NO_SUCH_OPTION = "There is no option '{token}'. Send one of: {options}."
 NO_OPTION_NUMBER = "There is no option {number}. Send a number from 1 to {count}."
 NOT_A_NUMBER = "That is not a number. Send a number such as 1500 or 1,500.5."
+NUMBER_AMBIGUOUS = (
+    "I cannot tell whether {given} means {small} or {large}. Send the number without a dot "
+    "between thousands, such as 1500, or with a dot before the decimals only."
+)
+NUMBER_OTHER_CURRENCY = (
+    "This question asks for an amount in {unit}, and {given} is in another currency. Convert "
+    "it to {unit} and send the number."
+)
 TOO_SMALL = "The number must be at least {min}. Send a larger number."
 TOO_LARGE = "The number must be at most {max}. Send a smaller number."
 EMPTY_TEXT = "The answer is empty. Send a short text answer."

@@ -15,7 +15,21 @@ from index.errors import Problem
 
 AnswerValue = str | int | float | tuple[str, ...] | None
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?")
-_NUMBERISH = re.compile(r"^[^A-Za-z]*\d[^A-Za-z]*(?:\s*[A-Za-z$€£%]{0,4})?$")
+_NUMBERISH = re.compile(
+    r"^\s*(?:US\$|USD|EUR|CHF|GBP)?[^A-Za-z]*\d[^A-Za-z]*"
+    r"(?:\s*(?:k|thousand|mille|m|mn|millions?|millones|mill[oó]n|bn|billions?|"
+    r"milliards?))?(?:\s*[A-Za-z$€£%]{0,7})?\s*$", re.IGNORECASE)
+# Currencies an amount may be typed in, by their marks and names ("$5,000", "5 000 €").
+_CURRENCIES = {"USD": ("us$", "$", "usd", "dollars", "dollar"),
+               "EUR": ("€", "eur", "euros", "euro"), "GBP": ("£", "gbp"), "CHF": ("chf",)}
+_MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "mille": 1e3, "m": 1e6, "mn": 1e6,
+                "million": 1e6, "millions": 1e6, "millón": 1e6, "millon": 1e6,
+                "millones": 1e6, "bn": 1e9, "billion": 1e9, "billions": 1e9,
+                "milliard": 1e9, "milliards": 1e9}
+_MULTIPLIER = re.compile(r"(\d)(" + "|".join(sorted(_MULTIPLIERS, key=len, reverse=True))
+                         + r")$", re.IGNORECASE)
+# "5.000": five, or five thousand written the French or Spanish way? Asked, never guessed.
+_DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
 
 
 class InvalidAnswer(Problem):
@@ -98,9 +112,20 @@ def _parse_number(q: Question, raw: object, strict: bool) -> int | float:
             text = text[: -len(unit)]
         elif unit and text.casefold().startswith(unit):
             text = text[len(unit):]
+        text = _without_currency(q, raw, text)
+        factor = 1.0
+        multiplied = _MULTIPLIER.search(text)
+        if multiplied:
+            factor = _MULTIPLIERS[multiplied.group(2).lower()]
+            text = text[: multiplied.start(2)]
+        if _DOT_THOUSANDS.fullmatch(text):
+            small = float(text)
+            raise InvalidAnswer(texts.NUMBER_AMBIGUOUS.format(  # no separators: clear in all
+                given=raw.strip(), small=f"{small * factor:g}",  # three languages
+                large=f"{small * 1000 * factor:.0f}"))
         if not _NUMBER.fullmatch(text) or not any(c.isdigit() for c in text):
             raise InvalidAnswer(texts.NOT_A_NUMBER)
-        number = float(text.replace(",", ""))
+        number = float(text.replace(",", "")) * factor
     elif strict or isinstance(raw, bool):
         raise _wrong_type(q, raw)
     else:
@@ -114,6 +139,25 @@ def _parse_number(q: Question, raw: object, strict: bool) -> int | float:
     if q.max is not None and number > q.max:
         raise InvalidAnswer(texts.TOO_LARGE.format(max=_fmt(q.max)))
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _without_currency(q: Question, raw: str, text: str) -> str:
+    """A typed amount without its currency mark or name ("$5,000", "5000€", "EUR 5000"):
+    the question's own currency (its unit, "USD"), or any when it has no unit; another one is
+    refused (`NUMBER_OTHER_CURRENCY`: converting is the user's to do), and so is a currency
+    for a count (a unit that is no currency)."""
+    folded = text.casefold()
+    own = (q.unit or "").strip().upper()
+    for currency, marks in _CURRENCIES.items():
+        for mark in sorted(marks, key=len, reverse=True):
+            if folded.startswith(mark) or folded.endswith(mark):
+                if own in _CURRENCIES and own != currency:
+                    raise InvalidAnswer(texts.NUMBER_OTHER_CURRENCY.format(
+                        given=raw.strip(), unit=q.unit))
+                if own and own not in _CURRENCIES:
+                    raise InvalidAnswer(texts.NOT_A_NUMBER)
+                return text[len(mark):] if folded.startswith(mark) else text[: -len(mark)]
+    return text
 
 
 def _parse_multi(q: Question, raw: object, strict: bool) -> tuple[str, ...]:

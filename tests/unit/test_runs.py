@@ -29,6 +29,7 @@ from bot.checklists.engine import (
     state_from_json,
     state_to_json,
 )
+from bot.checklists.parsing import typed_answer
 
 TINY = Path(__file__).parent.parent / "data" / "checklists" / "valid" / "tiny.yaml"
 AT = "2024-05-01T10:00:00Z"
@@ -248,6 +249,33 @@ def test_number_parsing_and_bounds(tiny: Checklist) -> None:
     # staff_count counts staff: a whole number
     assert rejects(tiny, state, "1500.5") == "This question takes a whole number, not 1,500.5."
     assert rejects(tiny, state, 2.5) == "This question takes a whole number, not 2.5."
+
+
+def test_numbers_typed_with_a_multiplier_or_a_dot_between_thousands(tiny: Checklist) -> None:
+    state = play(tiny, "no", "donation", None)  # staff_count: 1 to 1,000,000 staff, whole
+    for raw, value in {"5k": 5000, "1.5k staff": 1500, "0.5 million": 500_000}.items():
+        assert answer(tiny, state, raw, at=AT).answers[-1].value == value, raw
+    # "5.000" is five, or five thousand written the French or Spanish way: asked, not guessed
+    for raw, small, large in (("5.000", "5", "5000"), ("2.500", "2.5", "2500")):
+        assert rejects(tiny, state, raw) == texts.NUMBER_AMBIGUOUS.format(
+            given=raw, small=small, large=large)
+    assert rejects(tiny, state, "$500") == texts.NOT_A_NUMBER  # a count is no amount
+
+
+def test_an_amount_typed_with_its_currency() -> None:
+    usd = make([{"id": "cash", "type": "number", "text": "How much cash?", "min": 0,
+                 "unit": "USD", "cites": CITE}])
+    state = start(usd)
+    for raw in ("$5,000", "US$ 5,000", "USD 5000", "5000 USD", "5000$", "5,000 dollars"):
+        assert answer(usd, state, raw, at=AT).answers[-1].value == 5000, raw
+    assert answer(usd, state, "$1.2m", at=AT).answers[-1].value == 1_200_000
+    for raw in ("5 000 €", "EUR 5000", "£300"):
+        assert rejects(usd, state, raw) == texts.NUMBER_OTHER_CURRENCY.format(
+            given=raw, unit="USD"), raw
+    cash = usd.question("cash")
+    assert cash is not None
+    assert typed_answer(cash, "USD 5000") == 5000  # typed, not a question
+    assert typed_answer(cash, "about 5000, is that a lot?") is None
 
 
 def test_number_condition_boundary(tiny: Checklist) -> None:
