@@ -99,7 +99,9 @@ _SMALL_TALK = {
                           "day there all everyone dear team yo bonjour salut bonsoir coucou "
                           "hola buenos buenas días dias tardes noches".split()),
     "ack": frozenset("ok okay k kk cool great nice perfect fine got it alright all right yes "
-                     "no sure good understood noted fair enough".split()),
+                     "no sure good understood noted fair enough oui non d accord parfait "
+                     "entendu compris bien très super génial noté sí si vale claro perfecto muy "
+                     "entendido de acuerdo bueno genial".split()),
 }
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 # Where one clause of a question ends and another begins ("..., and what was ...").

@@ -28,6 +28,11 @@ _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "mille": 1e3, "m": 1e6, "mn": 1e6,
                 "milliard": 1e9, "milliards": 1e9}
 _MULTIPLIER = re.compile(r"(\d)(" + "|".join(sorted(_MULTIPLIERS, key=len, reverse=True))
                          + r")$", re.IGNORECASE)
+# What a yes/no answer may be typed as in the three languages, whatever its labels say.
+_YES_NO_WORDS = {"yes": frozenset({"yes", "y", "oui", "sí", "si"}),
+                 "no": frozenset({"no", "n", "non"}),
+                 "na": frozenset({"n/a", "na", "not applicable", "sans objet", "no aplica",
+                                  "no procede"})}
 # "5.000": five, or five thousand written the French or Spanish way? Asked, never guessed.
 _DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
 
@@ -93,6 +98,10 @@ def _option_value(q: Question, token: str, template: str, strict: bool) -> str:
             text: str = getattr(o, field)
             if (text == token) if exact else (text.casefold() == folded):
                 return o.value
+    if q.type == "yes_no":  # "oui", "sí" to a question shown in English
+        said = next((value for value, words in _YES_NO_WORDS.items() if folded in words), None)
+        if said is not None and q.option(said) is not None:
+            return said
     if token.isdigit():
         if 1 <= int(token) <= len(q.options):
             return q.options[int(token) - 1].value

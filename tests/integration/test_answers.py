@@ -134,7 +134,8 @@ def test_titles_and_front_matter_are_never_evidence(passages: dict) -> None:
     ("help", "help"), ("what can you do?", "help"), ("bye", "bye"), ("help me", "help"),
     ("how does it work", "help"), ("please help", "help"), ("ayuda por favor", "help"),
     ("Comment ça marche ?", "help"), ("¿Cómo funciona?", "help"),
-    ("que peux-tu faire ?", "help")])
+    ("que peux-tu faire ?", "help"), ("oui", "ack"), ("d'accord", "ack"), ("sí", "ack"),
+    ("vale", "ack"), ("très bien", "ack"), ("ok merci", "thanks")])
 def test_small_talk_gets_a_short_reply_not_a_search(message: str, kind: str) -> None:
     assert small_talk(message) == kind
     answer = answer_question(message, searcher=None, threshold=0.5)  # type: ignore[arg-type]

@@ -262,6 +262,17 @@ def test_numbers_typed_with_a_multiplier_or_a_dot_between_thousands(tiny: Checkl
     assert rejects(tiny, state, "$500") == texts.NOT_A_NUMBER  # a count is no amount
 
 
+def test_a_yes_or_no_typed_in_french_or_spanish_answers_an_english_question(
+        tiny: Checklist) -> None:
+    sanctions = tiny.question("sanctions")  # options "Yes", "No": no translation used here
+    assert sanctions is not None and sanctions.type == "yes_no"
+    for typed, value in {"oui": "yes", "Sí": "yes", "si": "yes", "non": "no", "No": "no"}.items():
+        assert typed_answer(sanctions, typed) == value, typed
+    assert typed_answer(sanctions, "sans objet") is None  # it has no "na" option
+    engagement = tiny.question("engagement")  # a single choice: "oui" names no option
+    assert engagement is not None and typed_answer(engagement, "oui") is None
+
+
 def test_an_amount_typed_with_its_currency() -> None:
     usd = make([{"id": "cash", "type": "number", "text": "How much cash?", "min": 0,
                  "unit": "USD", "cites": CITE}])
