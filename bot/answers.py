@@ -94,10 +94,12 @@ _SMALL_TALK = {
     "thanks": frozenset("thanks thank you thx ty cheers much very so many a lot appreciated "
                         "great helpful that was merci beaucoup gracias muchas mil".split()),
     "bye": frozenset("bye goodbye see you later ciao cya good night au revoir adieu adiós "
-                     "adios chao hasta luego".split()),
+                     "adios chao hasta luego have a nice bonne journée soirée nuit semaine "
+                     "buena jornada fin semana".split()),
     "greeting": frozenset("hi hello hey hiya howdy greetings good morning afternoon evening "
                           "day there all everyone dear team yo bonjour salut bonsoir coucou "
-                          "hola buenos buenas días dias tardes noches".split()),
+                          "hola buenos buenas buen día días dias tardes noches how are you "
+                          "doing today va vas allez tal está estás esta estas".split()),
     "ack": frozenset("ok okay k kk cool great nice perfect fine got it alright all right yes "
                      "no sure good understood noted fair enough oui non d accord parfait "
                      "entendu compris bien très super génial noté sí si vale claro perfecto muy "
@@ -132,6 +134,13 @@ _REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latt
                           r"^(?:\w+,?\s+){1,2}(?:this|these|those|such|both)\s+"
                           r"(?!recommendation\b|as\b)\w+")
 _HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
+# The words that make a small-talk message a thanks or a goodbye ("how are you" has "you",
+# as "thank you" does, and is a greeting).
+_SMALL_TALK_SAYS = {
+    "thanks": frozenset("thanks thank thx ty cheers appreciated helpful merci gracias".split()),
+    "bye": frozenset("bye goodbye later ciao cya night revoir adieu adiós adios chao luego "
+                     "have journée soirée nuit semaine semana jornada fin".split()),
+}
 _GREETING_PREFIX = re.compile(
     r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day)|"
     r"bonjour|bonsoir|salut|hola|buen[oa]s(?:\s+(?:d[íi]as|tardes|noches))?)"
@@ -198,10 +207,11 @@ def small_talk(text: str) -> str | None:
         return None
     if set(words) & _HELP_TRIGGERS or set(words) <= _SMALL_TALK["help"]:
         return "help"
-    for kind in ("thanks", "bye", "greeting", "ack"):
-        if set(words) & (_SMALL_TALK[kind] - _SMALL_TALK["ack"] if kind != "ack" else
-                         _SMALL_TALK["ack"]):
+    for kind in ("thanks", "bye"):
+        if set(words) & _SMALL_TALK_SAYS[kind]:
             return kind
+    if set(words) & (_SMALL_TALK["greeting"] - _SMALL_TALK["ack"]):
+        return "greeting"
     return "ack"
 
 

@@ -135,7 +135,11 @@ def test_titles_and_front_matter_are_never_evidence(passages: dict) -> None:
     ("how does it work", "help"), ("please help", "help"), ("ayuda por favor", "help"),
     ("Comment ça marche ?", "help"), ("¿Cómo funciona?", "help"),
     ("que peux-tu faire ?", "help"), ("oui", "ack"), ("d'accord", "ack"), ("sí", "ack"),
-    ("vale", "ack"), ("très bien", "ack"), ("ok merci", "thanks")])
+    ("vale", "ack"), ("très bien", "ack"), ("ok merci", "thanks"),
+    ("hi, how are you?", "greeting"), ("bonjour, ça va ?", "greeting"),
+    ("hola, ¿qué tal?", "greeting"), ("buen día", "greeting"), ("how are you", "greeting"),
+    ("merci, bonne journée", "thanks"), ("that was helpful", "thanks"),
+    ("have a nice day", "bye"), ("buen fin de semana", "bye")])
 def test_small_talk_gets_a_short_reply_not_a_search(message: str, kind: str) -> None:
     assert small_talk(message) == kind
     answer = answer_question(message, searcher=None, threshold=0.5)  # type: ignore[arg-type]
