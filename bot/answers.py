@@ -143,7 +143,9 @@ _SMALL_TALK_SAYS = {
 }
 _GREETING_PREFIX = re.compile(
     r"^\s*(?:hi|hello|hey|hiya|greetings|dear\s+\w+|good\s+(?:morning|afternoon|evening|day)|"
-    r"bonjour|bonsoir|salut|hola|buen[oa]s(?:\s+(?:d[íi]as|tardes|noches))?)"
+    r"bonjour|bonsoir|salut|hola|buen[oa]s(?:\s+(?:d[íi]as|tardes|noches))?|"
+    r"thanks|thank you|thx|ok|okay|great|cool|perfect|merci|d['’]accord|parfait|gracias|"
+    r"vale|perfecto)"
     r"(?:\s+(?:there|all|team|everyone))?\s*[,!.:;-]+\s*(?=\S)|"
     r"^\s*(?:hi|hello|hey)\s+(?=(?:what|how|why|who|where|when|which|is|are|can|do|does|"
     r"should|could|would|will|i|we)\b)", re.IGNORECASE)

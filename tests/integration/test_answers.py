@@ -159,6 +159,11 @@ def test_a_greeting_with_a_question_is_a_question() -> None:
     assert without_greeting("Buenos días: ¿qué es el HACT?") == "¿qué es el HACT?"
     assert without_greeting("hola, ¿quién es responsable?") == "¿quién es responsable?"
     assert without_greeting("Salutations du bureau") == "Salutations du bureau"
+    # thanks or an ok before a follow-up: "thanks! and what about NGOs?" follows up
+    assert without_greeting("thanks! and what about NGOs?") == "and what about NGOs?"
+    assert without_greeting("ok, and for companies?") == "and for companies?"
+    assert without_greeting("merci ! et pour les ONG ?") == "et pour les ONG ?"
+    assert without_greeting("Okapi partners?") == "Okapi partners?"
 
 
 @pytest.mark.parametrize(("message", "reason"), [

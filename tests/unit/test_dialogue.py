@@ -163,6 +163,13 @@ def test_follow_up_is_searched_with_the_previous_question(dialogue: Dialogue) ->
     assert last.startswith("What training should staff get") and last.endswith("and on fraud?")
 
 
+def test_thanks_before_a_follow_up_keeps_it_a_follow_up(dialogue: Dialogue) -> None:
+    dialogue.handle(user(), Text("What training should staff get on implementing partners?"))
+    dialogue.handle(user(), Text("thanks! and on fraud?"))
+    last = db(dialogue).execute("select query from answers order by id desc").fetchone()[0]
+    assert last == "What training should staff get on implementing partners? and on fraud?"
+
+
 def test_a_locked_database_still_answers_and_alerts_admins(dialogue: Dialogue) -> None:
     dialogue.store.timeout = 0.1
     dialogue.handle(user(), Text("warm up"))  # creates the file and schema
