@@ -167,6 +167,17 @@ def first_citation_expected(answer: Answer, expected: list[dict[str, str]]) -> b
     return relevant(chunk.source, chunk.locator, expected)
 
 
+def answer_measures(items: list[Item], answers: dict[str, Answer]
+                    ) -> dict[str, tuple[int, int]]:
+    """(count, of) over the answerable items: grounded and quoting a key phrase (of those with
+    a key phrase), first citation an expected passage."""
+    answerable = [i for i in items if i.scope == "answerable"]
+    keyed = [i for i in answerable if i.keys]
+    return {"key phrase": (sum(quotes_key(answers[i.id], i.keys) for i in keyed), len(keyed)),
+            "first citation": (sum(first_citation_expected(answers[i.id], i.expected)
+                                   for i in answerable), len(answerable))}
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else float("nan")
@@ -271,13 +282,11 @@ def main() -> int:
     answers = {i.id: answer_question(i.question, searcher, threshold=threshold) for i in items}
     scores = {k: a.top_score for k, a in answers.items()}
     lengths = [len(render.answer_message(answers[i.id])) for i in answerable]
-    keyed = [i for i in answerable if i.keys]
-    with_key = sum(quotes_key(answers[i.id], i.keys) for i in keyed)
-    first_ok = sum(first_citation_expected(answers[i.id], i.expected) for i in answerable)
+    measured = answer_measures(answerable, answers)
     print(f"\nAnswers at threshold {threshold:.3f}, answerable questions:")
     print("| measure | figure |\n|---|---|")
-    print(f"| grounded and quoting a key phrase | {_share((with_key, len(keyed)))} |")
-    print(f"| first citation an expected passage | {_share((first_ok, len(answerable)))} |")
+    print(f"| grounded and quoting a key phrase | {_share(measured['key phrase'])} |")
+    print(f"| first citation an expected passage | {_share(measured['first citation'])} |")
     print(f"| answer length, mean / 95th percentile | {statistics.mean(lengths):.0f} / "
           f"{percentile(lengths, 0.95):.0f} characters |")
     print(f"| answers over one Telegram message (4,096) | "
@@ -352,14 +361,11 @@ def languages(searcher: Searcher, translated: dict[str, list[Item]],
     print("\n| answers (English quotes) | language | grounded and quoting a key phrase | "
           "first citation an expected passage |\n|---|---|---|---|")
     for language, group in translated.items():
-        answerable = [i for i in group if i.scope == "answerable"]
-        keyed = [i for i in answerable if i.keys]
         for shown_as, given in ((language, answers[language]),
                                 (f"en, the {language} questions' originals", english)):
-            with_key = sum(quotes_key(given[i.id], i.keys) for i in keyed)
-            first_ok = sum(first_citation_expected(given[i.id], i.expected) for i in answerable)
-            print(f"| answerable questions | {shown_as} | {_share((with_key, len(keyed)))} | "
-                  f"{_share((first_ok, len(answerable)))} |")
+            measured = answer_measures(group, given)
+            print(f"| answerable questions | {shown_as} | {_share(measured['key phrase'])} | "
+                  f"{_share(measured['first citation'])} |")
     print("\n| abstention | language | calibration part | held-out part |\n|---|---|---|---|")
     for language, group in translated.items():
         calibration_part = abstention([i for i in group if not i.held_out], answers[language])

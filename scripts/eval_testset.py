@@ -27,9 +27,8 @@ from eval_retrieval import (  # beside this script
     Item,
     _share,
     abstention,
-    first_citation_expected,
+    answer_measures,
     percentile,
-    quotes_key,
     rank_metrics,
 )
 
@@ -81,15 +80,13 @@ def main() -> int:
     m = rank_metrics(searcher, [(i.question, i.expected) for i in answerable], "hybrid")
     answers = {i.id: answer_question(i.question, searcher, threshold=settings.threshold)
                for i in items}
-    keyed = [i for i in answerable if i.keys]
+    measured = answer_measures(answerable, answers)
     lengths = [len(render.answer_message(answers[i.id])) for i in answerable]
     print("| measure (English) | figure |\n|---|---|")
     print(f"| recall@1 / @5 / MRR@10 (served search) | {m['recall@1']:.3f} / "
           f"{m['recall@5']:.3f} / {m['MRR@10']:.3f} |")
-    print(f"| grounded and quoting a key phrase | "
-          f"{_share((sum(quotes_key(answers[i.id], i.keys) for i in keyed), len(keyed)))} |")
-    first = sum(first_citation_expected(answers[i.id], i.expected) for i in answerable)
-    print(f"| first citation an expected passage | {_share((first, len(answerable)))} |")
+    print(f"| grounded and quoting a key phrase | {_share(measured['key phrase'])} |")
+    print(f"| first citation an expected passage | {_share(measured['first citation'])} |")
     print(f"| answer length, mean / 95th percentile | {statistics.mean(lengths):.0f} / "
           f"{percentile(lengths, 0.95):.0f} characters |")
     for name, pair in abstention(items, answers).items():
