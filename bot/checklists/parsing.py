@@ -15,10 +15,6 @@ from index.errors import Problem
 
 AnswerValue = str | int | float | tuple[str, ...] | None
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?")
-_NUMBERISH = re.compile(
-    r"^\s*(?:US\$|USD|EUR|CHF|GBP)?[^A-Za-z]*\d[^A-Za-z]*"
-    r"(?:\s*(?:k|thousand|mille|m|mn|millions?|millones|mill[oó]n|bn|billions?|"
-    r"milliards?))?(?:\s*[A-Za-z$€£%]{0,7})?\s*$", re.IGNORECASE)
 # Currencies an amount may be typed in, by their marks and names ("$5,000", "5 000 €").
 _CURRENCIES = {"USD": ("us$", "$", "usd", "dollars", "dollar"),
                "EUR": ("€", "eur", "euros", "euro"), "GBP": ("£", "gbp"), "CHF": ("chf",)}
@@ -26,8 +22,13 @@ _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "mille": 1e3, "m": 1e6, "mn": 1e6,
                 "million": 1e6, "millions": 1e6, "millón": 1e6, "millon": 1e6,
                 "millones": 1e6, "bn": 1e9, "billion": 1e9, "billions": 1e9,
                 "milliard": 1e9, "milliards": 1e9}
-_MULTIPLIER = re.compile(r"(\d)(" + "|".join(sorted(_MULTIPLIERS, key=len, reverse=True))
-                         + r")$", re.IGNORECASE)
+_MULTIPLIER_WORDS = "|".join(sorted(_MULTIPLIERS, key=len, reverse=True))
+_MULTIPLIER = re.compile(rf"(\d)({_MULTIPLIER_WORDS})$", re.IGNORECASE)
+# Text that is meant as a number: digits, perhaps after a currency code, perhaps followed by
+# a multiplier and a unit or currency ("USD 5000", "1.5 million", "1 500 staff").
+_NUMBERISH = re.compile(
+    rf"^\s*(?:US\$|{'|'.join(_CURRENCIES)})?[^A-Za-z]*\d[^A-Za-z]*"
+    rf"(?:\s*(?:{_MULTIPLIER_WORDS}))?(?:\s*[A-Za-z$€£%]{{0,7}})?\s*$", re.IGNORECASE)
 # What a yes/no answer may be typed as in the three languages, whatever its labels say.
 _YES_NO_WORDS = {"yes": frozenset({"yes", "y", "oui", "sí", "si"}),
                  "no": frozenset({"no", "n", "non"}),
