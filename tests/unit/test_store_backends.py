@@ -151,12 +151,14 @@ def test_senders_on_several_workers_send_every_reply_once_in_order(
     sent: list[tuple[str, int, str]] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
+    ready = threading.Barrier(4, timeout=60)  # all four claim from the start, not one alone
 
     def sender(name: str) -> None:
         store = SessionLog(store_target, spool=tmp_path / f"{name}.jsonl")
         store.timeout = 5.0
         rng = random.Random(name)
         try:
+            ready.wait()
             idle = 0
             while idle < 20:
                 rows = store.claim_replies(name, 15, limit=rng.randint(1, 8))
