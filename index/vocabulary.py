@@ -118,6 +118,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     # "hard to manage" is "complex to manage" in the guidance; not "difficult", which it
     # prints in idioms ("difficult to dispute", "difficult to ascertain")
     "hard": ("complex",),
+    # the guidance "selects" partners; staff "choose" or "pick" them
+    "choose": ("select",),
+    "chooses": ("select",),
+    "choosing": ("selection",),
+    "chose": ("selected",),
+    "chosen": ("selected",),
+    "pick": ("select",),
+    "picks": ("select",),
+    "picking": ("selection",),
+    "picked": ("selected",),
+    "choice": ("selection",),
+    "choices": ("selection",),
+    # nor does it say "money": it speaks of funding, funds and financial resources
+    "money": ("funding", "funds", "financial resources"),
 }
 
 # Short forms staff type, in any case, written out before anything else ("rec 2" ->

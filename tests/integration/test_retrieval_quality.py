@@ -102,6 +102,7 @@ def test_query_terms_drop_function_words_and_keep_alternatives() -> None:
     assert [t.text for t in query_terms("Do UN agencies partner?")] == ["agencies", "partner"]
     companies = query_terms("Do companies donate?")[0]
     assert companies.alternatives == (("busi",), ("privat", "sector"))
+    assert query_terms("How do we pick a partner?")[0].alternatives == (("select",),)
 
 
 def test_names_are_capitalised_words_inside_a_sentence() -> None:
@@ -470,3 +471,16 @@ def test_un_and_united_nations_find_the_same_passages(real_searcher: Searcher,
     def top(name: str) -> set[str]:
         return {h.chunk.id for h in real_searcher.search(question.format(name), 5).hits[:3]}
     assert len(top("UN") & top("United Nations")) >= 2
+
+
+# Written for this test: staff "choose" or "pick" partners, the guidance "selects" them. Without
+# the synonym, "pick" found the training passage (para 29) first and it was quoted.
+@pytest.mark.parametrize("verb", ["select", "choose", "pick"])
+def test_choosing_a_partner_is_read_as_selecting_one(real_searcher: Searcher, verb: str) -> None:
+    answer = answer_question(f"how do we {verb} an implementing partner", real_searcher,
+                             threshold=DEFAULT_THRESHOLD)
+    assert answer.grounded
+    first = answer.quotes[0]
+    assert (first.hit.chunk.source, first.hit.chunk.locator) == \
+        ("jiu-implementing-partners", "Recommendation 4")
+    assert "standard operating procedures for the selection" in first.text
