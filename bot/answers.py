@@ -166,7 +166,8 @@ class Answer:
     """An answer to show, or the honest statement that the guidance does not cover it.
 
     `reason`: "answered"; "not_covered" (with the `closest` passages); "empty", "no_words",
-    "link_only" (a web or e-mail address alone), "no_terms" (nothing to search);
+    "number_only" (digits and punctuation: "1" typed for a button), "link_only" (a web or
+    e-mail address alone), "no_terms" (nothing to search);
     "small_talk" (`small_talk` names the kind);
     "unsupported_language" (a language other than English, French and Spanish).
     `language` is the one the question was read in ("en", "fr", "es"), None when it is
@@ -592,7 +593,8 @@ def answer_question(question: str, searcher: Searcher, *, threshold: float, top_
     if not text:
         return Answer(question=question, query="", grounded=False, reason="empty")
     if not has_words(text):
-        return Answer(question=question, query="", grounded=False, reason="no_words")
+        reason = "number_only" if any(c.isdigit() for c in text) else "no_words"
+        return Answer(question=question, query="", grounded=False, reason=reason)
     if not has_words(_ADDRESS.sub(" ", text)):
         return Answer(question=question, query="", grounded=False, reason="link_only")
     kind = small_talk(text)

@@ -59,6 +59,8 @@ def answer_message(answer: Answer, *, previous: str | None = None) -> str:
         return texts.EMPTY_QUESTION
     if answer.reason == "no_words":
         return texts.NO_WORDS
+    if answer.reason == "number_only":
+        return texts.NUMBER_ONLY
     if answer.reason == "link_only":
         return texts.LINK_ONLY
     if answer.reason == "no_terms":

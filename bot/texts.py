@@ -96,6 +96,12 @@ NO_WORDS = (
     "I could not find any words in your message. Please type your question in words, for "
     "example: <i>Which partners need a capacity assessment?</i>"
 )
+NUMBER_ONLY = (
+    "Your message is only a number, and I cannot search for a number alone. To choose one of "
+    "the options shown, tap its button (in the terminal chat, type its number after a slash: "
+    "<i>/1</i>); to ask a question, type it in words, for example: <i>Which partners need a "
+    "capacity assessment?</i>"
+)
 LINK_ONLY = (
     "Your message is only a link or an e-mail address, and I cannot open links. Please type "
     "your question in words, for example: <i>Which partners need a capacity assessment?</i>"

@@ -127,7 +127,8 @@ class QuestionFlow:
                                  replied=replied is not None and last is not None)
         speak_as_question(turn, self._language_of(answer, text))
         html = render.answer_message(answer, previous=last["question"] if last else None)
-        if answer.reason in ("empty", "no_words", "link_only", "no_terms", "small_talk"):
+        if answer.reason in ("empty", "no_words", "number_only", "link_only", "no_terms",
+                             "small_talk"):
             return [Reply(html)]
         answer_id = turn.log(
             "log_answer", message_id=turn.message_id, user_id=user.id,

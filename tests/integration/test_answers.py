@@ -169,13 +169,15 @@ def test_a_greeting_with_a_question_is_a_question(message: str, question: str) -
 @pytest.mark.parametrize(("message", "reason"), [
     ("?", "no_words"), ("   ", "empty"), ("what is it?", "no_terms"),
     ("what about it?", "no_terms"), ("is there?", "no_terms"), ("which?", "no_terms"),
-    ("12345", "no_words"), ("2024?!", "no_words"), ("https://example.org/a?b=1", "link_only"),
+    ("12345", "number_only"), ("2024?!", "number_only"), ("1", "number_only"),
+    ("https://example.org/a?b=1", "link_only"),
     ("www.unece.org", "link_only"), ("focal.point@un.org", "link_only")])
 def test_nothing_to_search_gets_a_clear_message(message: str, reason: str) -> None:
     answer = answer_question(message, searcher=None, threshold=0.5)  # type: ignore[arg-type]
     assert answer.reason == reason
     message = render.answer_message(answer)
-    assert message in (texts.EMPTY_QUESTION, texts.NO_WORDS, texts.NO_TERMS, texts.LINK_ONLY)
+    assert message in (texts.EMPTY_QUESTION, texts.NO_WORDS, texts.NUMBER_ONLY, texts.NO_TERMS,
+                       texts.LINK_ONLY)
     assert "message" in message and "<i>" in message  # says what was wrong, with an example
 
 
