@@ -12,7 +12,8 @@ the question's content terms with their IDF. Here:
    ("While this broad definition ...") with the one before it - and further units only when
    they carry evidence for this question: close to the best in meaning, or printing a
    question term the quotes so far do not (one too long with its context is quoted alone
-   where it fits). Titles and front matter are never evidence.
+   where it fits); never a sentence already quoted, nor, for a question about one
+   recommendation, a passage about another. Titles and front matter are never evidence.
 2. Whether the guidance covers the question (`grounding`): the best unit cosine blended with
    the IDF-weighted share of the question's content terms one of the top passages prints
    (conversational words do not count; a term no passage prints counts in full), halved when
@@ -33,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.evidence import UnitEvidence, counts, coverage, names_mentioned, term_share
+from index.format import RECOMMENDATION
 from index.keyword import tokenize
 from index.language import identify
 from index.queries import (
@@ -133,6 +135,10 @@ _ASKS_DEADLINE = re.compile(r"\bdeadlines?\b|\bby when\b|\b(?:target|due) dates?
 _REFERS_BACK = re.compile(r"^(?:These|This|Those|They|Such|It|Its|Their|The latter|The former)\b|"
                           r"^(?:\w+,?\s+){1,2}(?:this|these|those|such|both)\s+"
                           r"(?!recommendation\b|as\b)\w+")
+# a question about one recommendation ("the deadline for the IP risk recommendation"); in
+# English, French and Spanish
+_ONE_RECOMMENDATION = re.compile(
+    r"\b(?:recommendation|recommandation|recomendaci[óo]n|recc?|reco)\b", re.IGNORECASE)
 _HELP_TRIGGERS = frozenset("help menu commands start aide ayuda".split())
 # The words that make a small-talk message a thanks or a goodbye ("how are you" has "you",
 # as "thank you" does, and is a greeting).
@@ -280,7 +286,9 @@ def quote_text(pieces: list[Unit], chosen: Sequence[int]) -> str:
     """The quoted text of some units of one passage. A chosen list item or lead-in brings the
     whole list: the lead-in, then each item on its own line (by its opening words when the
     list is long, except the chosen ones); a later sentence of a labelled field comes after its
-    label; a nested bullet (an action point's progress) starts a line; " … " marks a gap."""
+    label; a nested bullet (an action point's progress) starts a line; " … " marks a gap. A
+    sentence the passage prints twice (a UNECE row's response repeated under its comments) is
+    quoted once."""
     shown = set(chosen)
     for position in chosen:
         unit = pieces[position]
@@ -291,9 +299,13 @@ def quote_text(pieces: list[Unit], chosen: Sequence[int]) -> str:
     long_list = sum(len(pieces[p].text) for p in order) > LIST_CHARS
     out = ""
     previous: int | None = None
+    seen: set[str] = set()
     for position in order:
         unit = pieces[position]
         text = unit.text
+        if text in seen:
+            continue
+        seen.add(text)
         if unit.kind == "item" and position not in chosen and long_list:
             first_of_item = position == min(i for i in order if pieces[i].lead == unit.lead
                                             and pieces[i].item == unit.item)
@@ -338,6 +350,7 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
             ranked = [top, *(s for s in ranked if s is not top)]
     first = ranked[0]
     chosen: list[_Scored] = [first]
+    about = _recommendation(first.hit) if _ONE_RECOMMENDATION.search(result.query) else None
     terms = result.terms
     covered = {i for i, t in enumerate(terms) if term_share(t, first.evidence.tokens) >= 1.0}
     for candidate in ranked[1:]:
@@ -346,11 +359,23 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
         new_terms = {i for i, t in enumerate(terms)
                      if i not in covered and term_share(t, candidate.evidence.tokens) >= 1.0}
         close = candidate.evidence.cosine >= first.evidence.cosine - COSINE_MARGIN
-        if not (close or new_terms):
+        if not (close or new_terms) or any(candidate.evidence.unit.text == c.evidence.unit.text
+                                           for c in chosen):
             continue
+        other = _recommendation(candidate.hit)
+        if about is not None and other is not None and other != about:
+            continue  # about another recommendation than the first quote
         chosen.append(candidate)
         covered |= new_terms
     return _as_quotes(chosen), scored
+
+
+def _recommendation(hit: Hit) -> tuple[str, str] | None:
+    """The recommendation a passage states or is about (its document and "Recommendation N"),
+    or None."""
+    chunk = hit.chunk
+    label = chunk.locator if RECOMMENDATION.match(chunk.locator) else chunk.context
+    return (chunk.source, label) if label and RECOMMENDATION.match(label) else None
 
 
 def _on_subject(result: SearchResult, unit: _Scored,

@@ -65,8 +65,9 @@ recommendation recommendations para paragraph paragraphs issue sdg goal goals re
 resolutions article articles principle principles item chapter section annex box no. no
 number phase level tier rec
 """.split())
-# A name: a capitalised word or an acronym that does not open a sentence.
-_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b(?:[A-Z][a-z]+(?:[A-Z][a-z]+)?|[A-Z]{2,}[a-z]?)\b")
+# A name: a capitalised word that does not open a sentence, or an acronym anywhere (the value
+# of a labelled field: "Responsibility: DES").
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-z]+(?:[A-Z][a-z]+)?\b|\b[A-Z]{2,}[a-z]?\b")
 _GENERIC_NAMES = frozenset("""
 united nations un organization organizations secretary-general secretary general assembly
 member states state government governments office agency agencies system the a an in it this

@@ -531,3 +531,16 @@ def asked_locator(asked: Asked | None) -> str | None:
         if term.tokens in _LOCATOR_KINDS:
             return _LOCATOR_KINDS[term.tokens]
     return None
+
+
+# "Recommendation 6", "rec 6", "recommandation no 6", "la reco 3", "recomendación 6": a question
+# naming one recommendation by its number, in English, French or Spanish.
+_NAMED_RECOMMENDATION = re.compile(
+    r"\b(?:recommendations?|recommandations?|recomendaci(?:ó|o)n(?:es)?|recos?|recs?)\s*"
+    r"(?:n(?:o|°|º|um|úm|um\.|úm\.)?\.?\s*|#\s*)?(\d{1,2})\b(?![.,]\d)", re.IGNORECASE)
+
+
+def named_recommendations(question: str) -> frozenset[str]:
+    """The recommendations a question names by number, as their locators read ("rec 6, is it
+    done": {"Recommendation 6"})."""
+    return frozenset(f"Recommendation {int(n)}" for n in _NAMED_RECOMMENDATION.findall(question))

@@ -15,8 +15,9 @@ One query, one embedding:
    passages prints. bot/answers.py picks the quotes and decides from these
    whether the guidance covers the question.
 5. Re-rank: the best fused candidates by their best unit's evidence, a bonus for a
-   recommendation when the question asks "which recommendation", and one for the documents
-   of an organization the question names by acronym ("the JIU's", "UNECE's").
+   recommendation when the question asks "which recommendation", one for the recommendation
+   it names by number ("rec 6": Recommendation 6 and the paragraphs on it), and one for the
+   documents of an organization the question names by acronym ("the JIU's", "UNECE's").
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from index.queries import (
     expand_language_acronyms,
     focus_sentence,
     language_terms,
+    named_recommendations,
     normalise,
     query_terms,
 )
@@ -76,6 +78,7 @@ FOCUS_WEIGHT = 4.0  # BM25 weight of the last sentence's words in a several-sent
 RERANK = 20  # the best fused candidates are re-ranked by their best unit's evidence ...
 RERANK_WEIGHT = 1.0  # ... added with this weight to their fused score (scaled to the best)
 LOCATOR_BONUS = 0.5  # added for a question asking "which recommendation" to each recommendation
+NAMED_BONUS = 1.0  # added for a question naming "rec 6" to Recommendation 6 and the passages on it
 # added to the passages of the documents issued by (or on a report of) an organization the
 # question names by acronym: "which JIU rec ..." (chosen on the calibration part: 0.2-0.5 same)
 ISSUER_BONUS = 0.3
@@ -424,6 +427,7 @@ class Searcher:
         best = max((score for _, score in pool), default=1.0) or 1.0
         asked = asked_for(focus or text) if english else None
         wanted = asked_locator(asked)
+        named = named_recommendations(query)
         matcher = Coverage(terms, ranking, index.keyword.longer)  # prefix matches, once
         issuers = _issuer_names(terms)
         hits = []
@@ -439,6 +443,8 @@ class Searcher:
                     (e.score for e in evidence), default=-1.0)
                 if wanted and chunk.locator.lower().startswith(wanted):
                     score += LOCATOR_BONUS  # "which rec is about ...": a recommendation
+                if named and (chunk.locator in named or chunk.context in named):
+                    score += NAMED_BONUS  # "rec 6": Recommendation 6 and the paragraphs on it
                 if issuers and _issued_by(chunk, issuers):
                     score += ISSUER_BONUS  # "the JIU rec on ...": the JIU's documents
             hits.append(Hit(chunk, score, dense_of.get(i), keyword_of.get(i), evidence, tokens))

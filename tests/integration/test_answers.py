@@ -74,6 +74,17 @@ def test_labelled_fields_of_a_table_row_stay_whole(passages: dict) -> None:
     assert quote_text(pieces, (later,)).startswith("Recommendation: … This would include")
 
 
+def test_a_sentence_a_passage_prints_twice_is_quoted_once(passages: dict) -> None:
+    pieces = _units(passages, "unece-private-sector-evaluation", "Recommendation 5")
+    sentence = ("The due diligence and associated processes will be aligned with the Partnership "
+                "Strategy to identify the most strategic opportunities, while at the same time "
+                "properly assessing potential risks.")
+    twice = [i for i, p in enumerate(pieces) if p.text == sentence]
+    assert len(twice) == 2 and pieces[twice[0]].label != pieces[twice[1]].label
+    quote = quote_text(pieces, tuple(twice))
+    assert quote.count(sentence) == 1 and quote.startswith("Management response: … ")
+
+
 def test_footnotes_are_stripped_from_quotes_but_kept_in_the_passage(passages: dict) -> None:
     chunk = passages[("towards-global-partnerships", "para 10")]
     assert "[3]" in chunk.text and "heuristic device" in chunk.text  # Show passage has them
@@ -260,6 +271,8 @@ def test_answers_cite_short_labels_with_context_and_full_titles_once(
     "What are the main types of partnerships with business?",
     "hey how many companies were actually in the global compact by july 2005",
     "What's the status of the UNECE partnership strategy?",
+    # UNECE's Recommendation 5 prints one sentence under two labels; it was quoted twice
+    "what are the risks of partnering with business",
 ])
 def test_no_sentence_is_quoted_twice_and_answers_fit_a_phone(real_searcher: Searcher,
                                                              question: str) -> None:
@@ -358,6 +371,50 @@ def test_which_recommendation_is_answered_by_the_recommendation(
     assert answer.grounded, f"declined at {answer.top_score:.3f}"
     first = answer.quotes[0].hit.chunk
     assert (first.source, first.locator) == ("jiu-implementing-partners", "Recommendation 8")
+
+
+# Written for this test: a question about one recommendation quoted, after Recommendation 6,
+# para 17 ("the proposed 2023 deadline is considered too tight"), which is on Recommendation 4.
+@pytest.mark.parametrize("question", [
+    "what's the deadline for the IP risk management recommendation",
+    "when is the deadline of the JIU recommendation on implementing partner risks",
+])
+def test_a_question_on_one_recommendation_quotes_nothing_on_another(
+        real_searcher: Searcher, question: str) -> None:
+    answer = ask(real_searcher, question)
+    assert answer.grounded, f"declined at {answer.top_score:.3f}"
+    first = answer.quotes[0].hit.chunk
+    assert (first.source, first.locator) == ("jiu-implementing-partners", "Recommendation 6")
+    assert all(q.hit.chunk.locator == "Recommendation 6"
+               or q.hit.chunk.context == "Recommendation 6" for q in answer.quotes)
+
+
+# Written for this test: a question naming a recommendation by number is answered from it, or
+# from the paragraphs on it (without the lift, each quoted another recommendation first or
+# was declined).
+@pytest.mark.parametrize(("question", "doc", "recommendation"), [
+    ("RBM rec 6, what do orgs say", "jiu-results-based-management", "Recommendation 6"),
+    ("what did agencies say about rec 7 of the JIU IP report", "jiu-implementing-partners",
+     "Recommendation 7"),
+    ("is UNECE rec 4 done", "unece-private-sector-evaluation", "Recommendation 4"),
+])
+def test_a_recommendation_named_by_number_is_quoted(real_searcher: Searcher, question: str,
+                                                    doc: str, recommendation: str) -> None:
+    answer = ask(real_searcher, question)
+    assert answer.grounded, f"declined at {answer.top_score:.3f}"
+    assert all(q.hit.chunk.source == doc and recommendation in (q.hit.chunk.locator,
+                                                                 q.hit.chunk.context)
+               for q in answer.quotes), [q.hit.chunk.citation for q in answer.quotes]
+
+
+def test_who_is_responsible_is_answered_by_the_responsibility_field(
+        real_searcher: Searcher) -> None:
+    """"DES" opens the field's value; it was not read as a name, so the row's management
+    response was quoted from another recommendation instead."""
+    answer = ask(real_searcher, "who is responsible for UNECE recommendation 5")
+    assert answer.grounded
+    assert answer.quotes[0].hit.chunk.locator == "Recommendation 5"
+    assert "Responsibility: DES, supported by the Executive Office" in answer.quotes[0].text
 
 
 @pytest.mark.parametrize("question", ["JIU recommendation on staff training",

@@ -32,6 +32,7 @@ from index.queries import (
     answer_type,
     expand_acronyms,
     focus_sentence,
+    named_recommendations,
     normalise,
     query_terms,
     sentences,
@@ -201,6 +202,19 @@ def test_chat_words_and_abbreviations_do_not_count_as_missing() -> None:
     ("who is on the sea panel", "who is on the sea panel"), ("Psea", "Psea")])
 def test_acronyms_typed_in_lower_case_are_read_as_acronyms(typed: str, read: str) -> None:
     assert normalise(typed) == read
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("deadline for rec 6?", {"Recommendation 6"}),
+    ("RBM Recommendation No. 4, is it done", {"Recommendation 4"}),
+    ("la reco 3 du CCI, elle s'adresse à qui ?", {"Recommendation 3"}),
+    ("la recomendación 7 de la DCI", {"Recommendation 7"}),
+    ("recommandation n° 2", {"Recommendation 2"}),
+    ("the three recs on training", set()),
+    ("a rec 2.5 million budget", set()),
+])
+def test_recommendations_named_by_number(question: str, named: set[str]) -> None:
+    assert named_recommendations(question) == named
 
 
 def test_answer_types_of_questions() -> None:
