@@ -21,7 +21,8 @@ the question's content terms with their IDF. Here:
    `asked_for`), against a threshold calibrated on part of the dev set
    (scripts/eval_retrieval.py). A question asking for a kind of fact (a date, a number ...) is
    declined when no unit on its subject prints one (`_on_subject`), one naming a year when the
-   passage quoted first does not print it.
+   passage quoted first does not print it, one asking for a list ("what are the X") when no
+   unit on its subject lists anything (index/evidence.py `enumerates`).
 3. Greetings, thanks and "help" get a short reply, not a search (`small_talk`).
 
 Pure core: no Telegram, no database.
@@ -33,7 +34,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from index.evidence import UnitEvidence, counts, coverage, names_mentioned, term_share
+from index.evidence import (
+    UnitEvidence,
+    counts,
+    coverage,
+    enumerates,
+    names_mentioned,
+    term_share,
+)
 from index.format import RECOMMENDATION
 from index.keyword import tokenize
 from index.language import identify
@@ -41,6 +49,7 @@ from index.queries import (
     Asked,
     Term,
     answer_type,
+    asks_for_list,
     expand_acronyms,
     normalise,
     query_terms,
@@ -344,7 +353,11 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
             return [], scored
         typed.sort(key=lambda s: not _label_asked(result, s.evidence.unit))  # stable
         ranked = [typed[0], *(s for s in ranked if s is not typed[0])]
-    elif ranked[0].rank != 0:  # a near tie goes to the passage ranked first
+    elif result.language == "en" and asks_for_list(result.query) and not any(
+            enumerates(s.evidence.unit.text) and s.score >= TYPED_RATIO * ranked[0].score
+            and _on_subject(result, s, _subject(result)) for s in ranked):
+        return [], scored  # "what are the 'Clinton principles'": none lists any
+    if not result.kind and ranked[0].rank != 0:  # a near tie goes to the passage ranked first
         top = next((s for s in ranked if s.rank == 0), None)
         if top is not None and top.score >= TOP_PASSAGE_RATIO * ranked[0].score:
             ranked = [top, *(s for s in ranked if s is not top)]

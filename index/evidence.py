@@ -174,6 +174,21 @@ def prints_answer(text: str, kind: AnswerType | None, question: str) -> bool:
     return any(not words or not words <= asked for words in _facts(text, kind))
 
 
+_NAMES_AFTER_COLON = re.compile(r"\w:\s+\S.*?\s(?:and|or)\s")  # "... critical: X and Y"
+_ITEM = re.compile(r"^\s*(?:\(?[a-z0-9]{1,3}\)|[•▪◦-])\s")
+
+
+def enumerates(text: str) -> bool:
+    """Whether a text lists things: a list's lead-in (ending with a colon) or item, or a
+    sentence with a semicolon, two commas ("including due diligence, risk ..., fraud
+    prevention, ...") or a colon before "X and Y" ("two ... challenges are particularly
+    critical: the importance of local ownership and the strong management ...")."""
+    if text.rstrip().endswith(":") or _ITEM.match(text):
+        return True
+    return any(";" in s or s.count(",") >= 2 or _NAMES_AFTER_COLON.search(s)
+               for s in re.split(r"(?<=[.!?])\s+", text))
+
+
 @functools.lru_cache(maxsize=65536)
 def _facts(text: str, kind: AnswerType) -> tuple[frozenset[str], ...]:
     """The words of each fact of a kind a text prints (each name, in lower case), found once

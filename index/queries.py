@@ -254,6 +254,11 @@ _ASKS = {
                        r"\bwhat(?:'s|s| is| was) the name\b|\bthe name of\b|\bdocument symbol\b",
                        re.IGNORECASE),
 }
+# A question for the members of a plural thing ("what are the main types of ...", "what topics
+# should the training cover"): a list answers it, or a sentence that enumerates.
+_ASKS_LIST = re.compile(r"^(?:\w+,?\s+)?(?:what|which)\s+(?:are|were|will be)\s+the\s+"
+                       r"(?:[\w'-]+\s+){0,4}?[a-z]+s\b|^(?:\w+,?\s+)?(?:what|which)\s+[a-z]+s\s+"
+                       r"(?:do|does|did|should|must|will|would)\b", re.IGNORECASE)
 
 
 # The same questions in French and Spanish ("combien coûte", "à quelle fréquence", "quand";
@@ -311,6 +316,12 @@ def answer_type(question: str, language: str | None = None) -> AnswerType | None
         if patterns[kind].search(text):
             return kind
     return None
+
+
+def asks_for_list(question: str) -> bool:
+    """Whether an English question asks for the members of a plural thing ("What are the
+    'Clinton principles' ...?", "What topics should the training cover?")."""
+    return bool(_ASKS_LIST.search(normalise(question)))
 
 
 # --- French and Spanish questions -----------------------------------------------------------
