@@ -167,7 +167,8 @@ SPELLING_STEMS = ("organ", "priorit", "mobil", "harmon", "categor", "recogn", "u
 # Words of the conversation, not of the topic: asking about the guidance ("what does the
 # guidance suggest", "what should the training cover", "what did the review look at"), hedges
 # and politeness ("actually", "pls"). They are neither searched for nor required in a passage,
-# so a question typed the way people chat is judged on its topic. (None of the five documents
+# so a question typed the way people chat is judged on its topic ("the main types": "main" is a
+# hedge). (None of the five documents
 # prints "cover" or "look"; the calibration part answered 2 more questions without them.)
 CHAT_WORDS = frozenset("""
 actually basically really exactly literally honestly just simply quite pretty kind sort bit
@@ -180,7 +181,7 @@ think thought want wants wanted wanting need needs needed like would could might
 get gets got getting go goes going thing things stuff something anything everything someone
 anyone somebody anybody lot lots many much right correct true wrong sure way ways etc
 quote quoted quoting cite cited wise u ur pls plz
-cover covers covered covering look looks looked looking yet still
+cover covers covered covering look looks looked looking yet still main
 """.split())
 # Idioms of the conversation, dropped as a whole ("in the first place" is no place).
 CHAT_PHRASES = re.compile(r"\b(?:in the first place|at the moment|at all|as such|to be honest|"

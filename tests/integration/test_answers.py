@@ -356,12 +356,18 @@ def test_a_thing_the_guidance_names_is_answered(real_searcher: Searcher) -> None
     assert "UN Supplier Code of Conduct" in answer.quotes[0].text
 
 
+@pytest.mark.parametrize("question", [
+    "what are the four functions partnerships are grouped under",
+    # "main" is a hedge: it ranked UNIDO's "main lines of work" (para 29) first
+    "What are the main functions of partnerships?",
+])
 def test_a_question_for_a_list_the_guidance_gives_is_answered_by_it(
-        real_searcher: Searcher) -> None:
-    answer = ask(real_searcher, "what are the four functions partnerships are grouped under")
+        real_searcher: Searcher, question: str) -> None:
+    answer = ask(real_searcher, question)
     assert answer.grounded
-    assert answer.quotes[0].hit.chunk.locator == "para 11"
-    assert "(d) Harnessing markets for development" in answer.quotes[0].text
+    listed = [q for q in answer.quotes if q.hit.chunk.locator == "para 11"]
+    assert listed and "(d) Harnessing markets for development" in listed[0].text
+    assert answer.quotes[0].hit.chunk.locator in ("para 10", "para 11")  # 10 introduces it
 
 
 def test_how_many_is_answered_by_the_number_of_the_thing_counted(
