@@ -159,6 +159,10 @@ PRIVATE_ONLY = (
 )
 PRIVATE_LINK = ": <a href=\"https://t.me/{username}\">t.me/{username}</a>"
 UNKNOWN_COMMAND = "I do not know the command /{command}. Send /help to see what I can do."
+UNKNOWN_COMMAND_MEANT = (
+    "I do not know the command /{command}. Did you mean /{meant}? Send /help to see what I can "
+    "do."
+)
 CANCELLED = "Cancelled: {what}. Ask a question or send /help."
 CANCELLED_COMMENT = "the comment on my answer"
 CANCELLED_NOTE = "the note for the checklist question"

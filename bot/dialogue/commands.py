@@ -3,6 +3,7 @@ derive from it."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 from bot.dialogue.flow import CommandSpec
@@ -29,6 +30,13 @@ class Commands:
     def visible(self, role: Role | None) -> list[CommandSpec]:
         """The commands a user with `role` may use, in registry order."""
         return [s for s in self._specs.values() if self.usable(s, role)]
+
+    def closest(self, name: str, role: Role | None) -> str | None:
+        """The usable command a mistyped one most likely meant (/checklists: checklist), or
+        None when none is close."""
+        names = [s.name for s in self.visible(role)]
+        found = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.75)
+        return found[0] if found else None
 
     def menu(self, role: Role) -> list[tuple[str, str]]:
         """(name, summary) of the commands in the Telegram menu of `role`."""

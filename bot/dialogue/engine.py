@@ -251,6 +251,10 @@ class Dialogue:
     def _command(self, turn: Turn, event: Command) -> list[Reply]:
         spec = self.commands.get(event.name.lower())
         if spec is None:
+            meant = self.commands.closest(event.name, turn.role)
+            if meant is not None:
+                return [Reply(texts.UNKNOWN_COMMAND_MEANT.format(
+                    command=render.esc(event.name), meant=meant))]
             return [Reply(texts.UNKNOWN_COMMAND.format(command=render.esc(event.name)))]
         if not self.commands.usable(spec, turn.role):
             template = texts.ADMIN_ONLY if spec.role == "admin" else texts.TRAINER_ONLY

@@ -121,6 +121,17 @@ def test_forged_or_stale_buttons_get_a_clear_message(dialogue: Dialogue, data: s
     assert [(r.html, r.notice) for r in replies] == [(texts.STALE_BUTTON, texts.STALE_BUTTON)]
 
 
+def test_a_mistyped_command_is_told_the_one_it_likely_meant(dialogue: Dialogue) -> None:
+    said = dialogue.handle(user(), Command("checklists"))[0].html
+    assert said == texts.UNKNOWN_COMMAND_MEANT.format(command="checklists", meant="checklist")
+    assert "/sources" in dialogue.handle(user(), Command("Sourses"))[0].html
+    # only a command the user may use is suggested; nothing close: /help alone
+    assert "/stats" not in dialogue.handle(user(STAFF), Command("stat"))[0].html
+    assert "/stats" in dialogue.handle(user(ADMIN), Command("stat"))[0].html
+    assert dialogue.handle(user(), Command("xyzzy"))[0].html == texts.UNKNOWN_COMMAND.format(
+        command="xyzzy")
+
+
 def test_a_start_button_for_an_unknown_checklist_says_so(dialogue: Dialogue) -> None:
     replies = dialogue.handle(user(), Press("s:no-such-checklist"))
     assert [r.html for r in replies] == [texts.CHECKLIST_UNKNOWN.format(id="no-such-checklist")]
