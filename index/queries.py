@@ -414,15 +414,16 @@ def language_terms(query: str, language: str) -> list[Term]:
 
 
 # The words a French or Spanish question asks with rather than names what it asks about: the
-# Snowball stop words (as bm25s ships them) and the question words and verbs of a question.
+# Snowball stop words (as bm25s ships them), the question words and verbs of a question, and
+# the words asking for a deadline (its date decides: `answer_type`).
 _ASKING = {
     "fr": frozenset(map(fold, bm25s.stopwords.STOPWORDS_FRENCH)) | frozenset("""
 quoi comment pourquoi quel quelle quels quelles combien quand ou est existe signifie veut dire
-faut peut peuvent doit doivent y a t il c onu nations unies
+faut peut peuvent doit doivent y a t il c onu nations unies echeance delai butoir limite
 """.split()),
     "es": frozenset(map(fold, bm25s.stopwords.STOPWORDS_SPANISH)) | frozenset("""
 que como cual cuales cuanto cuantos cuanta cuantas donde cuando quien quienes hay existe
-significa quiere decir puede pueden debe deben onu naciones unidas
+significa quiere decir puede pueden debe deben onu naciones unidas plazo limite
 """.split()),
 }
 

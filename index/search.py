@@ -415,6 +415,10 @@ class Searcher:
                if (weight := index.keyword.idf(token)) is not None}
         weights, ranking = term_weights(terms, idf), ranking_weights(terms, idf)
         pool = ranked[:max(top_k, RERANK)] if mode == "hybrid" else ranked[:top_k]
+        named = named_recommendations(query)
+        if named and mode == "hybrid":  # "rec 6": its passages compete, wherever they ranked
+            pool += [(i, score) for i, score in ranked[len(pool):]
+                     if index.chunks[i].locator in named or index.chunks[i].context in named]
         cosines = {}
         if vector is not None and sentences is not None:
             try:
@@ -427,7 +431,6 @@ class Searcher:
         best = max((score for _, score in pool), default=1.0) or 1.0
         asked = asked_for(focus or text) if english else None
         wanted = asked_locator(asked)
-        named = named_recommendations(query)
         matcher = Coverage(terms, ranking, index.keyword.longer)  # prefix matches, once
         issuers = _issuer_names(terms)
         hits = []

@@ -125,3 +125,20 @@ def test_english_names_in_a_french_question_are_searched_as_such(searcher: Searc
         threshold=DEFAULT_THRESHOLD)
     assert answer.grounded
     assert "Partner Portal" in answer.quotes[0].text
+
+
+# Written for this test: the JIU's Recommendation 6 named by number in French and Spanish. It
+# was outside the passages re-ranked (UNECE's Recommendation 6 was quoted), then declined: the
+# words asking for the deadline ("plazo", "échéance") were read as unread content.
+@pytest.mark.parametrize("question", [
+    "¿Cuál es el plazo de la recomendación 6 de la DCI?",
+    "quelle est l'échéance de la recommandation 6 du CCI ?",
+])
+def test_a_recommendation_named_by_number_in_french_or_spanish_is_quoted(
+        searcher: Searcher, question: str) -> None:
+    answer = answer_question(question, searcher, threshold=DEFAULT_THRESHOLD)
+    assert answer.grounded, f"declined at {answer.top_score:.3f}"
+    first = answer.quotes[0].hit.chunk
+    assert first.source == "jiu-implementing-partners"
+    assert "Recommendation 6" in (first.locator, first.context)
+    assert "by the end of 2023" in " ".join(q.text for q in answer.quotes)
