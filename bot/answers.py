@@ -353,10 +353,11 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
             return [], scored
         typed.sort(key=lambda s: not _label_asked(result, s.evidence.unit))  # stable
         ranked = [typed[0], *(s for s in ranked if s is not typed[0])]
-    elif result.language == "en" and asks_for_list(result.query) and not any(
-            enumerates(s.evidence.unit.text) and s.score >= TYPED_RATIO * ranked[0].score
-            and _on_subject(result, s, _subject(result)) for s in ranked):
-        return [], scored  # "what are the 'Clinton principles'": none lists any
+    elif result.language == "en" and asks_for_list(result.query):
+        subject = _subject(result)
+        if not any(enumerates(s.evidence.unit.text) and s.score >= TYPED_RATIO * ranked[0].score
+                   and _on_subject(result, s, subject) for s in ranked):
+            return [], scored  # "what are the 'Clinton principles'": none lists any
     if not result.kind and ranked[0].rank != 0:  # a near tie goes to the passage ranked first
         top = next((s for s in ranked if s.rank == 0), None)
         if top is not None and top.score >= TOP_PASSAGE_RATIO * ranked[0].score:
