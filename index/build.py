@@ -28,6 +28,7 @@ from index.errors import (
     IndexProblem,
     IndexVersionDamaged,
 )
+from index.keyword import TOKENS, saved_tokens
 from index.sentences import SENTENCE_TEXT, sentence_texts, stack_sentences
 from index.store import (
     LANGUAGE_DIR,
@@ -151,6 +152,16 @@ def _previous(index_dir: Path, model_id: str) -> _Previous:
     return _Previous()
 
 
+def _tokens_current(index_dir: Path, live: str | None) -> bool:
+    """Whether the live version's keyword index reads words as `tokenize` does now."""
+    if live is None:
+        return False
+    try:
+        return saved_tokens(versions_dir(index_dir) / live / "bm25") == TOKENS
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def _read_previous(directory: Path) -> _Previous:
     """The vectors of one version (checked by `_previous`) by the hash of their text."""
     with open(directory / "chunks.jsonl", encoding="utf-8") as handle:
@@ -257,7 +268,8 @@ def build_index(
         new_ids = {c.id for c in chunks}
         added = len(new_ids - old.ids)
         removed = len(old.ids - new_ids)
-        unchanged = old.version == live and old.rows == [chunk_row(c) for c in chunks]
+        unchanged = (old.version == live and old.rows == [chunk_row(c) for c in chunks]
+                     and _tokens_current(index_dir, live))
         if language_embedder is not None and old.language_model != language_embedder.model_id:
             old.language_passages, old.language_units = {}, {}
             unchanged = False  # its vectors for French and Spanish are missing or another's

@@ -41,13 +41,25 @@ _ARRAYS = ("data", "indices", "indptr")
 _SCORING = ("lucene", "robertson", "atire")  # the methods whose absent words score nothing
 
 
+TOKENS = 2  # how `tokenize` reads text; a saved index of another way is rebuilt (store.py)
+
+
+def saved_tokens(directory: Path) -> int:
+    """How the tokens of a saved index were read (`TOKENS`; 1 before it was recorded)."""
+    params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+    return int(params.get("tokens", 1)) if isinstance(params, dict) else 1
+
+
 def tokenize(text: str) -> list[str]:
-    """Lowercase words minus stopwords, stemmed; hyphenated words also give their parts."""
+    """Lowercase words minus stopwords, stemmed; hyphenated words also give their parts.
+    "united" stays whole: stemmed, the "United" of "United Nations" (in most passages) would
+    be the "unit" of "an implementing partner unit"."""
     words: list[str] = []
     for word in _TOKEN.findall(text.lower()):
         parts = [word, *word.split("-")] if "-" in word else [word]
         words.extend(p.replace("'", "") for p in parts if p and p not in STOPWORDS)
-    return list(_stemmer().stemWords(words))
+    return [word if word == "united" else stem
+            for word, stem in zip(words, _stemmer().stemWords(words), strict=True)]
 
 
 def _columns(vocab: dict[str, int], indptr: np.ndarray) -> dict[str, int]:
@@ -86,7 +98,7 @@ class KeywordIndex:
                   "method": retriever.method, "idf_method": retriever.idf_method,
                   "dtype": retriever.dtype, "int_dtype": retriever.int_dtype,
                   "num_docs": int(scores["num_docs"]), "version": _bm25s().__version__,
-                  "backend": "numpy"}
+                  "backend": "numpy", "tokens": TOKENS}
         data, indices, indptr = (np.asarray(scores[name]) for name in _ARRAYS)
         return cls(data, indices, indptr, _columns(retriever.vocab_dict, indptr), len(texts),
                    params)
@@ -117,6 +129,11 @@ class KeywordIndex:
                 or (len(indices) and not 0 <= int(indices.min()) <= int(indices.max()) < size):
             raise ValueError("BM25 arrays do not fit each other")
         return cls(data, indices, indptr, columns, size, params)
+
+    @property
+    def tokens(self) -> int:
+        """How its tokens were read (`TOKENS` when built by this code)."""
+        return int(self._params.get("tokens", 1))
 
     def _scores(self, token_ids: list[int]) -> np.ndarray:
         """Sum of the tokens' BM25 scores in every passage (bm25s's get_scores_from_ids)."""

@@ -96,7 +96,7 @@ but if or because as until while of at by for with about against between into th
 before after above below to from up down in out on off over under again further then once here
 there when where why how all any both each few more most other some such no nor not only own
 same so than too very can will just don should now cannot without within upon via across
-toward towards among amongst onto
+toward towards among amongst onto every
 """.split())
 
 _APOSTROPHE = re.compile(r"[’‘`]")

@@ -45,7 +45,7 @@ import numpy as np
 from index.chunks import Chunk
 from index.dense import DenseIndex
 from index.errors import IndexCorrupt, IndexMissing, IndexModelMismatch, IndexVersionDamaged
-from index.keyword import KeywordIndex, tokenize
+from index.keyword import TOKENS, KeywordIndex, tokenize
 from index.sentences import SENTENCE_TEXT, SentenceVectors
 
 FORMAT = 1
@@ -352,6 +352,11 @@ def load_version(directory: Path) -> LoadedIndex:
         keyword = KeywordIndex.load(directory / "bm25", len(chunks))
     except Exception as exc:  # any library error on a damaged file means the same thing
         raise IndexCorrupt(f"{directory.name}: cannot be read ({exc})") from exc
+    if keyword.tokens != TOKENS:  # built by an older tokenizer: its words would not match
+        log.warning("index version %s has keyword tokens of another kind (%s, not %s): rebuilt "
+                    "in memory; run partnerbot index to save them", directory.name,
+                    keyword.tokens, TOKENS)
+        keyword = KeywordIndex.build([c.keyword_text for c in chunks])
     if len(chunks) != manifest["count"] or dense.size != len(chunks):
         raise IndexCorrupt(f"{directory.name}: passage count does not match the manifest")
     sentences = _load_sentences(directory, manifest, len(chunks))

@@ -181,7 +181,7 @@ think thought want wants wanted wanting need needs needed like would could might
 get gets got getting go goes going thing things stuff something anything everything someone
 anyone somebody anybody lot lots many much right correct true wrong sure way ways etc
 quote quoted quoting cite cited wise u ur pls plz
-cover covers covered covering look looks looked looking yet still main
+cover covers covered covering look looks looked looking yet still main enough
 """.split())
 # Idioms of the conversation, dropped as a whole ("in the first place" is no place).
 CHAT_PHRASES = re.compile(r"\b(?:in the first place|at the moment|at all|as such|to be honest|"

@@ -193,6 +193,10 @@ def test_chat_words_and_abbreviations_do_not_count_as_missing() -> None:
     assert [t.text for t in query_terms(
         "has UNECE simplified its processes yet or is that still to come")] == [
         "UNECE", "simplified", "processes"]
+    # hedges: "the main types", "is a focal point enough", "in every agency"
+    assert [t.text for t in query_terms(
+        "what are the main types, is a focal point enough in every agency")] == [
+        "types", "focal", "point", "agency"]
 
 
 @pytest.mark.parametrize(("typed", "read"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ from index.errors import (
     IndexModelMismatch,
     KnowledgeFileError,
 )
+from index.keyword import TOKENS, tokenize
 from index.search import Searcher
 from index.sentences import SentenceVectors, sentence_texts, split_sentences, units
 from index.store import current_version, list_versions, load_live, versions_dir
@@ -339,3 +341,33 @@ def test_sentence_vectors_best_cosine_per_passage() -> None:
     assert sentences.best(query, []) == {}
     with pytest.raises(ValueError):
         SentenceVectors.from_arrays(vectors, np.array([1, 0, 0, 2], dtype=np.int32), 3)
+
+
+def test_a_keyword_index_of_an_older_tokenizer_is_rebuilt(docs_dir: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+    """Before TOKENS 2, "United" was stemmed to "unit"; such a version's BM25 words would not
+    match today's queries: it is rebuilt in memory when loaded, and saved by the next build."""
+    index_dir = tmp_path / "index"
+    version = build_index(docs_dir, index_dir, HashingEmbedder()).version
+    directory = versions_dir(index_dir) / version
+    params_file = directory / "bm25" / "params.index.json"
+    params = json.loads(params_file.read_text())
+    assert params.pop("tokens") == TOKENS
+    params_file.write_text(json.dumps(params), encoding="utf-8")  # as saved before, unrecorded
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["checksums"]["bm25/params.index.json"] = hashlib.sha256(
+        params_file.read_bytes()).hexdigest()
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        loaded = load_live(index_dir, "hashing-256")
+    assert loaded.version == version and loaded.keyword.tokens == TOKENS
+    assert "run partnerbot index" in caplog.text
+    report = build_index(docs_dir, index_dir, HashingEmbedder())
+    assert report.switched and report.added == 0  # rebuilt, every vector reused
+    assert build_index(docs_dir, index_dir, HashingEmbedder()).switched is False
+
+
+def test_united_is_not_the_unit_of_an_implementing_partner_unit() -> None:
+    assert tokenize("United Nations") == ["united", "nation"]
+    assert tokenize("implementing partner units") == ["implement", "partner", "unit"]
