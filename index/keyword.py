@@ -44,10 +44,16 @@ _SCORING = ("lucene", "robertson", "atire")  # the methods whose absent words sc
 TOKENS = 2  # how `tokenize` reads text; a saved index of another way is rebuilt (store.py)
 
 
+_TOKENS_FILE = "tokens.json"  # beside bm25s's own files, which bm25s.BM25.load must still read
+
+
 def saved_tokens(directory: Path) -> int:
     """How the tokens of a saved index were read (`TOKENS`; 1 before it was recorded)."""
-    params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
-    return int(params.get("tokens", 1)) if isinstance(params, dict) else 1
+    try:
+        saved = json.loads((directory / _TOKENS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return 1
+    return int(saved["tokens"]) if isinstance(saved, dict) and "tokens" in saved else 1
 
 
 def tokenize(text: str) -> list[str]:
@@ -78,13 +84,15 @@ class KeywordIndex:
     """
 
     def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
-                 vocab: dict[str, int], size: int, params: dict[str, Any]) -> None:
+                 vocab: dict[str, int], size: int, params: dict[str, Any],
+                 tokens: int = TOKENS) -> None:
         self._data = data
         self._indices = indices
         self._indptr = indptr
         self._vocab = vocab
         self.size = size
         self._params = params
+        self.tokens = tokens  # how its words were read (`TOKENS` when built by this code)
         self._sorted: list[str] | None = None  # the vocabulary in order, for `longer`
 
     @classmethod
@@ -98,10 +106,10 @@ class KeywordIndex:
                   "method": retriever.method, "idf_method": retriever.idf_method,
                   "dtype": retriever.dtype, "int_dtype": retriever.int_dtype,
                   "num_docs": int(scores["num_docs"]), "version": _bm25s().__version__,
-                  "backend": "numpy", "tokens": TOKENS}
+                  "backend": "numpy"}
         data, indices, indptr = (np.asarray(scores[name]) for name in _ARRAYS)
         return cls(data, indices, indptr, _columns(retriever.vocab_dict, indptr), len(texts),
-                   params)
+                   params, TOKENS)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -111,6 +119,8 @@ class KeywordIndex:
         for name, value in (("vocab", self._vocab), ("params", self._params)):
             (directory / f"{name}.index.json").write_text(
                 json.dumps(value, ensure_ascii=False, indent=4), encoding="utf-8")
+        (directory / _TOKENS_FILE).write_text(json.dumps({"tokens": self.tokens}),
+                                              encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, size: int) -> KeywordIndex:
@@ -128,12 +138,7 @@ class KeywordIndex:
                 or len(columns) != len(indptr) - 1 \
                 or (len(indices) and not 0 <= int(indices.min()) <= int(indices.max()) < size):
             raise ValueError("BM25 arrays do not fit each other")
-        return cls(data, indices, indptr, columns, size, params)
-
-    @property
-    def tokens(self) -> int:
-        """How its tokens were read (`TOKENS` when built by this code)."""
-        return int(self._params.get("tokens", 1))
+        return cls(data, indices, indptr, columns, size, params, saved_tokens(directory))
 
     def _scores(self, token_ids: list[int]) -> np.ndarray:
         """Sum of the tokens' BM25 scores in every passage (bm25s's get_scores_from_ids)."""

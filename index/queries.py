@@ -37,8 +37,8 @@ from index.vocabulary import (
 )
 
 _ABBREVIATION = re.compile(
-    r"(?<![\w/])(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True))
-    + r")(?![\w/])", re.IGNORECASE)
+    r"(?<![\w/'’])(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True))
+    + r")(?![\w/-])", re.IGNORECASE)
 _SPELLING = re.compile(r"\b(" + "|".join(SPELLINGS) + r")\b", re.IGNORECASE)
 _ISE = re.compile(r"\b((?:" + "|".join(SPELLING_STEMS) + r")i)s(e|ed|es|ing)\b|"
                   r"\b([A-Za-z]{3,}i)sation(s?)\b", re.IGNORECASE)

@@ -148,6 +148,7 @@ ABBREVIATIONS: dict[str, str] = {
     "b/c": "because", "bc": "because", "govt.": "government", "int'l": "international",
     "intl": "international", "reqs": "requirements", "req": "requirement",
     "u": "you", "r": "are", "w": "with", "ur": "your", "pple": "people", "ppl": "people",
+    "re": "about",  # "what do we do re UN principles" (not "re-evaluate": a hyphen follows)
 }
 
 # Spellings staff type that the guidance writes otherwise (it writes "organization",
@@ -158,6 +159,20 @@ SPELLINGS: dict[str, str] = {
     "labor": "labour", "behavior": "behaviour", "behaviors": "behaviours",
     "center": "centre", "centers": "centres", "defense": "defence", "favor": "favour",
     "catalog": "catalogue", "dialog": "dialogue", "fulfill": "fulfil", "enroll": "enrol",
+    # the commonest misspellings of words of this domain (typed fast, in a chat)
+    "seperate": "separate", "seperately": "separately", "independant": "independent",
+    "definately": "definitely", "recieve": "receive", "recieved": "received",
+    "occured": "occurred", "goverment": "government", "goverments": "governments",
+    "enviroment": "environment", "enviromental": "environmental", "accomodate": "accommodate",
+    "untill": "until", "wich": "which", "thier": "their", "adress": "address",
+    "comittee": "committee", "commitee": "committee", "responsability": "responsibility",
+    "managment": "management", "buisness": "business", "bussiness": "business",
+    "buisnesses": "businesses", "parnter": "partner", "parnters": "partners",
+    "partnerhsip": "partnership", "partnerhsips": "partnerships",
+    "implmenting": "implementing", "implemeting": "implementing", "guidlines": "guidelines",
+    "acheive": "achieve", "neccessary": "necessary", "necesary": "necessary",
+    "sucessful": "successful", "succesful": "successful", "occurence": "occurrence",
+    "benificiary": "beneficiary", "benificiaries": "beneficiaries",
 }
 SPELLING_STEMS = ("organ", "priorit", "mobil", "harmon", "categor", "recogn", "util", "standard",
                   "formal", "final", "minim", "maxim", "emphas", "central", "decentral",
@@ -181,7 +196,7 @@ think thought want wants wanted wanting need needs needed like would could might
 get gets got getting go goes going thing things stuff something anything everything someone
 anyone somebody anybody lot lots many much right correct true wrong sure way ways etc
 quote quoted quoting cite cited wise u ur pls plz
-cover covers covered covering look looks looked looking yet still main enough
+cover covers covered covering look looks looked looking yet still main enough meant supposed
 """.split())
 # Idioms of the conversation, dropped as a whole ("in the first place" is no place).
 CHAT_PHRASES = re.compile(r"\b(?:in the first place|at the moment|at all|as such|to be honest|"

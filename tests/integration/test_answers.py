@@ -414,7 +414,7 @@ def test_which_recommendation_is_answered_by_the_recommendation(
 # para 17 ("the proposed 2023 deadline is considered too tight"), which is on Recommendation 4.
 @pytest.mark.parametrize("question", [
     "what's the deadline for the IP risk management recommendation",
-    "when is the deadline of the JIU recommendation on implementing partner risks",
+    "what's the deadline in the recommendation on IP risks?",
 ])
 def test_a_question_on_one_recommendation_quotes_nothing_on_another(
         real_searcher: Searcher, question: str) -> None:

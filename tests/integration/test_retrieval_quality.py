@@ -193,6 +193,13 @@ def test_chat_words_and_abbreviations_do_not_count_as_missing() -> None:
     assert [t.text for t in query_terms(
         "has UNECE simplified its processes yet or is that still to come")] == [
         "UNECE", "simplified", "processes"]
+    # "re" is "about" (not in "we're", "re-evaluate"); "meant to", "supposed to" are asking
+    assert [t.text for t in query_terms(normalise(
+        "what r we meant to push them to do re UN principles"))] == ["push", "principles"]
+    assert normalise("we're re-evaluating") == "we re-evaluating"  # as "we're" always was
+    # the commonest misspellings are read as the words meant
+    assert normalise("a seperate report, independant of the goverment") == (
+        "a separate report, independent of the government")
     # hedges: "the main types", "is a focal point enough", "in every agency"
     assert [t.text for t in query_terms(
         "what are the main types, is a focal point enough in every agency")] == [
