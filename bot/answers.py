@@ -42,7 +42,6 @@ from index.evidence import (
     names_mentioned,
     term_share,
 )
-from index.format import RECOMMENDATION
 from index.keyword import tokenize
 from index.language import identify
 from index.queries import (
@@ -385,11 +384,9 @@ def select_quotes(result: SearchResult) -> tuple[list[Quote], list[_Scored]]:
 
 
 def _recommendation(hit: Hit) -> tuple[str, str] | None:
-    """The recommendation a passage states or is about (its document and "Recommendation N"),
-    or None."""
-    chunk = hit.chunk
-    label = chunk.locator if RECOMMENDATION.match(chunk.locator) else chunk.context
-    return (chunk.source, label) if label and RECOMMENDATION.match(label) else None
+    """The recommendation a passage states or is about, with its document, or None."""
+    label = hit.chunk.recommendation
+    return (hit.chunk.source, label) if label else None
 
 
 def _on_subject(result: SearchResult, unit: _Scored,

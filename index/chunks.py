@@ -51,6 +51,12 @@ class Chunk:
         return None
 
     @property
+    def recommendation(self) -> str | None:
+        """The recommendation the passage states or is about ("Recommendation 6"), or None."""
+        label = self.locator if RECOMMENDATION.match(self.locator) else self.context
+        return label if label and RECOMMENDATION.match(label) else None
+
+    @property
     def citation(self) -> str:
         """Short citation, e.g. `A/77/257, para 20`."""
         return f"{self.document_label}, {self.locator}"

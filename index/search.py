@@ -418,7 +418,7 @@ class Searcher:
         named = named_recommendations(query)
         if named and mode == "hybrid":  # "rec 6": its passages compete, wherever they ranked
             pool += [(i, score) for i, score in ranked[len(pool):]
-                     if index.chunks[i].locator in named or index.chunks[i].context in named]
+                     if index.chunks[i].recommendation in named]
         cosines = {}
         if vector is not None and sentences is not None:
             try:
@@ -446,7 +446,7 @@ class Searcher:
                     (e.score for e in evidence), default=-1.0)
                 if wanted and chunk.locator.lower().startswith(wanted):
                     score += LOCATOR_BONUS  # "which rec is about ...": a recommendation
-                if named and (chunk.locator in named or chunk.context in named):
+                if chunk.recommendation in named:
                     score += NAMED_BONUS  # "rec 6": Recommendation 6 and the paragraphs on it
                 if issuers and _issued_by(chunk, issuers):
                     score += ISSUER_BONUS  # "the JIU rec on ...": the JIU's documents
